@@ -1,0 +1,147 @@
+/**
+ * Trace replay: the embedded default carbon source. A recorded year of hourly intensity is played
+ * back so that "now" falls on the same hour-of-year in the trace (1 March 14:00 this year reads the
+ * trace's 1 March 14:00), optionally sped up for demos.
+ *
+ * Clock: with speed s, the replay's virtual time is `origin + (wall − origin) · s`, where origin is
+ * when the provider was created. Virtual time is then mapped onto the trace by its offset from the
+ * start of its UTC year, wrapped around the trace's length. Timestamps reported to callers are in
+ * virtual time, so a sped-up demo shows a consistent clock.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CarbonSourceInfo, ForecastPoint, IntensityPoint } from '../protocol/messages';
+import { embeddedTracesDir } from '../paths';
+import { CarbonSourceError, type CarbonProvider, type CarbonReading } from './provider';
+import { loadTrace, TraceError, type Trace } from './trace';
+
+const ODBL_ATTRIBUTION = 'Electricity Maps data portal, ODbL 1.0 (embedded trace)';
+
+/** Zones with an embedded trace, from the file names `<ZONE>_<YEAR>_hourly.csv`. */
+export function embeddedZones(dir = embeddedTracesDir): Array<{ zone: string; year: number; file: string }> {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .map((n) => /^(.+)_(\d{4})_hourly\.csv$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ zone: m[1], year: Number(m[2]), file: join(dir, m[0]) }));
+}
+
+export interface ReplayOptions {
+  zone: string;
+  /** A CSV to replay instead of the embedded trace for `zone`. */
+  traceFile?: string;
+  speed: number;
+  /** Wall-clock "now" when the replay starts (tests pin it). */
+  originMs?: number;
+}
+
+export class ReplayProvider implements CarbonProvider {
+  readonly info: CarbonSourceInfo;
+  readonly periodMs: number;
+  private readonly originMs: number;
+
+  private constructor(
+    private readonly trace: Trace,
+    readonly speed: number,
+    originMs: number,
+    info: CarbonSourceInfo,
+  ) {
+    this.info = info;
+    this.periodMs = trace.stepMs;
+    this.originMs = originMs;
+  }
+
+  static create(options: ReplayOptions): ReplayProvider {
+    if (!(options.speed > 0) || !Number.isFinite(options.speed)) {
+      throw new CarbonSourceError(`chase.carbon.replaySpeed must be a positive number (got ${options.speed})`, 'invalid-settings');
+    }
+    let file = options.traceFile;
+    let year: number | undefined;
+    if (!file) {
+      const zones = embeddedZones();
+      const hit = zones.find((z) => z.zone.toLowerCase() === options.zone.toLowerCase());
+      if (!hit) {
+        throw new CarbonSourceError(
+          `No embedded trace for zone "${options.zone}". Embedded zones: ${zones.map((z) => z.zone).join(', ')}. ` +
+            'Set chase.carbon.zone to one of them, or chase.carbon.traceFile to your own CSV.',
+          'unknown-zone',
+        );
+      }
+      file = hit.file;
+      year = hit.year;
+    }
+    let trace: Trace;
+    try {
+      trace = loadTrace(file);
+    } catch (e) {
+      const detail = e instanceof TraceError ? e.message : String(e);
+      throw new CarbonSourceError(`Cannot replay the carbon trace: ${detail}. Check chase.carbon.traceFile.`, 'unavailable', e);
+    }
+    year ??= new Date(trace.timestampsMs[0]).getUTCFullYear();
+    const zone = trace.zone ?? options.zone;
+    const label = options.traceFile ? `replay ${zone} (${trace.name})` : `replay ${zone} ${year}`;
+    const info: CarbonSourceInfo = {
+      kind: 'replay',
+      label,
+      zone,
+      signal: 'average',
+      attribution: options.traceFile ? `trace file ${trace.name}` : ODBL_ATTRIBUTION,
+    };
+    return new ReplayProvider(trace, options.speed, options.originMs ?? Date.now(), info);
+  }
+
+  /** Virtual time for a wall-clock time. */
+  virtualNow(wallMs: number): number {
+    return this.originMs + (wallMs - this.originMs) * this.speed;
+  }
+
+  /** Wall-clock time at which virtual time `virtualMs` is reached (inverse of {@link virtualNow}). */
+  wallTimeOf(virtualMs: number): number {
+    return this.originMs + (virtualMs - this.originMs) / this.speed;
+  }
+
+  /** Index into the trace of the period containing virtual time `virtualMs` (same hour-of-year). */
+  indexAt(virtualMs: number): number {
+    const n = this.trace.intensitiesGPerKwh.length;
+    const sinceYearStartMs = virtualMs - Date.UTC(new Date(virtualMs).getUTCFullYear(), 0, 1);
+    const traceYearStartMs = Date.UTC(new Date(this.trace.timestampsMs[0]).getUTCFullYear(), 0, 1);
+    const offsetSteps = Math.floor((sinceYearStartMs + (traceYearStartMs - this.trace.timestampsMs[0])) / this.trace.stepMs);
+    return ((offsetSteps % n) + n) % n;
+  }
+
+  /** Start of the period containing virtual time `virtualMs`. */
+  periodStart(virtualMs: number): number {
+    return Math.floor(virtualMs / this.periodMs) * this.periodMs;
+  }
+
+  /** The trace's own timestamp for virtual time `virtualMs` (for tooltips: "replaying 2023-03-01 14:00"). */
+  traceTimestampAt(virtualMs: number): number {
+    return this.trace.timestampsMs[this.indexAt(virtualMs)];
+  }
+
+  private pointAt(periodStartMs: number): IntensityPoint {
+    return { timestampMs: periodStartMs, intensityGPerKwh: this.trace.intensitiesGPerKwh[this.indexAt(periodStartMs)] };
+  }
+
+  async latest(wallMs: number): Promise<CarbonReading> {
+    const start = this.periodStart(this.virtualNow(wallMs));
+    return { ...this.pointAt(start), fetchedAtMs: wallMs, stale: false };
+  }
+
+  /** Arguments and results are in virtual time. */
+  async history(fromMs: number, toMs: number): Promise<IntensityPoint[]> {
+    const out: IntensityPoint[] = [];
+    for (let t = this.periodStart(fromMs); t < toMs; t += this.periodMs) if (t >= fromMs) out.push(this.pointAt(t));
+    return out;
+  }
+
+  /** A trace knows its own future exactly; the dashboard labels it "trace". */
+  async forecast(fromMs: number, hours: number): Promise<ForecastPoint[]> {
+    return this.history(fromMs, fromMs + hours * 3_600_000);
+  }
+}

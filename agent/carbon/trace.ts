@@ -1,0 +1,166 @@
+/**
+ * Carbon-intensity traces: parsing CSV files into an evenly spaced series.
+ *
+ * Accepted formats (detected from the header):
+ *  - Electricity Maps data portal: `Datetime (UTC),…,Zone Id,Carbon Intensity gCO₂eq/kWh (direct),…`
+ *    (`emission` picks the direct or the life-cycle column);
+ *  - generic: `timestamp,intensity` with ISO-8601 timestamps or epoch seconds / milliseconds;
+ *  - any CSV with named columns: pass `timeColumn` / `valueColumn`.
+ *
+ * The result is sorted, de-duplicated and evenly spaced: the step is the most common gap, and a
+ * missing period is filled with the previous value (counted in `filledPoints`) so that period
+ * arithmetic everywhere else stays simple.
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+
+export interface Trace {
+  /** Where it came from (file name), for labels. */
+  name: string;
+  /** Zone id if the file names one (Electricity Maps format), else undefined. */
+  zone?: string;
+  /** Period start times, epoch ms UTC, strictly increasing by `stepMs`. */
+  timestampsMs: Float64Array;
+  intensitiesGPerKwh: Float64Array;
+  stepMs: number;
+  /** How many periods were missing in the file and filled with the previous value. */
+  filledPoints: number;
+}
+
+export class TraceError extends Error {
+  constructor(message: string, readonly file?: string) {
+    super(file ? `${file}: ${message}` : message);
+    this.name = 'TraceError';
+  }
+}
+
+export interface TraceParseOptions {
+  /** For Electricity Maps files: direct (operational) or life-cycle emission factors. */
+  emission?: 'direct' | 'lifecycle';
+  timeColumn?: string;
+  valueColumn?: string;
+}
+
+const EM_TIME = 'Datetime (UTC)';
+const EM_DIRECT = /carbon intensity.*\(direct\)/i;
+const EM_LCA = /carbon intensity.*\(lca\)/i;
+const GENERIC_TIME = ['timestamp', 'time', 'datetime', 'date', 'period_start', 'start'];
+const GENERIC_VALUE = ['intensity', 'carbon_intensity', 'intensity_g_per_kwh', 'value', 'gco2_per_kwh'];
+
+export function loadTrace(file: string, options: TraceParseOptions = {}): Trace {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new TraceError(code === 'ENOENT' ? 'trace file not found' : `cannot read trace file (${code ?? String(e)})`, file);
+  }
+  return parseTrace(text, basename(file), options);
+}
+
+export function parseTrace(text: string, name: string, options: TraceParseOptions = {}): Trace {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length < 3) throw new TraceError('a trace needs a header and at least two rows', name);
+  const header = splitCsvLine(lines[0]).map((h) => h.trim().replace(/^\uFEFF/, ''));
+  const { timeIdx, valueIdx, zoneIdx } = pickColumns(header, options, name);
+
+  const rows: Array<[number, number]> = [];
+  let zone: string | undefined;
+  for (let i = 1; i < lines.length; i++) {
+    const cells = splitCsvLine(lines[i]);
+    const rawValue = cells[valueIdx]?.trim() ?? '';
+    if (rawValue === '') continue; // a gap: filled below
+    const t = parseTime(cells[timeIdx]?.trim() ?? '');
+    const v = Number(rawValue);
+    if (!Number.isFinite(t)) throw new TraceError(`line ${i + 1}: cannot read time "${cells[timeIdx] ?? ''}"`, name);
+    if (!Number.isFinite(v) || v < 0) throw new TraceError(`line ${i + 1}: intensity "${rawValue}" is not a non-negative number`, name);
+    if (zoneIdx >= 0 && zone === undefined) zone = cells[zoneIdx]?.trim() || undefined;
+    rows.push([t, v]);
+  }
+  if (rows.length < 2) throw new TraceError('fewer than two rows with a value', name);
+  rows.sort((a, b) => a[0] - b[0]);
+  return regularize(rows, name, zone);
+}
+
+function pickColumns(header: string[], options: TraceParseOptions, name: string) {
+  const lower = header.map((h) => h.toLowerCase());
+  const firstOf = (names: string[]) => lower.findIndex((h) => names.includes(h));
+  let timeIdx: number;
+  let valueIdx: number;
+  if (options.timeColumn || options.valueColumn) {
+    timeIdx = options.timeColumn ? header.indexOf(options.timeColumn) : firstOf(GENERIC_TIME);
+    valueIdx = options.valueColumn ? header.indexOf(options.valueColumn) : firstOf(GENERIC_VALUE);
+  } else if (header.includes(EM_TIME)) {
+    timeIdx = header.indexOf(EM_TIME);
+    const valuePattern = options.emission === 'lifecycle' ? EM_LCA : EM_DIRECT;
+    valueIdx = header.findIndex((h) => valuePattern.test(h));
+  } else {
+    timeIdx = firstOf(GENERIC_TIME);
+    valueIdx = firstOf(GENERIC_VALUE);
+  }
+  if (timeIdx < 0 || valueIdx < 0) {
+    throw new TraceError(
+      `unrecognised columns [${header.join(', ')}]: expected an Electricity Maps export, a "timestamp,intensity" CSV, or name the time and value columns`,
+      name,
+    );
+  }
+  return { timeIdx, valueIdx, zoneIdx: header.indexOf('Zone Id') };
+}
+
+/** ISO-8601 (a space instead of `T` and a missing zone mean UTC), or epoch seconds / ms. */
+export function parseTime(raw: string): number {
+  if (/^\d+(\.\d+)?$/.test(raw)) {
+    const n = Number(raw);
+    return n < 1e11 ? n * 1000 : n; // 1e11 s is year 5138; 1e11 ms is 1973
+  }
+  let iso = raw.replace(' ', 'T');
+  if (!/(Z|[+-]\d\d:?\d\d)$/i.test(iso)) iso += 'Z';
+  return Date.parse(iso);
+}
+
+function splitCsvLine(line: string): string[] {
+  if (!line.includes('"')) return line.split(',');
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') (cur += '"'), i++;
+      else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') out.push(cur), (cur = '');
+    else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+function regularize(rows: Array<[number, number]>, name: string, zone: string | undefined): Trace {
+  const gaps = new Map<number, number>();
+  for (let i = 1; i < rows.length; i++) {
+    const g = rows[i][0] - rows[i - 1][0];
+    if (g > 0) gaps.set(g, (gaps.get(g) ?? 0) + 1);
+  }
+  let stepMs = 0;
+  let best = -1;
+  for (const [g, n] of gaps) if (n > best || (n === best && g < stepMs)) (stepMs = g), (best = n);
+  if (stepMs <= 0) throw new TraceError('all rows have the same time', name);
+
+  const start = rows[0][0];
+  const count = Math.floor((rows[rows.length - 1][0] - start) / stepMs) + 1;
+  const ts = new Float64Array(count);
+  const vs = new Float64Array(count);
+  const have = new Uint8Array(count);
+  for (const [t, v] of rows) {
+    const k = Math.round((t - start) / stepMs);
+    if (k >= 0 && k < count && !have[k]) (vs[k] = v), (have[k] = 1);
+  }
+  let filled = 0;
+  for (let k = 0; k < count; k++) {
+    ts[k] = start + k * stepMs;
+    if (!have[k]) (vs[k] = vs[k - 1]), filled++; // k = 0 always has a value: it is the first row
+  }
+  return { name, zone, timestampsMs: ts, intensitiesGPerKwh: vs, stepMs, filledPoints: filled };
+}

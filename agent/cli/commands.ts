@@ -1,0 +1,5 @@
+/** Every `chase-agent` subcommand, in the order `--help` lists them. Add new ones here. */
+import type { CliCommand } from './command';
+import { serveCommand } from './serve';
+
+export const commands: CliCommand[] = [serveCommand];

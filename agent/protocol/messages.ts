@@ -1,0 +1,156 @@
+/**
+ * The one place where the extension ⇄ agent wire is declared: method names, parameter and result
+ * shapes, error codes. Both sides import this file; nothing else names a method string.
+ *
+ * Units are in the names and there is one unit per quantity: intensities in g/kWh, times as epoch
+ * ms UTC, durations in ms, power in mW, energy in mJ.
+ *
+ * The transport is JSON-RPC (vscode-languageserver / vscode-languageclient). Only custom requests
+ * and notifications are used; the LSP `initialize` carries {@link AgentInitializationOptions}.
+ *
+ * This project has no Node or DOM types on purpose: the agent, the extension and the webview all
+ * compile against it.
+ */
+
+/** Carbon-intensity signal kinds: average (Electricity Maps, UK NESO, traces) or marginal (WattTime MOER). */
+export type SignalKind = 'average' | 'marginal';
+
+/** Where a carbon reading comes from. `replay` and `static` are local; the others are web APIs. */
+export type CarbonSourceKind = 'replay' | 'static' | 'electricitymaps' | 'watttime' | 'uk-neso';
+
+export interface CarbonSourceInfo {
+  kind: CarbonSourceKind;
+  /** Short label for the status bar, e.g. "replay GB 2023". */
+  label: string;
+  /** Grid zone / region id as the source names it, e.g. "GB", "DE-LU". */
+  zone: string;
+  signal: SignalKind;
+  /** Licence / attribution line the UI must show with the data. */
+  attribution: string;
+}
+
+export interface IntensityPoint {
+  /** Start of the period, epoch ms UTC (in the agent's clock; replayed traces are mapped to now). */
+  timestampMs: number;
+  intensityGPerKwh: number;
+}
+
+export interface ForecastPoint extends IntensityPoint {
+  /** Uncertainty band (e.g. 10th/90th percentile), when the forecaster gives one. */
+  lowGPerKwh?: number;
+  highGPerKwh?: number;
+}
+
+/** The agent's current view of the grid, pushed whenever it changes. */
+export type CarbonStatus =
+  | {
+      state: 'ok';
+      source: CarbonSourceInfo;
+      intensityGPerKwh: number;
+      /** Start of the period the reading belongs to, epoch ms UTC. */
+      timestampMs: number;
+      /** Length of one period of the source (its granularity). */
+      periodMs: number;
+      /** When the agent obtained the reading, epoch ms UTC. */
+      fetchedAtMs: number;
+      /** True when the reading is older than the source's period allows (offline fallback). */
+      stale: boolean;
+      /** Human explanation when stale (what failed, what is shown instead). */
+      staleReason?: string;
+    }
+  | {
+      state: 'error';
+      /** The source the user asked for, when known. */
+      source?: CarbonSourceInfo;
+      /** What is wrong and what to do about it, in words a user can act on. */
+      message: string;
+      code: AgentErrorCode;
+    };
+
+export interface IntensitySeriesParams {
+  pastHours: number;
+  futureHours: number;
+}
+
+export interface IntensitySeriesResult {
+  source: CarbonSourceInfo;
+  /** The agent's "now", epoch ms UTC. */
+  nowMs: number;
+  /** Actual readings up to now, oldest first. */
+  actual: IntensityPoint[];
+  /** Expected readings after now, oldest first. For a replayed trace these are the trace's own values. */
+  forecast: ForecastPoint[];
+  /** Who made `forecast`: "trace" (known future of a replay), or a forecaster's name. */
+  forecastModel: string;
+}
+
+/** Settings the extension hands to the agent (in `initialize` and on every change). */
+export interface CarbonSettings {
+  /** Which provider. Only `replay` and `static` need no network. */
+  provider: CarbonSourceKind;
+  /** Grid zone, e.g. "GB". For `replay` one of the embedded traces unless `traceFile` is set. */
+  zone: string;
+  /** A CSV trace to replay instead of the embedded one (absolute path). */
+  traceFile?: string;
+  /** Replay speed-up: 1 = real time, 3600 = one trace hour per second. */
+  replaySpeed: number;
+  /** For `static`. */
+  staticIntensityGPerKwh?: number;
+}
+
+export interface AgentSettings {
+  carbon: CarbonSettings;
+}
+
+export interface AgentInitializationOptions {
+  settings: AgentSettings;
+}
+
+export interface AgentInfo {
+  version: string;
+  pid: number;
+  /** Node version the agent runs under (VS Code's own Node or the system's). */
+  nodeVersion: string;
+  startedAtMs: number;
+}
+
+export interface Configured {
+  status: CarbonStatus;
+}
+
+/** Application error codes (JSON-RPC `error.code`), outside the ranges JSON-RPC and LSP reserve. */
+export const AgentErrorCodes = {
+  /** A setting has a value the agent cannot use; the message names the setting. */
+  invalidSettings: 3001,
+  /** The carbon source could not be read (missing/corrupt trace, unreachable API, bad key). */
+  carbonSourceUnavailable: 3002,
+  /** The requested zone is not known to the provider. */
+  unknownZone: 3003,
+} as const;
+export type AgentErrorCode = (typeof AgentErrorCodes)[keyof typeof AgentErrorCodes];
+
+/** Method names and their direction. `RequestMethod<P, R>` ties a name to its types. */
+export interface RequestMethod<P, R> {
+  readonly method: string;
+  readonly _params?: P;
+  readonly _result?: R;
+}
+export interface NotificationMethod<P> {
+  readonly method: string;
+  readonly _params?: P;
+}
+const request = <P, R>(method: string): RequestMethod<P, R> => ({ method });
+const notification = <P>(method: string): NotificationMethod<P> => ({ method });
+
+export const Methods = {
+  /** extension → agent: the agent's version and process. */
+  agentInfo: request<void, AgentInfo>('chase/agentInfo'),
+  /** extension → agent: the current carbon status (also pushed by `carbonStatusChanged`). */
+  carbonStatus: request<void, CarbonStatus>('chase/carbonStatus'),
+  /** extension → agent: actual intensity of the last hours and the expected intensity of the next. */
+  intensitySeries: request<IntensitySeriesParams, IntensitySeriesResult>('chase/intensitySeries'),
+  /** extension → agent: new settings; answers with the status under them (or an invalidSettings error). */
+  configure: request<AgentSettings, Configured>('chase/configure'),
+  /** agent → extension: the carbon status changed (new reading, source switch, error, staleness). */
+  carbonStatusChanged: notification<CarbonStatus>('chase/carbonStatusChanged'),
+} as const;

@@ -1,0 +1,177 @@
+/**
+ * Keeps the agent's current carbon status: owns the provider made from the settings, reads it once
+ * per period, and reports every change through `onStatus`.
+ *
+ * States: `unconfigured` → configure(settings) → `ok` (a reading) or `error` (bad settings, source
+ * unavailable). A later configure() replaces the provider; a failed refresh of a working provider
+ * keeps the last reading but marks it stale once its period has passed — never a stale number shown
+ * as fresh.
+ *
+ * No connection here: the wiring (server/connection.ts) passes `onStatus` and a clock; tests pass fakes.
+ */
+import type { AgentSettings, CarbonStatus, IntensitySeriesParams, IntensitySeriesResult } from '../protocol/messages';
+import { AgentErrorCodes } from '../protocol/messages';
+import { createProvider } from '../carbon/index';
+import { CarbonSourceError, type CarbonProvider, type CarbonReading } from '../carbon/provider';
+import { ReplayProvider } from '../carbon/replay';
+import { createLogger, describeError } from '../log';
+
+const HOUR_MS = 3_600_000;
+const MAX_SERIES_HOURS = 24 * 14;
+
+export interface CarbonMonitorDeps {
+  /** Wall clock, epoch ms. */
+  now(): number;
+  onStatus(status: CarbonStatus): void;
+  setTimer(callback: () => void, delayMs: number): { dispose(): void };
+  createProvider?: typeof createProvider;
+}
+
+export class CarbonMonitor {
+  private provider: CarbonProvider | undefined;
+  private current: CarbonStatus = {
+    state: 'error',
+    code: AgentErrorCodes.carbonSourceUnavailable,
+    message: 'The agent has not been configured yet.',
+  };
+  private lastReading: CarbonReading | undefined;
+  private timer: { dispose(): void } | undefined;
+  private generation = 0;
+  private readonly log = createLogger('carbon');
+
+  constructor(private readonly deps: CarbonMonitorDeps) {}
+
+  get status(): CarbonStatus {
+    return this.current;
+  }
+
+  /** Applies new settings; resolves with the first status under them. Never throws for bad settings. */
+  async configure(settings: AgentSettings): Promise<CarbonStatus> {
+    this.stopTimer();
+    this.provider?.dispose?.();
+    this.provider = undefined;
+    this.lastReading = undefined;
+    const generation = ++this.generation;
+    try {
+      this.provider = (this.deps.createProvider ?? createProvider)(settings.carbon, this.deps.now());
+      this.log.info(`source: ${this.provider.info.label}`);
+    } catch (e) {
+      this.setStatus(errorStatus(e));
+      return this.current;
+    }
+    await this.refresh(generation);
+    return this.current;
+  }
+
+  /** Settings that failed validation: drop the provider and show why. */
+  reject(message: string): void {
+    this.dispose();
+    this.setStatus({ state: 'error', code: AgentErrorCodes.invalidSettings, message });
+  }
+
+  async series(params: IntensitySeriesParams): Promise<IntensitySeriesResult> {
+    const provider = this.requireProvider();
+    const pastHours = clampHours(params.pastHours);
+    const futureHours = clampHours(params.futureHours);
+    const nowMs = this.providerNow(provider);
+    const actual = await provider.history(nowMs - pastHours * HOUR_MS, nowMs + 1);
+    const forecast = (await provider.forecast(Math.floor(nowMs / provider.periodMs) * provider.periodMs + provider.periodMs, futureHours)) ?? [];
+    return { source: provider.info, nowMs, actual, forecast, forecastModel: provider instanceof ReplayProvider ? 'trace' : provider.info.kind };
+  }
+
+  dispose(): void {
+    this.stopTimer();
+    this.generation++;
+    this.provider?.dispose?.();
+    this.provider = undefined;
+  }
+
+  private requireProvider(): CarbonProvider {
+    if (!this.provider) {
+      const message = this.current.state === 'error' ? this.current.message : 'No carbon source is configured.';
+      throw new CarbonSourceError(message, 'unavailable');
+    }
+    return this.provider;
+  }
+
+  /** The provider's notion of now: virtual time for a sped-up replay, the wall clock otherwise. */
+  private providerNow(provider: CarbonProvider): number {
+    const wall = this.deps.now();
+    return provider instanceof ReplayProvider ? provider.virtualNow(wall) : wall;
+  }
+
+  private async refresh(generation: number): Promise<void> {
+    const provider = this.provider;
+    if (!provider || generation !== this.generation) return;
+    const wall = this.deps.now();
+    try {
+      const reading = await provider.latest(wall);
+      if (generation !== this.generation) return;
+      this.lastReading = reading;
+      this.setStatus({
+        state: 'ok',
+        source: provider.info,
+        intensityGPerKwh: reading.intensityGPerKwh,
+        timestampMs: reading.timestampMs,
+        periodMs: provider.periodMs,
+        fetchedAtMs: reading.fetchedAtMs,
+        stale: reading.stale,
+        ...(reading.staleReason ? { staleReason: reading.staleReason } : {}),
+      });
+    } catch (e) {
+      if (generation !== this.generation) return;
+      this.log.warn(`refresh failed: ${describeError(e)}`);
+      const last = this.lastReading;
+      if (last && this.current.state === 'ok') {
+        this.setStatus({ ...this.current, stale: true, staleReason: `last reading kept: ${describeError(e)}` });
+      } else {
+        this.setStatus(errorStatus(e, provider));
+      }
+    }
+    this.scheduleNext(provider, generation);
+  }
+
+  private scheduleNext(provider: CarbonProvider, generation: number): void {
+    const wall = this.deps.now();
+    let delayMs: number;
+    if (provider instanceof ReplayProvider) {
+      const v = provider.virtualNow(wall);
+      delayMs = provider.wallTimeOf(provider.periodStart(v) + provider.periodMs) - wall;
+    } else {
+      delayMs = provider.periodMs - (wall % provider.periodMs);
+    }
+    this.stopTimer();
+    this.timer = this.deps.setTimer(() => void this.refresh(generation), Math.max(50, Math.ceil(delayMs)));
+  }
+
+  private stopTimer(): void {
+    this.timer?.dispose();
+    this.timer = undefined;
+  }
+
+  private setStatus(status: CarbonStatus): void {
+    if (sameStatus(this.current, status)) return;
+    this.current = status;
+    this.deps.onStatus(status);
+  }
+}
+
+function clampHours(h: number): number {
+  return Number.isFinite(h) ? Math.min(Math.max(0, h), MAX_SERIES_HOURS) : 0;
+}
+
+export function errorStatus(e: unknown, provider?: CarbonProvider): CarbonStatus {
+  const code =
+    e instanceof CarbonSourceError
+      ? e.kind === 'invalid-settings'
+        ? AgentErrorCodes.invalidSettings
+        : e.kind === 'unknown-zone'
+          ? AgentErrorCodes.unknownZone
+          : AgentErrorCodes.carbonSourceUnavailable
+      : AgentErrorCodes.carbonSourceUnavailable;
+  return { state: 'error', code, message: describeError(e), ...(provider ? { source: provider.info } : {}) };
+}
+
+function sameStatus(a: CarbonStatus, b: CarbonStatus): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

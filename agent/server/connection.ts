@@ -1,0 +1,74 @@
+/**
+ * Wires the JSON-RPC connection to the agent's logic. Only wiring lives here: each handler calls into
+ * a class that is tested without a connection (CarbonMonitor, …). Custom methods only; the agent
+ * declares no LSP capabilities, so the editor sends it no documents.
+ */
+import { createConnection, ResponseError, type Connection, type InitializeParams } from 'vscode-languageserver/node';
+import {
+  Methods,
+  AgentErrorCodes,
+  type AgentInfo,
+  type AgentInitializationOptions,
+  type AgentSettings,
+  type CarbonStatus,
+  type Configured,
+  type IntensitySeriesParams,
+  type IntensitySeriesResult,
+} from '../protocol/messages';
+import { CarbonMonitor } from './carbonMonitor';
+import { validateSettings } from './settings';
+import { agentVersion } from '../version';
+import { createLogger, describeError } from '../log';
+
+const log = createLogger('agent');
+
+export function startServer(connection: Connection = createConnection()): void {
+  const startedAtMs = Date.now();
+  const monitor = new CarbonMonitor({
+    now: () => Date.now(),
+    onStatus: (status) => void connection.sendNotification(Methods.carbonStatusChanged.method, status).catch(() => undefined),
+    setTimer: (cb, ms) => {
+      const t = setTimeout(cb, ms);
+      return { dispose: () => clearTimeout(t) };
+    },
+  });
+
+  let initialSettings: AgentSettings | undefined;
+  connection.onInitialize((params: InitializeParams) => {
+    const options = params.initializationOptions as AgentInitializationOptions | undefined;
+    initialSettings = options?.settings;
+    log.info(`chase-agent ${agentVersion} (pid ${process.pid}, node ${process.version}) initializing`);
+    return { capabilities: {}, serverInfo: { name: 'chase-agent', version: agentVersion } };
+  });
+  connection.onInitialized(() => {
+    const checked = validateSettings(initialSettings);
+    if (typeof checked === 'string') {
+      log.error(checked);
+      monitor.reject(checked);
+      return;
+    }
+    void monitor.configure(checked);
+  });
+
+  connection.onRequest(Methods.agentInfo.method, (): AgentInfo => ({ version: agentVersion, pid: process.pid, nodeVersion: process.version, startedAtMs }));
+  connection.onRequest(Methods.carbonStatus.method, (): CarbonStatus => monitor.status);
+  connection.onRequest(Methods.configure.method, async (params: unknown): Promise<Configured> => {
+    const checked = validateSettings(params);
+    if (typeof checked === 'string') throw new ResponseError(AgentErrorCodes.invalidSettings, checked);
+    return { status: await monitor.configure(checked) };
+  });
+  connection.onRequest(Methods.intensitySeries.method, async (params: IntensitySeriesParams): Promise<IntensitySeriesResult> => {
+    try {
+      return await monitor.series(params ?? { pastHours: 48, futureHours: 24 });
+    } catch (e) {
+      throw new ResponseError(AgentErrorCodes.carbonSourceUnavailable, describeError(e));
+    }
+  });
+
+  connection.onShutdown(() => {
+    log.info('shutdown requested');
+    monitor.dispose();
+  });
+  connection.onExit(() => monitor.dispose());
+  connection.listen();
+}

@@ -1,0 +1,26 @@
+// Bundles the three runtime parts. tsc -b only type-checks and emits tests (see tsconfig.json).
+//   dist/extension.js  the VS Code extension (cjs; `vscode` is provided by the host)
+//   dist/agent.js      the agent and `chase-agent` CLI (cjs, runnable with plain Node >= 20)
+//   dist/webview/dashboard.js  the dashboard (browser iife; chart.js bundled in)
+import * as esbuild from 'esbuild';
+import { chmodSync, readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', legalComments: 'linked', define: { CHASE_VERSION: JSON.stringify(pkg.version) } };
+const builds = [
+  { ...common, entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] },
+  // koffi carries prebuilt N-API binaries per platform: it is loaded from node_modules at run time, not bundled.
+  { ...common, entryPoints: ['agent/main.ts'], outfile: 'dist/agent.js', platform: 'node', format: 'cjs', target: 'node20', external: ['koffi'], banner: { js: '#!/usr/bin/env node' } },
+  { ...common, entryPoints: ['webview/dashboard.ts'], outfile: 'dist/webview/dashboard.js', platform: 'browser', format: 'iife', target: 'es2022' },
+];
+
+if (watch) {
+  for (const b of builds) await (await esbuild.context(b)).watch();
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+  chmodSync('dist/agent.js', 0o755);
+}
