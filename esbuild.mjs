@@ -1,7 +1,7 @@
 // Bundles the three runtime parts. tsc -b only type-checks and emits tests (see tsconfig.json).
 //   dist/extension.js  the VS Code extension (cjs; `vscode` is provided by the host)
 //   dist/agent.js      the agent and `chase-agent` CLI (cjs, runnable with plain Node >= 20)
-//   dist/webview/dashboard.js  the dashboard (browser iife; chart.js bundled in)
+//   dist/webview/dashboard.js  the dashboard (browser iife; chart.js bundled in) and its stylesheet
 import * as esbuild from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
 
@@ -16,6 +16,7 @@ const builds = [
   // koffi carries prebuilt N-API binaries per platform: it is loaded from node_modules at run time, not bundled.
   { ...common, entryPoints: ['agent/main.ts'], outfile: 'dist/agent.js', platform: 'node', format: 'cjs', target: 'node20', external: ['koffi'], banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: ['webview/dashboard.ts'], outfile: 'dist/webview/dashboard.js', platform: 'browser', format: 'iife', target: 'es2022' },
+  { ...common, entryPoints: ['webview/dashboard.css'], outfile: 'dist/webview/dashboard.css', sourcemap: false },
 ];
 
 if (watch) {

@@ -1,0 +1,181 @@
+/**
+ * Runs the agent (dist/agent.js) through vscode-languageclient over Node IPC and keeps it running.
+ *
+ * States (reported as ClientState): starting → running ⇄ agent-down. When the agent exits
+ * unexpectedly the client does not use languageclient's own restart (it gives up after a few tries
+ * and shows nothing in the status bar); it reports `agent-down` at once — so no stale number stays
+ * on screen — and starts a fresh client after a backoff of 1, 2, 4 … 60 s, reset once an agent has
+ * stayed up for a minute.
+ */
+import * as vscode from 'vscode';
+import {
+  CloseAction,
+  ErrorAction,
+  LanguageClient,
+  State,
+  TransportKind,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
+import { Methods, type AgentInfo, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesParams, type IntensitySeriesResult } from '../agent/protocol/messages';
+import type { ClientState } from './statusModel';
+
+const BACKOFF_START_MS = 1_000;
+const BACKOFF_MAX_MS = 60_000;
+const HEALTHY_AFTER_MS = 60_000;
+
+export class AgentClient implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private state: ClientState = { kind: 'starting' };
+  private readonly stateEmitter = new vscode.EventEmitter<ClientState>();
+  readonly onDidChangeState = this.stateEmitter.event;
+  private backoffMs = BACKOFF_START_MS;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private startedAtMs = 0;
+  private disposed = false;
+  private settings: AgentSettings | undefined;
+
+  constructor(
+    private readonly agentModule: string,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  get currentState(): ClientState {
+    return this.state;
+  }
+
+  /** Starts (or restarts) the agent with these settings. Never throws: failures become state. */
+  async start(settings: AgentSettings): Promise<void> {
+    this.settings = settings;
+    this.clearRestartTimer();
+    await this.stopClient();
+    if (this.disposed) return;
+    this.setState({ kind: 'starting' });
+    const client = this.createClient(settings);
+    this.client = client;
+    this.startedAtMs = Date.now();
+    try {
+      await client.start();
+      if (this.client !== client) return;
+      const status = await client.sendRequest<CarbonStatus>(Methods.carbonStatus.method);
+      if (this.client === client && this.state.kind === 'starting') this.setState({ kind: 'running', carbon: status });
+    } catch (e) {
+      if (this.client !== client) return;
+      this.log.error(`Chase agent failed to start: ${String(e)}`);
+      this.agentDown(`The agent failed to start: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** Sends new settings to the running agent; starts it if it is down. */
+  async configure(settings: AgentSettings): Promise<void> {
+    this.settings = settings;
+    const client = this.client;
+    if (!client || client.state !== State.Running) return this.start(settings);
+    try {
+      const result = await client.sendRequest<Configured>(Methods.configure.method, settings);
+      this.setState({ kind: 'running', carbon: result.status });
+    } catch (e) {
+      this.log.error(`configure failed: ${String(e)}`);
+      this.setState({ kind: 'running', carbon: { state: 'error', code: 3001, message: e instanceof Error ? e.message : String(e) } });
+    }
+  }
+
+  /** Shows settings problems instead of a reading; the agent keeps running with its last settings. */
+  reportInvalidSettings(problems: string[]): void {
+    this.setState({ kind: 'invalid-settings', problems });
+  }
+
+  async restart(): Promise<void> {
+    this.backoffMs = BACKOFF_START_MS;
+    if (this.settings) await this.start(this.settings);
+  }
+
+  agentInfo(): Promise<AgentInfo> {
+    return this.request<AgentInfo>(Methods.agentInfo.method);
+  }
+
+  intensitySeries(params: IntensitySeriesParams): Promise<IntensitySeriesResult> {
+    return this.request<IntensitySeriesResult>(Methods.intensitySeries.method, params);
+  }
+
+  private async request<R>(method: string, params?: unknown): Promise<R> {
+    const client = this.client;
+    if (!client || client.state !== State.Running) throw new Error('The Chase agent is not running.');
+    return params === undefined ? client.sendRequest<R>(method) : client.sendRequest<R>(method, params);
+  }
+
+  private createClient(settings: AgentSettings): LanguageClient {
+    const serverOptions: ServerOptions = {
+      run: { module: this.agentModule, transport: TransportKind.ipc, args: ['serve'] },
+      debug: { module: this.agentModule, transport: TransportKind.ipc, args: ['serve'], options: { execArgv: ['--inspect=6019'] } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [],
+      outputChannel: this.log,
+      initializationOptions: { settings },
+      connectionOptions: { maxRestartCount: 0 },
+      errorHandler: {
+        error: (error) => {
+          this.log.error(`agent connection error: ${error.message}`);
+          return { action: ErrorAction.Continue };
+        },
+        closed: () => {
+          if (!this.disposed && this.client === client) this.agentDown('The agent process exited unexpectedly.');
+          return { action: CloseAction.DoNotRestart, handled: true };
+        },
+      },
+    };
+    const client = new LanguageClient('chase', 'Chase agent', serverOptions, clientOptions);
+    client.onNotification(Methods.carbonStatusChanged.method, (status: CarbonStatus) => {
+      if (this.client === client && this.state.kind !== 'invalid-settings') this.setState({ kind: 'running', carbon: status });
+    });
+    return client;
+  }
+
+  private agentDown(message: string): void {
+    if (Date.now() - this.startedAtMs > HEALTHY_AFTER_MS) this.backoffMs = BACKOFF_START_MS;
+    const delayMs = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    this.log.warn(`${message} Restarting in ${delayMs} ms.`);
+    this.setState({ kind: 'agent-down', message, retryInMs: delayMs });
+    this.clearRestartTimer();
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.settings && !this.disposed) void this.start(this.settings);
+    }, delayMs);
+  }
+
+  private clearRestartTimer(): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+  }
+
+  private async stopClient(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    try {
+      if (client.state === State.Running) await client.stop(2000);
+      else await client.dispose(2000);
+    } catch (e) {
+      this.log.warn(`stopping the previous agent: ${String(e)}`);
+    }
+  }
+
+  private setState(state: ClientState): void {
+    this.state = state;
+    this.stateEmitter.fire(state);
+  }
+
+  /** For deactivate(): stop the agent cleanly so it restores anything it changed. */
+  async stop(): Promise<void> {
+    this.disposed = true;
+    this.clearRestartTimer();
+    await this.stopClient();
+  }
+
+  dispose(): void {
+    void this.stop();
+    this.stateEmitter.dispose();
+  }
+}

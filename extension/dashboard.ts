@@ -1,0 +1,140 @@
+/**
+ * The dashboard panel: one webview (createOrShow / revive), scripts only from dist/webview with a
+ * nonce under a strict CSP, and a `ready` handshake — nothing is posted before the page says it
+ * listens (also after a reload). Data comes from the agent; the page keeps it with setState.
+ */
+import * as vscode from 'vscode';
+import type { ExtensionToWebview, WebviewToExtension } from '../agent/protocol/dashboard';
+import type { AgentClient } from './agentClient';
+import type { ClientState } from './statusModel';
+
+export const DASHBOARD_VIEW_TYPE = 'chase.dashboard';
+const PAST_HOURS = 48;
+const FUTURE_HOURS = 24;
+
+export class DashboardPanel implements vscode.Disposable {
+  private static current: DashboardPanel | undefined;
+  private ready = false;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  static createOrShow(extensionUri: vscode.Uri, agent: AgentClient, log: vscode.LogOutputChannel): DashboardPanel {
+    if (DashboardPanel.current) {
+      DashboardPanel.current.panel.reveal(vscode.ViewColumn.Active);
+      return DashboardPanel.current;
+    }
+    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, 'Chase: Carbon', vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    DashboardPanel.current = new DashboardPanel(panel, extensionUri, agent, log);
+    return DashboardPanel.current;
+  }
+
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, agent: AgentClient, log: vscode.LogOutputChannel): void {
+    panel.webview.options = webviewOptions(extensionUri);
+    DashboardPanel.current?.dispose();
+    DashboardPanel.current = new DashboardPanel(panel, extensionUri, agent, log);
+  }
+
+  static get isOpen(): boolean {
+    return DashboardPanel.current !== undefined;
+  }
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    private readonly agent: AgentClient,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    panel.webview.html = dashboardHtml(panel.webview, extensionUri);
+    this.disposables.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((m: WebviewToExtension) => this.onMessage(m)),
+      agent.onDidChangeState((s) => this.onState(s)),
+    );
+  }
+
+  private onMessage(message: WebviewToExtension): void {
+    switch (message.type) {
+      case 'ready':
+        this.ready = true;
+        void this.sendSeries();
+        break;
+      case 'refresh':
+        void this.sendSeries();
+        break;
+    }
+  }
+
+  private onState(state: ClientState): void {
+    if (!this.ready) return;
+    if (state.kind === 'running') {
+      this.post({ type: 'status', status: state.carbon });
+      // A new period: the series moved on by one point.
+      if (state.carbon.state === 'ok') void this.sendSeries();
+    }
+  }
+
+  private async sendSeries(): Promise<void> {
+    try {
+      const series = await this.agent.intensitySeries({ pastHours: PAST_HOURS, futureHours: FUTURE_HOURS });
+      this.post({ type: 'series', series });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.log.warn(`dashboard: ${message}`);
+      this.post({ type: 'error', message });
+    }
+  }
+
+  private post(message: ExtensionToWebview): void {
+    if (this.ready) void this.panel.webview.postMessage(message);
+  }
+
+  dispose(): void {
+    if (DashboardPanel.current === this) DashboardPanel.current = undefined;
+    this.panel.dispose();
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}
+
+function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions & vscode.WebviewPanelOptions {
+  return { enableScripts: true, retainContextWhenHidden: false, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')] };
+}
+
+function makeNonce(): string {
+  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let s = '';
+  for (let i = 0; i < 32; i++) s += chars.charAt(Math.floor(Math.random() * chars.length));
+  return s;
+}
+
+function dashboardHtml(webview: vscode.Webview, extensionUri: vscode.Uri): string {
+  const nonce = makeNonce();
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'dashboard.js'));
+  const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'dashboard.css'));
+  const csp = [`default-src 'none'`, `img-src ${webview.cspSource} data:`, `style-src ${webview.cspSource}`, `script-src 'nonce-${nonce}'`, `font-src ${webview.cspSource}`].join('; ');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style.toString()}">
+<title>Chase: Carbon</title>
+</head>
+<body>
+<header>
+  <h1>Grid carbon intensity</h1>
+  <p id="status" role="status" aria-live="polite">Waiting for the agent…</p>
+  <button id="refresh" type="button">Refresh</button>
+</header>
+<figure>
+  <div class="chart-box"><canvas id="intensity-chart" role="img" aria-label="Carbon intensity, last 48 hours and next 24 hours"></canvas></div>
+  <figcaption id="caption"></figcaption>
+</figure>
+<details id="table-view">
+  <summary>Table view</summary>
+  <table id="intensity-table"><thead><tr><th scope="col">Time (UTC)</th><th scope="col">gCO₂/kWh</th><th scope="col">Kind</th></tr></thead><tbody></tbody></table>
+</details>
+<p id="attribution" class="attribution"></p>
+<script nonce="${nonce}" src="${script.toString()}"></script>
+</body>
+</html>`;
+}

@@ -1,0 +1,77 @@
+/**
+ * Activation only registers things; the agent starts without being awaited, and its state drives
+ * the status bar. `deactivate` stops the agent so it can restore anything it changed.
+ */
+import * as vscode from 'vscode';
+import { AgentClient } from './agentClient';
+import { affectsConfig, readConfig } from './config';
+import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard';
+import { createStatusBarItem, renderStatusBar } from './statusBar';
+import type { ClientState } from './statusModel';
+import type { AgentInfo } from '../agent/protocol/messages';
+
+/** What activate() returns: used by the extension-host tests and available to other extensions. */
+export interface ChaseApi {
+  readonly state: ClientState;
+  readonly onDidChangeState: vscode.Event<ClientState>;
+  agentInfo(): Promise<AgentInfo>;
+  /** How long activate() took, ms. */
+  readonly activationMs: number;
+}
+
+let agent: AgentClient | undefined;
+
+export function activate(context: vscode.ExtensionContext): ChaseApi {
+  const t0 = performance.now();
+  const log = vscode.window.createOutputChannel('Chase', { log: true });
+  const item = createStatusBarItem();
+  agent = new AgentClient(context.asAbsolutePath('dist/agent.js'), log);
+  const client = agent;
+  renderStatusBar(item, client.currentState);
+
+  context.subscriptions.push(
+    log,
+    item,
+    client,
+    client.onDidChangeState((state) => renderStatusBar(item, state)),
+    vscode.commands.registerCommand('chase.showDashboard', () => DashboardPanel.createOrShow(context.extensionUri, client, log)),
+    vscode.commands.registerCommand('chase.restartAgent', () => client.restart()),
+    vscode.commands.registerCommand('chase.showLog', () => log.show()),
+    vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel) => DashboardPanel.revive(panel, context.extensionUri, client, log),
+    }),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!affectsConfig(e)) return;
+      const config = readConfig();
+      if (config.ok) void client.configure(config.settings);
+      else reportProblems(client, log, config.problems);
+    }),
+  );
+
+  const config = readConfig();
+  if (config.ok) {
+    client.start(config.settings).catch((e: unknown) => log.error(`agent start: ${String(e)}`));
+  } else {
+    reportProblems(client, log, config.problems);
+  }
+
+  const activationMs = performance.now() - t0;
+  log.info(`Chase activated in ${activationMs.toFixed(1)} ms`);
+  return {
+    get state() {
+      return client.currentState;
+    },
+    onDidChangeState: client.onDidChangeState,
+    agentInfo: () => client.agentInfo(),
+    activationMs,
+  };
+}
+
+function reportProblems(client: AgentClient, log: vscode.LogOutputChannel, problems: string[]): void {
+  for (const p of problems) log.error(p);
+  client.reportInvalidSettings(problems);
+}
+
+export function deactivate(): Promise<void> | undefined {
+  return agent?.stop();
+}

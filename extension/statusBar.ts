@@ -1,0 +1,26 @@
+/** Applies a {@link StatusView} to the one status bar item. The only place that touches it. */
+import * as vscode from 'vscode';
+import { statusView, type ClientState } from './statusModel';
+
+export function createStatusBarItem(): vscode.StatusBarItem {
+  const item = vscode.window.createStatusBarItem('chase.carbon', vscode.StatusBarAlignment.Right, 100);
+  item.name = 'Chase carbon intensity';
+  return item;
+}
+
+export function renderStatusBar(item: vscode.StatusBarItem, state: ClientState): void {
+  const view = statusView(state);
+  item.text = view.text;
+  const tooltip = new vscode.MarkdownString(view.tooltipMarkdown, true);
+  tooltip.isTrusted = { enabledCommands: ['chase.showDashboard', 'chase.restartAgent', 'chase.showLog', 'workbench.action.openSettings'] };
+  item.tooltip = tooltip;
+  item.accessibilityInformation = { label: view.accessibilityLabel, role: 'button' };
+  item.command = view.command;
+  item.backgroundColor =
+    view.severity === 'error'
+      ? new vscode.ThemeColor('statusBarItem.errorBackground')
+      : view.severity === 'warning'
+        ? new vscode.ThemeColor('statusBarItem.warningBackground')
+        : undefined;
+  item.show();
+}

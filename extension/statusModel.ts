@@ -1,0 +1,108 @@
+/**
+ * The extension's one status value and how it looks. Pure (no `vscode` import) so that every state
+ * is unit-tested; extension/statusBar.ts applies the result to the real StatusBarItem.
+ *
+ * States: starting → running(carbon status from the agent) ⇄ agent-down(restarting with backoff)
+ *         any → invalid-settings (until the settings are fixed).
+ */
+import type { CarbonStatus } from '../agent/protocol/messages';
+
+export type ClientState =
+  | { kind: 'starting' }
+  | { kind: 'running'; carbon: CarbonStatus }
+  | { kind: 'agent-down'; message: string; retryInMs?: number }
+  | { kind: 'invalid-settings'; problems: string[] };
+
+export interface StatusView {
+  /** With codicons, e.g. "$(pulse) 128 gCO₂/kWh · replay GB 2023". */
+  text: string;
+  /** Markdown; command links are trusted (`command:chase.…`). */
+  tooltipMarkdown: string;
+  accessibilityLabel: string;
+  severity: 'normal' | 'warning' | 'error';
+  command: string;
+}
+
+export const UNIT = 'gCO₂/kWh';
+const SHOW_LOG = '[Show log](command:chase.showLog)';
+const RESTART = '[Restart agent](command:chase.restartAgent)';
+const SETTINGS = '[Open settings](command:workbench.action.openSettings?%5B%22chase.%22%5D)';
+
+export function formatIntensity(gPerKwh: number): string {
+  return gPerKwh >= 100 ? gPerKwh.toFixed(0) : gPerKwh.toFixed(1);
+}
+
+function formatTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+}
+
+/** Escapes text from the agent before it goes into trusted markdown. */
+export function escapeMarkdown(s: string): string {
+  return s.replace(/[\\`*_{}[\]()#+!|<>]/g, (c) => '\\' + c);
+}
+
+export function statusView(state: ClientState): StatusView {
+  switch (state.kind) {
+    case 'starting':
+      return {
+        text: '$(sync~spin) Chase',
+        tooltipMarkdown: 'Chase: starting the agent…',
+        accessibilityLabel: 'Chase: starting the agent',
+        severity: 'normal',
+        command: 'chase.showLog',
+      };
+    case 'invalid-settings':
+      return {
+        text: '$(error) Chase: settings',
+        tooltipMarkdown: `**Chase cannot use the current settings**\n\n${state.problems.map((p) => `- ${escapeMarkdown(p)}`).join('\n')}\n\n${SETTINGS}`,
+        accessibilityLabel: `Chase settings problem: ${state.problems.join(' ')}`,
+        severity: 'error',
+        command: 'workbench.action.openSettings',
+      };
+    case 'agent-down': {
+      const retry = state.retryInMs !== undefined ? ` Restarting in ${Math.ceil(state.retryInMs / 1000)} s.` : '';
+      return {
+        text: '$(error) Chase: agent stopped',
+        tooltipMarkdown: `**The Chase agent is not running.**${retry}\n\n${escapeMarkdown(state.message)}\n\n${RESTART} · ${SHOW_LOG}`,
+        accessibilityLabel: `Chase agent stopped: ${state.message}`,
+        severity: 'error',
+        command: 'chase.showLog',
+      };
+    }
+    case 'running':
+      return carbonView(state.carbon);
+  }
+}
+
+function carbonView(carbon: CarbonStatus): StatusView {
+  if (carbon.state === 'error') {
+    const source = carbon.source ? ` (${carbon.source.label})` : '';
+    return {
+      text: `$(error) Chase: no carbon data`,
+      tooltipMarkdown: `**No carbon intensity${escapeMarkdown(source)}**\n\n${escapeMarkdown(carbon.message)}\n\n${SETTINGS} · ${SHOW_LOG}`,
+      accessibilityLabel: `Chase: no carbon intensity. ${carbon.message}`,
+      severity: 'error',
+      command: 'chase.showLog',
+    };
+  }
+  const value = formatIntensity(carbon.intensityGPerKwh);
+  const stale = carbon.stale ? ' (stale)' : '';
+  const lines = [
+    `**Grid carbon intensity: ${value} ${UNIT}**${stale}`,
+    '',
+    `Source: ${escapeMarkdown(carbon.source.label)} (${carbon.source.signal} signal, zone ${escapeMarkdown(carbon.source.zone)})`,
+    `Period: ${formatTime(carbon.timestampMs)}, ${Math.round(carbon.periodMs / 60_000)} min`,
+    ...(carbon.stale ? [`$(warning) Stale: ${escapeMarkdown(carbon.staleReason ?? 'the source has not answered for longer than its period')}`] : []),
+    '',
+    `Data: ${escapeMarkdown(carbon.source.attribution)}`,
+    '',
+    '[Open dashboard](command:chase.showDashboard)',
+  ];
+  return {
+    text: `${carbon.stale ? '$(warning)' : '$(pulse)'} ${value} ${UNIT}${stale} · ${carbon.source.label}`,
+    tooltipMarkdown: lines.join('\n\n').replace(/\n\n\n\n/g, '\n\n'),
+    accessibilityLabel: `Carbon intensity ${value} grams CO2 per kilowatt-hour${stale}, ${carbon.source.label}`,
+    severity: carbon.stale ? 'warning' : 'normal',
+    command: 'chase.showDashboard',
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * The dashboard page. Talks only to the extension (postMessage): posts `ready`, then renders what
+ * it is sent. Colours come from VS Code's theme CSS variables, so light, dark and high-contrast
+ * themes need nothing special. State survives reloads through the webview state API.
+ */
+import { Chart, LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip } from 'chart.js';
+import type { DashboardState, ExtensionToWebview, WebviewToExtension } from '../agent/protocol/dashboard';
+import type { IntensitySeriesResult } from '../agent/protocol/messages';
+
+Chart.register(LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip);
+
+interface VsCodeApi {
+  postMessage(message: WebviewToExtension): void;
+  getState(): DashboardState | undefined;
+  setState(state: DashboardState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+const HOUR_MS = 3_600_000;
+let chart: Chart<'line', Array<{ x: number; y: number }>> | undefined;
+
+function themeColor(name: string, fallback: string): string {
+  return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+}
+
+function hoursFromNow(ms: number, nowMs: number): number {
+  return (ms - nowMs) / HOUR_MS;
+}
+
+function formatUtc(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+}
+
+function render(series: IntensitySeriesResult): void {
+  const now = series.nowMs;
+  const actual = series.actual.map((p) => ({ x: hoursFromNow(p.timestampMs, now), y: p.intensityGPerKwh }));
+  const forecast = series.forecast.map((p) => ({ x: hoursFromNow(p.timestampMs, now), y: p.intensityGPerKwh }));
+  // Join the two lines: the forecast starts from the last actual point.
+  if (actual.length > 0) forecast.unshift(actual[actual.length - 1]);
+  const fg = themeColor('--vscode-foreground', '#333');
+  const grid = themeColor('--vscode-editorWidget-border', 'rgba(128,128,128,0.3)');
+  const actualColor = themeColor('--vscode-charts-blue', '#1a85ff');
+  const forecastColor = themeColor('--vscode-charts-orange', '#d18616');
+  const forecastLabel = series.forecastModel === 'trace' ? 'Next 24 h (recorded trace)' : `Forecast (${series.forecastModel})`;
+
+  const datasets = [
+    { label: 'Actual', data: actual, borderColor: actualColor, backgroundColor: actualColor, pointRadius: 0, borderWidth: 2, tension: 0.2 },
+    { label: forecastLabel, data: forecast, borderColor: forecastColor, backgroundColor: forecastColor, pointRadius: 0, borderWidth: 2, borderDash: [6, 4], tension: 0.2 },
+  ];
+  if (chart) {
+    // Update in place: no re-creation, no flicker.
+    chart.data.datasets[0].data = actual;
+    chart.data.datasets[1].data = forecast;
+    chart.data.datasets[1].label = forecastLabel;
+    chart.update('none');
+  } else {
+    const canvas = document.getElementById('intensity-chart') as HTMLCanvasElement;
+    chart = new Chart(canvas, {
+      type: 'line',
+      data: { datasets },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        parsing: false,
+        interaction: { mode: 'nearest', axis: 'x', intersect: false },
+        scales: {
+          x: {
+            type: 'linear',
+            title: { display: true, text: 'hours from now', color: fg },
+            ticks: { color: fg, stepSize: 6, callback: (v) => (Number(v) === 0 ? 'now' : `${Number(v) > 0 ? '+' : ''}${v} h`) },
+            grid: { color: grid },
+          },
+          y: { title: { display: true, text: 'gCO₂/kWh', color: fg }, ticks: { color: fg }, grid: { color: grid }, beginAtZero: true },
+        },
+        plugins: { legend: { labels: { color: fg } } },
+      },
+    });
+  }
+  const last = series.actual[series.actual.length - 1];
+  setText('status', last ? `${series.source.label}: ${last.intensityGPerKwh.toFixed(0)} gCO₂/kWh at ${formatUtc(last.timestampMs)} UTC` : series.source.label);
+  setText('caption', `${series.source.label} — ${series.source.signal} signal, zone ${series.source.zone}. Solid: actual; dashed: ${forecastLabel.toLowerCase()}.`);
+  setText('attribution', `Data: ${series.source.attribution}`);
+  renderTable(series);
+  document.body.dataset.chartRendered = 'true';
+}
+
+function renderTable(series: IntensitySeriesResult): void {
+  const body = document.querySelector('#intensity-table tbody');
+  if (!body) return;
+  const rows = [
+    ...series.actual.map((p) => [formatUtc(p.timestampMs), p.intensityGPerKwh.toFixed(1), 'actual']),
+    ...series.forecast.map((p) => [formatUtc(p.timestampMs), p.intensityGPerKwh.toFixed(1), series.forecastModel === 'trace' ? 'trace' : 'forecast']),
+  ];
+  body.replaceChildren(
+    ...rows.map((cells) => {
+      const tr = document.createElement('tr');
+      for (const c of cells) {
+        const td = document.createElement('td');
+        td.textContent = c;
+        tr.appendChild(td);
+      }
+      return tr;
+    }),
+  );
+}
+
+function setText(id: string, text: string): void {
+  const el = document.getElementById(id);
+  if (el) el.textContent = text;
+}
+
+window.addEventListener('message', (event: MessageEvent<ExtensionToWebview>) => {
+  const message = event.data;
+  switch (message.type) {
+    case 'series':
+      vscode.setState({ series: message.series });
+      render(message.series);
+      break;
+    case 'status':
+      if (message.status.state === 'error') setText('status', `No carbon data: ${message.status.message}`);
+      break;
+    case 'error':
+      setText('status', `Error: ${message.message}`);
+      break;
+  }
+});
+
+document.getElementById('refresh')?.addEventListener('click', () => vscode.postMessage({ type: 'refresh' }));
+
+const saved = vscode.getState();
+if (saved?.series) render(saved.series);
+vscode.postMessage({ type: 'ready' });
