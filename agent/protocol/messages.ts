@@ -96,10 +96,34 @@ export interface CarbonSettings {
   replaySpeed: number;
   /** For `static`. */
   staticIntensityGPerKwh?: number;
+  /** For `replay` with `traceFile`: the CSV's time and intensity column names (else detected). */
+  traceTimeColumn?: string;
+  traceValueColumn?: string;
+  /** Location instead of `zone` (Electricity Maps `lat`/`lon`, WattTime region-from-loc), degrees. */
+  latitude?: number;
+  longitude?: number;
+  /** Electricity Maps: operational (`direct`) or life-cycle emission factors. Default lifecycle. */
+  emissionFactorType?: 'direct' | 'lifecycle';
+  /** Electricity Maps: ask for measured values only (no estimates). */
+  disableEstimations?: boolean;
+  /** Override the web API's base URL (proxies, tests). */
+  baseUrl?: string;
+  /** UK NESO: a region id 1–17 (e.g. 13 = London) instead of the national figure. */
+  ukRegionId?: number;
+  /** UK NESO: an outward postcode (e.g. "RG10") instead of the national figure. */
+  ukPostcode?: string;
+}
+
+/** API credentials. Held in memory only: never logged, never written to disk. */
+export interface CarbonSecrets {
+  electricityMapsToken?: string;
+  wattTimeUsername?: string;
+  wattTimePassword?: string;
 }
 
 export interface AgentSettings {
   carbon: CarbonSettings;
+  secrets?: CarbonSecrets;
 }
 
 export interface AgentInitializationOptions {

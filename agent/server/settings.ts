@@ -3,7 +3,7 @@
  * the agent is also driven by other clients, so it never trusts the shape. Returns the settings or a
  * message naming the bad setting.
  */
-import type { AgentSettings, CarbonSourceKind } from '../protocol/messages';
+import type { AgentSettings, CarbonSecrets, CarbonSettings, CarbonSourceKind } from '../protocol/messages';
 
 const PROVIDERS: readonly CarbonSourceKind[] = ['replay', 'static', 'electricitymaps', 'watttime', 'uk-neso'];
 
@@ -22,6 +22,10 @@ export function validateSettings(raw: unknown): AgentSettings | string {
   if (staticIntensityGPerKwh !== undefined && (typeof staticIntensityGPerKwh !== 'number' || staticIntensityGPerKwh < 0)) {
     return `chase.carbon.staticIntensity must be a non-negative number of g/kWh (got ${JSON.stringify(staticIntensityGPerKwh)}).`;
   }
+  const extra = validateApiSettings(carbon);
+  if (typeof extra === 'string') return extra;
+  const secrets = validateSecrets((raw as { secrets?: unknown }).secrets);
+  if (typeof secrets === 'string') return secrets;
   return {
     carbon: {
       provider: provider as CarbonSourceKind,
@@ -29,6 +33,64 @@ export function validateSettings(raw: unknown): AgentSettings | string {
       replaySpeed,
       ...(typeof traceFile === 'string' && traceFile !== '' ? { traceFile } : {}),
       ...(typeof staticIntensityGPerKwh === 'number' ? { staticIntensityGPerKwh } : {}),
+      ...extra,
     },
+    ...(secrets ? { secrets } : {}),
   };
+}
+
+const absent = (v: unknown) => v === undefined || v === null || v === '';
+
+/** The optional web-API fields of CarbonSettings; absent ones are left out. */
+function validateApiSettings(c: Record<string, unknown>): Partial<CarbonSettings> | string {
+  const out: Partial<CarbonSettings> = {};
+  for (const key of ['traceTimeColumn', 'traceValueColumn'] as const) {
+    if (absent(c[key])) continue;
+    if (typeof c[key] !== 'string') return `chase.carbon.${key} must be a column name (got ${JSON.stringify(c[key])}).`;
+    out[key] = c[key];
+  }
+  for (const [key, limit] of [['latitude', 90], ['longitude', 180]] as const) {
+    const v = c[key];
+    if (absent(v)) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > limit) return `chase.carbon.${key} must be a number of degrees between -${limit} and ${limit} (got ${JSON.stringify(v)}).`;
+    out[key] = v;
+  }
+  if ((out.latitude === undefined) !== (out.longitude === undefined)) return 'chase.carbon.latitude and chase.carbon.longitude must be set together.';
+  if (!absent(c.emissionFactorType)) {
+    if (c.emissionFactorType !== 'direct' && c.emissionFactorType !== 'lifecycle') return `chase.carbon.emissionFactorType must be "direct" or "lifecycle" (got ${JSON.stringify(c.emissionFactorType)}).`;
+    out.emissionFactorType = c.emissionFactorType;
+  }
+  if (!absent(c.disableEstimations)) {
+    if (typeof c.disableEstimations !== 'boolean') return `chase.carbon.disableEstimations must be true or false (got ${JSON.stringify(c.disableEstimations)}).`;
+    out.disableEstimations = c.disableEstimations;
+  }
+  if (!absent(c.baseUrl)) {
+    if (typeof c.baseUrl !== 'string' || !/^https?:\/\/[^\s/]+/i.test(c.baseUrl)) return `chase.carbon.baseUrl must be an http(s) URL (got ${JSON.stringify(c.baseUrl)}).`;
+    out.baseUrl = c.baseUrl;
+  }
+  if (!absent(c.ukRegionId)) {
+    const v = c.ukRegionId;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 17) return `chase.carbon.ukRegionId must be a UK NESO region id from 1 to 17 (got ${JSON.stringify(v)}).`;
+    out.ukRegionId = v;
+  }
+  if (!absent(c.ukPostcode)) {
+    const v = c.ukPostcode;
+    if (typeof v !== 'string' || !/^[A-Z]{1,2}[0-9][A-Z0-9]?$/i.test(v.trim())) return `chase.carbon.ukPostcode must be the outward part of a UK postcode, e.g. "RG10" (got ${JSON.stringify(v)}).`;
+    out.ukPostcode = v.trim().toUpperCase();
+  }
+  return out;
+}
+
+/** Secrets: optional strings. Messages never echo a value. */
+function validateSecrets(raw: unknown): CarbonSecrets | undefined | string {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object') return 'Settings "secrets" must be an object.';
+  const out: CarbonSecrets = {};
+  for (const key of ['electricityMapsToken', 'wattTimeUsername', 'wattTimePassword'] as const) {
+    const v = (raw as Record<string, unknown>)[key];
+    if (absent(v)) continue;
+    if (typeof v !== 'string') return `The secret ${key} must be a string.`;
+    out[key] = v;
+  }
+  return out;
 }
