@@ -1,0 +1,52 @@
+/**
+ * Settings as data: the keys the extension reads and how raw values become AgentSettings or problems
+ * that name the setting and the fix. Pure (no `vscode` import) so it is unit-tested; the only reader
+ * of the real configuration is extension/config.ts. test/vscode/suite/settings.test.ts fails when
+ * SETTING_KEYS and package.json's contributes.configuration drift apart.
+ */
+import type { AgentSettings, CarbonSourceKind } from '../agent/protocol/messages';
+
+export const SECTION = 'chase';
+
+/** Every key this class reads (relative to `chase.`), checked against package.json by a test. */
+export const SETTING_KEYS = ['carbon.provider', 'carbon.zone', 'carbon.traceFile', 'carbon.replaySpeed', 'carbon.staticIntensity'] as const;
+
+const PROVIDERS: readonly CarbonSourceKind[] = ['replay', 'static'];
+
+export type ConfigResult = { ok: true; settings: AgentSettings } | { ok: false; problems: string[] };
+
+/** Pure: raw values in, settings or problems out (unit-testable without VS Code). */
+export function parseSettings(get: (key: (typeof SETTING_KEYS)[number]) => unknown): ConfigResult {
+  const problems: string[] = [];
+  const provider = get('carbon.provider') ?? 'replay';
+  const zone = get('carbon.zone') ?? 'GB';
+  const traceFile = get('carbon.traceFile') ?? '';
+  const replaySpeed = get('carbon.replaySpeed') ?? 1;
+  const staticIntensity = get('carbon.staticIntensity') ?? 300;
+
+  if (typeof provider !== 'string' || !PROVIDERS.includes(provider as CarbonSourceKind)) {
+    problems.push(`chase.carbon.provider: "${String(provider)}" is not a provider; use one of ${PROVIDERS.join(', ')}.`);
+  }
+  if (typeof zone !== 'string' || zone.trim() === '') problems.push('chase.carbon.zone: set a grid zone such as "GB".');
+  if (typeof traceFile !== 'string') problems.push('chase.carbon.traceFile: must be a file path (text).');
+  if (typeof replaySpeed !== 'number' || !Number.isFinite(replaySpeed) || replaySpeed <= 0) {
+    problems.push(`chase.carbon.replaySpeed: ${JSON.stringify(replaySpeed)} is not a positive number; use 1 for real time.`);
+  }
+  if (typeof staticIntensity !== 'number' || !Number.isFinite(staticIntensity) || staticIntensity < 0) {
+    problems.push(`chase.carbon.staticIntensity: ${JSON.stringify(staticIntensity)} is not a non-negative number of gCO₂/kWh.`);
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    settings: {
+      carbon: {
+        provider: provider as CarbonSourceKind,
+        zone: (zone as string).trim(),
+        replaySpeed: replaySpeed as number,
+        staticIntensityGPerKwh: staticIntensity as number,
+        ...((traceFile as string).trim() !== '' ? { traceFile: (traceFile as string).trim() } : {}),
+      },
+    },
+  };
+}
+

@@ -1,0 +1,59 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { statusView, formatIntensity, escapeMarkdown, type ClientState } from '../../../extension/statusModel';
+import type { CarbonSourceInfo } from '../../../agent/protocol/messages';
+
+const source: CarbonSourceInfo = { kind: 'replay', label: 'replay GB 2023', zone: 'GB', signal: 'average', attribution: 'Electricity Maps, ODbL' };
+const ok = (over: Partial<Extract<ClientState, { kind: 'running' }>['carbon']> = {}): ClientState => ({
+  kind: 'running',
+  carbon: { state: 'ok', source, intensityGPerKwh: 128.4, timestampMs: Date.UTC(2026, 10, 27, 8), periodMs: 3_600_000, fetchedAtMs: 0, stale: false, ...over } as never,
+});
+
+describe('status bar view', () => {
+  it('shows the intensity with its unit and the source, and opens the dashboard', () => {
+    const v = statusView(ok());
+    assert.match(v.text, /128 gCO₂\/kWh · replay GB 2023/);
+    assert.equal(v.severity, 'normal');
+    assert.equal(v.command, 'chase.showDashboard');
+    assert.match(v.accessibilityLabel, /^Carbon intensity 128 grams/);
+    assert.match(v.tooltipMarkdown, /average signal/);
+    assert.match(v.tooltipMarkdown, /ODbL/);
+  });
+
+  it('marks a stale reading as stale, never as fresh', () => {
+    const v = statusView(ok({ stale: true, staleReason: 'API unreachable' }));
+    assert.match(v.text, /\(stale\)/);
+    assert.equal(v.severity, 'warning');
+    assert.match(v.tooltipMarkdown, /API unreachable/);
+  });
+
+  it('shows no number when the agent is down, and says it restarts', () => {
+    const v = statusView({ kind: 'agent-down', message: 'The agent process exited unexpectedly.', retryInMs: 2000 });
+    assert.doesNotMatch(v.text, /\d/);
+    assert.equal(v.severity, 'error');
+    assert.match(v.tooltipMarkdown, /Restarting in 2 s/);
+    assert.match(v.tooltipMarkdown, /command:chase.restartAgent/);
+  });
+
+  it('names the bad setting when settings are invalid', () => {
+    const v = statusView({ kind: 'invalid-settings', problems: ['chase.carbon.replaySpeed: "fast" is not a positive number'] });
+    assert.equal(v.severity, 'error');
+    assert.match(v.tooltipMarkdown, /chase\.carbon\.replaySpeed/);
+  });
+
+  it('shows the agent error message for an unusable source', () => {
+    const v = statusView({ kind: 'running', carbon: { state: 'error', code: 3003, message: 'No embedded trace for zone "XX".', source } });
+    assert.match(v.text, /no carbon data/);
+    assert.doesNotMatch(v.text, /\d+ gCO₂/);
+    assert.match(v.tooltipMarkdown, /No embedded trace for zone/);
+  });
+
+  it('formats small and large intensities readably', () => {
+    assert.equal(formatIntensity(3.61), '3.6');
+    assert.equal(formatIntensity(282.3), '282');
+  });
+
+  it('escapes markdown from the agent so it cannot inject command links', () => {
+    assert.equal(escapeMarkdown('[x](command:evil)'), '\\[x\\]\\(command:evil\\)');
+  });
+});
