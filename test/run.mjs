@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+// `npm test`: every check the project has, in order, with one total at the end.
+//
+//   node test/run.mjs                  all phases
+//   node test/run.mjs unit contract    only the named phases (for development; no dependencies added)
+//
+// Phases: build, typecheck, lint, unit, contract, package, vscode (alias extension-host), ui.
+// Counting: node:test phases count their leaf tests (test/harness/countReporter.mjs); the
+// extension-host phase reads the {"passed","failed"} file its suite writes; build, typecheck, lint
+// and package add 1 failure when they fail (and nothing when they pass). A phase whose prerequisite
+// failed in this run is skipped (the prerequisite's failure is already counted).
+// The last line printed is exactly `N passed, N failed`; the exit code is non-zero if anything failed.
+//
+// Env: CHASE_CODE_SERVER  code-server binary (default: where scripts/install-code-server.sh installs it)
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const COUNT_REPORTER = './test/harness/countReporter.mjs';
+const SUITE_INDEX = path.join(ROOT, 'out', 'test', 'vscode', 'suite', 'index.js');
+
+const codeServerDefault = path.join(os.homedir(), '.cache', 'chase', 'code-server-4.96.4', 'node_modules', '.bin', 'code-server');
+const CODE_SERVER = process.env.CHASE_CODE_SERVER || codeServerDefault;
+const childEnv = { ...process.env, CHASE_CODE_SERVER: CODE_SERVER };
+
+const scratch = fs.mkdtempSync(path.join(process.env.TMPDIR || os.tmpdir(), 'chase-run-'));
+
+/** @typedef {{passed: number, failed: number, note?: string, skipped?: boolean}} Outcome */
+
+const PHASES = [
+  { name: 'build', title: 'bundle with esbuild (npm run build)', run: () => command('npm', ['run', 'build']) },
+  { name: 'typecheck', title: 'type-check and emit tests (tsc -b)', run: () => command('npx', ['tsc', '-b']) },
+  { name: 'lint', title: 'eslint extension agent webview test', run: () => command('npx', ['eslint', 'extension', 'agent', 'webview', 'test']) },
+  { name: 'unit', title: 'unit tests (out/test/unit)', run: () => nodeTests('unit', findTests('out/test/unit', '.test.js')) },
+  { name: 'contract', title: 'contract tests (out/test/contract)', run: () => nodeTests('contract', findTests('out/test/contract', '.test.js')) },
+  { name: 'package', title: 'package the VSIX (npm run package)', needs: ['build'], run: () => command('npm', ['run', 'package']) },
+  { name: 'vscode', aliases: ['extension-host'], title: 'extension-host tests in code-server', needs: ['build'], run: extensionHostTests },
+  { name: 'ui', title: 'UI tests in headless Chromium (test/ui)', needs: ['package'], run: () => nodeTests('ui', findTests('test/ui', '.test.mjs'), { needsCodeServer: true }) },
+];
+
+// ---- phase runners ------------------------------------------------------------------------------
+
+let current; // the running child, to forward signals to
+function spawnInherit(cmd, args) {
+  return new Promise((resolve) => {
+    console.log(`$ ${[cmd, ...args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
+    const child = spawn(cmd, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'inherit', 'inherit'] });
+    current = child;
+    child.on('error', (err) => { console.log(`cannot run ${cmd}: ${err.message}`); resolve(127); });
+    child.on('exit', (code, signal) => { current = undefined; resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1)); });
+  });
+}
+
+/** @returns {Promise<Outcome>} */
+async function command(cmd, args) {
+  const code = await spawnInherit(cmd, args);
+  return code === 0 ? { passed: 0, failed: 0 } : { passed: 0, failed: 1, note: `exit code ${code}` };
+}
+
+function findTests(dir, suffix) {
+  const abs = path.join(ROOT, dir);
+  if (!fs.existsSync(abs)) return { dir, files: [] };
+  const files = fs.readdirSync(abs, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith(suffix))
+    .map((f) => path.join(dir, f))
+    .sort();
+  return { dir, files };
+}
+
+function missingCodeServer() {
+  if (fs.existsSync(CODE_SERVER)) return undefined;
+  return `code-server not found at ${CODE_SERVER}: run scripts/install-code-server.sh or set CHASE_CODE_SERVER`;
+}
+
+/** @returns {Promise<Outcome>} */
+async function nodeTests(name, { dir, files }, { needsCodeServer = false } = {}) {
+  if (files.length === 0) {
+    return { passed: 0, failed: 1, note: `no test files in ${dir}${dir.startsWith('out/') ? ' (did tsc -b emit them?)' : ''}` };
+  }
+  if (needsCodeServer) {
+    const missing = missingCodeServer();
+    if (missing) return { passed: 0, failed: 1, note: missing };
+  }
+  const countsFile = path.join(scratch, `${name}.json`);
+  const code = await spawnInherit(process.execPath, [
+    '--enable-source-maps', '--test',
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    `--test-reporter=${COUNT_REPORTER}`, `--test-reporter-destination=${countsFile}`,
+    ...files,
+  ]);
+  return fromCounts(countsFile, code);
+}
+
+/** @returns {Promise<Outcome>} */
+async function extensionHostTests() {
+  if (!fs.existsSync(SUITE_INDEX)) {
+    const bar = '!'.repeat(78);
+    console.log(`${bar}\n!! SKIPPED: ${path.relative(ROOT, SUITE_INDEX)} does not exist (no extension-host suite compiled yet)\n${bar}`);
+    return { passed: 0, failed: 0, skipped: true, note: 'no suite yet' };
+  }
+  const missing = missingCodeServer();
+  if (missing) return { passed: 0, failed: 1, note: missing };
+  const resultsFile = path.join(scratch, 'vscode.json');
+  const code = await spawnInherit(process.execPath, [
+    'test/harness/runExtensionTests.mjs', '--dev', ROOT, '--tests', SUITE_INDEX, '--results', resultsFile,
+  ]);
+  return fromCounts(resultsFile, code);
+}
+
+/** @returns {Outcome} */
+function fromCounts(file, code) {
+  let counts;
+  try {
+    counts = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return { passed: 0, failed: 1, note: `exit code ${code}, no test counts` };
+  }
+  const passed = Number(counts.passed) || 0;
+  let failed = Number(counts.failed) || 0;
+  let note = code === 0 ? undefined : `exit code ${code}`;
+  if (code !== 0 && failed === 0) {
+    failed = 1; // the runner failed outside any test
+    note = `exit code ${code} with no failing test`;
+  }
+  if (counts.skipped || counts.todo) note = [note, `${counts.skipped ?? 0} skipped, ${counts.todo ?? 0} todo`].filter(Boolean).join('; ');
+  for (const f of counts.failures ?? []) console.log(`  FAILED ${f.name}${f.file ? `  (${path.relative(ROOT, f.file)})` : ''}`);
+  return { passed, failed, note };
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+function selectPhases(argv) {
+  if (argv.length === 0) return PHASES;
+  const wanted = new Set();
+  for (const arg of argv) {
+    const phase = PHASES.find((p) => p.name === arg || p.aliases?.includes(arg));
+    if (!phase) {
+      console.error(`unknown phase "${arg}"; phases: ${PHASES.map((p) => p.name).join(', ')} (extension-host = vscode)`);
+      process.exit(2);
+    }
+    wanted.add(phase);
+  }
+  return PHASES.filter((p) => wanted.has(p));
+}
+
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  process.on(signal, () => {
+    current?.kill(signal);
+    fs.rmSync(scratch, { recursive: true, force: true });
+    process.exit(code);
+  });
+}
+
+const fmt = (ms) => `${(ms / 1000).toFixed(1)}s`;
+const selected = selectPhases(process.argv.slice(2));
+const results = [];
+const failedPhases = new Set();
+const tAll = Date.now();
+
+for (const [i, phase] of selected.entries()) {
+  console.log(`\n==== [${i + 1}/${selected.length}] ${phase.name}: ${phase.title} ====`);
+  const t0 = Date.now();
+  const blockedBy = (phase.needs ?? []).filter((n) => failedPhases.has(n));
+  /** @type {Outcome} */
+  let outcome;
+  if (blockedBy.length > 0) {
+    console.log(`!! SKIPPED: ${blockedBy.join(', ')} failed`);
+    outcome = { passed: 0, failed: 0, skipped: true, note: `skipped: ${blockedBy.join(', ')} failed` };
+  } else {
+    try {
+      outcome = await phase.run();
+    } catch (err) {
+      console.log(err.stack ?? String(err));
+      outcome = { passed: 0, failed: 1, note: `harness error: ${err.message}` };
+    }
+  }
+  const ms = Date.now() - t0;
+  if (outcome.failed > 0 || (outcome.skipped && blockedBy.length > 0)) failedPhases.add(phase.name);
+  const status = outcome.skipped ? 'SKIPPED' : outcome.failed > 0 ? 'FAILED' : 'ok';
+  results.push({ phase: phase.name, status, ...outcome, ms });
+  console.log(`---- ${phase.name}: ${status}, ${outcome.passed} passed, ${outcome.failed} failed${outcome.note ? ` (${outcome.note})` : ''} in ${fmt(ms)}`);
+}
+
+fs.rmSync(scratch, { recursive: true, force: true });
+const passed = results.reduce((s, r) => s + r.passed, 0);
+const failed = results.reduce((s, r) => s + r.failed, 0);
+console.log('\n==== summary ====');
+for (const r of results) {
+  console.log(`${r.phase.padEnd(10)} ${r.status.padEnd(8)} ${String(r.passed).padStart(5)} passed ${String(r.failed).padStart(4)} failed ${fmt(r.ms).padStart(8)}${r.note ? `  ${r.note}` : ''}`);
+}
+console.log(`total time ${fmt(Date.now() - tAll)}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed > 0 ? 1 : 0;
