@@ -1,0 +1,131 @@
+// UI test: the packaged VSIX installed into a real VS Code (code-server 4.96.4), driven in headless
+// Debian Chromium through playwright-core.
+//   (a) a status bar item shows the carbon intensity with its unit within 15 s of the workbench
+//   (b) clicking it opens the dashboard webview and the chart paints its canvas
+//   (c) screenshots of the workbench, the status bar item and the dashboard in test-output/ui/
+// Needs dist/chase-vscode.vsix (npm run package) and code-server (scripts/install-code-server.sh).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { REPO_ROOT, startCodeServer, launchChromium, makeTempDir } from '../harness/codeServer.mjs';
+
+const VSIX = path.join(REPO_ROOT, 'dist', 'chase-vscode.vsix');
+const SAMPLE = path.join(REPO_ROOT, 'sample-workspace');
+const OUT = path.join(REPO_ROOT, 'test-output', 'ui');
+const STATUS_TEXT = /\d+(\.\d+)? gCO₂\/kWh/;
+const STATUS_BUDGET_MS = 15_000;
+
+describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
+  let scratch;
+  let server;
+  let browser;
+  let page;
+  let workbenchAt;
+  let anyFailed = false;
+  const timings = {};
+  const consoleErrors = [];
+  const t0 = Date.now();
+  const since = (t) => Date.now() - t;
+
+  before(async () => {
+    assert.ok(fs.existsSync(VSIX), `${path.relative(REPO_ROOT, VSIX)} is missing: run npm run package first`);
+    fs.rmSync(OUT, { recursive: true, force: true });
+    fs.mkdirSync(OUT, { recursive: true });
+    scratch = makeTempDir('chase-ui-');
+    const workspace = path.join(scratch, 'sample-workspace');
+    if (fs.existsSync(SAMPLE)) fs.cpSync(SAMPLE, workspace, { recursive: true });
+    else fs.mkdirSync(workspace);
+
+    server = await startCodeServer({ vsix: VSIX, workspace });
+    timings.codeServerReadyMs = since(t0);
+    browser = await launchChromium();
+    page = browser.page;
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    timings.browserReadyMs = since(t0);
+
+    await page.goto(server.url, { waitUntil: 'domcontentloaded', timeout: 60_000 });
+    await page.locator('.monaco-workbench').waitFor({ state: 'attached', timeout: 60_000 });
+    workbenchAt = Date.now();
+    timings.workbenchPresentMs = since(t0);
+  });
+
+  after(async () => {
+    if (anyFailed && page) {
+      await page.screenshot({ path: path.join(OUT, 'failure.png') }).catch(() => {});
+      console.log(`browser console errors (${consoleErrors.length}):\n  ${consoleErrors.slice(0, 20).join('\n  ')}`);
+    }
+    timings.totalMs = since(t0);
+    if (fs.existsSync(OUT)) fs.writeFileSync(path.join(OUT, 'timings.json'), `${JSON.stringify(timings, null, 2)}\n`);
+    console.log(`UI timings (ms): ${JSON.stringify(timings)}`);
+    await browser?.close();
+    if (anyFailed && server) console.log(`---- code-server log ----\n${server.log()}`);
+    await server?.stop();
+    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+  });
+
+  /** Marks the suite failed (for the failure screenshot) when `fn` throws. */
+  const tracked = (fn) => async (t) => {
+    try {
+      await fn(t);
+    } catch (err) {
+      anyFailed = true;
+      throw err;
+    }
+  };
+
+  const statusItem = () => page.locator('.statusbar-item').filter({ hasText: STATUS_TEXT }).first();
+
+  it('shows the carbon intensity with its unit in the status bar within 15 s of the workbench', tracked(async (t) => {
+    const item = statusItem();
+    await item.waitFor({ state: 'visible', timeout: Math.max(1, STATUS_BUDGET_MS - since(workbenchAt)) }).catch(async (err) => {
+      const statusBar = await page.locator('.statusbar-item').allInnerTexts().catch(() => []);
+      throw new Error(`no status bar item matching ${STATUS_TEXT} within ${STATUS_BUDGET_MS / 1000} s of the workbench `
+        + `(status bar now: ${JSON.stringify(statusBar.map((x) => x.trim()).filter(Boolean))})\n${err.message}`);
+    });
+    timings.statusBarAfterWorkbenchMs = since(workbenchAt);
+    const text = (await item.innerText()).trim();
+    t.diagnostic(`status bar item "${text}" visible ${timings.statusBarAfterWorkbenchMs} ms after the workbench`);
+    assert.match(text, STATUS_TEXT);
+    assert.ok(timings.statusBarAfterWorkbenchMs <= STATUS_BUDGET_MS, `took ${timings.statusBarAfterWorkbenchMs} ms`);
+
+    const names = await item.evaluate((el) => [el, ...el.querySelectorAll('[aria-label]')]
+      .map((e) => e.getAttribute('aria-label')).filter(Boolean));
+    assert.ok(names.some((n) => n.startsWith('Carbon intensity')),
+      `accessibility name should start with "Carbon intensity", got ${JSON.stringify(names)}`);
+
+    await page.screenshot({ path: path.join(OUT, 'workbench.png') });
+    await item.screenshot({ path: path.join(OUT, 'status-bar-item.png') });
+  }));
+
+  it('opens the dashboard with a painted intensity chart when the status bar item is clicked', tracked(async (t) => {
+    await page.keyboard.press('Escape'); // close any notification toast that could cover the item
+    const clickedAt = Date.now();
+    await statusItem().click({ timeout: 10_000 });
+    const frame = page.frameLocator('iframe.webview.ready').first().frameLocator('#active-frame');
+    await frame.locator('body[data-chart-rendered="true"]').waitFor({ state: 'attached', timeout: 30_000 });
+    const canvas = frame.locator('canvas#intensity-chart');
+    await canvas.waitFor({ state: 'visible', timeout: 10_000 });
+    timings.dashboardAfterClickMs = since(clickedAt);
+
+    const painted = await canvas.evaluate((c) => {
+      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+      return n;
+    });
+    timings.paintedPixels = painted;
+    t.diagnostic(`chart rendered ${timings.dashboardAfterClickMs} ms after the click, ${painted} painted pixels`);
+    assert.ok(painted > 1000, `the chart canvas has only ${painted} painted pixels`);
+  }));
+
+  it('wrote screenshots of the workbench, the status bar item and the dashboard', tracked(async () => {
+    await page.screenshot({ path: path.join(OUT, 'dashboard.png') });
+    await page.locator('iframe.webview.ready').first().screenshot({ path: path.join(OUT, 'dashboard-webview.png') });
+    for (const name of ['workbench.png', 'status-bar-item.png', 'dashboard.png', 'dashboard-webview.png']) {
+      const file = path.join(OUT, name);
+      assert.ok(fs.existsSync(file), `${name} was not written`);
+      assert.ok(fs.statSync(file).size > 500, `${name} is only ${fs.statSync(file).size} bytes`);
+    }
+  }));
+});
