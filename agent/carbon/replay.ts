@@ -38,6 +38,9 @@ export interface ReplayOptions {
   speed: number;
   /** Wall-clock "now" when the replay starts (tests pin it). */
   originMs?: number;
+  /** For `traceFile`: the time and intensity column names, when not detected from the header. */
+  timeColumn?: string;
+  valueColumn?: string;
 }
 
 export class ReplayProvider implements CarbonProvider {
@@ -62,6 +65,8 @@ export class ReplayProvider implements CarbonProvider {
     }
     let file = options.traceFile;
     let year: number | undefined;
+    // The embedded files name their zone (e.g. "DE-LU"); their Zone Id column may be coarser ("DE").
+    let embeddedZone: string | undefined;
     if (!file) {
       const zones = embeddedZones();
       const hit = zones.find((z) => z.zone.toLowerCase() === options.zone.toLowerCase());
@@ -74,16 +79,17 @@ export class ReplayProvider implements CarbonProvider {
       }
       file = hit.file;
       year = hit.year;
+      embeddedZone = hit.zone;
     }
     let trace: Trace;
     try {
-      trace = loadTrace(file);
+      trace = loadTrace(file, { timeColumn: options.timeColumn, valueColumn: options.valueColumn });
     } catch (e) {
       const detail = e instanceof TraceError ? e.message : String(e);
       throw new CarbonSourceError(`Cannot replay the carbon trace: ${detail}. Check chase.carbon.traceFile.`, 'unavailable', e);
     }
     year ??= new Date(trace.timestampsMs[0]).getUTCFullYear();
-    const zone = trace.zone ?? options.zone;
+    const zone = embeddedZone ?? trace.zone ?? options.zone;
     const label = options.traceFile ? `replay ${zone} (${trace.name})` : `replay ${zone} ${year}`;
     const info: CarbonSourceInfo = {
       kind: 'replay',
@@ -105,12 +111,28 @@ export class ReplayProvider implements CarbonProvider {
     return this.originMs + (virtualMs - this.originMs) / this.speed;
   }
 
-  /** Index into the trace of the period containing virtual time `virtualMs` (same hour-of-year). */
+  /**
+   * Index into the trace of the period containing virtual time `virtualMs`: the same calendar
+   * date and time of day in the trace's year (29 February reads 28 February when the trace's year
+   * has none; in a leap year 1 March still reads 1 March). A trace that starts mid-year is matched in
+   * the year after its start when that falls inside it; outside the trace, the index wraps around.
+   */
   indexAt(virtualMs: number): number {
-    const n = this.trace.intensitiesGPerKwh.length;
-    const sinceYearStartMs = virtualMs - Date.UTC(new Date(virtualMs).getUTCFullYear(), 0, 1);
-    const traceYearStartMs = Date.UTC(new Date(this.trace.timestampsMs[0]).getUTCFullYear(), 0, 1);
-    const offsetSteps = Math.floor((sinceYearStartMs + (traceYearStartMs - this.trace.timestampsMs[0])) / this.trace.stepMs);
+    const ts = this.trace.timestampsMs;
+    const n = ts.length;
+    const first = ts[0];
+    const last = ts[n - 1];
+    const d = new Date(virtualMs);
+    const msOfDay = virtualMs - Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+    const sameDateIn = (year: number) => {
+      const leap = new Date(Date.UTC(year, 1, 29)).getUTCMonth() === 1;
+      const day = d.getUTCMonth() === 1 && d.getUTCDate() === 29 && !leap ? 28 : d.getUTCDate();
+      return Date.UTC(year, d.getUTCMonth(), day) + msOfDay;
+    };
+    const firstYear = new Date(first).getUTCFullYear();
+    let t = sameDateIn(firstYear);
+    if (t < first && sameDateIn(firstYear + 1) <= last + this.trace.stepMs) t = sameDateIn(firstYear + 1);
+    const offsetSteps = Math.floor((t - first) / this.trace.stepMs);
     return ((offsetSteps % n) + n) % n;
   }
 

@@ -47,6 +47,9 @@ const EM_LCA = /carbon intensity.*\(lca\)/i;
 const GENERIC_TIME = ['timestamp', 'time', 'datetime', 'date', 'period_start', 'start'];
 const GENERIC_VALUE = ['intensity', 'carbon_intensity', 'intensity_g_per_kwh', 'value', 'gco2_per_kwh'];
 
+/** Ten years of 5-minute periods: more means a mistyped time, not a trace. */
+const MAX_POINTS = 1_051_200;
+
 export function loadTrace(file: string, options: TraceParseOptions = {}): Trace {
   let text: string;
   try {
@@ -59,21 +62,26 @@ export function loadTrace(file: string, options: TraceParseOptions = {}): Trace 
 }
 
 export function parseTrace(text: string, name: string, options: TraceParseOptions = {}): Trace {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  // Keep each line's number in the file (1-based) for error messages; blank lines are skipped.
+  const lines = text
+    .split(/\r?\n/)
+    .map((l, i) => ({ l, n: i + 1 }))
+    .filter(({ l }) => l.trim() !== '');
   if (lines.length < 3) throw new TraceError('a trace needs a header and at least two rows', name);
-  const header = splitCsvLine(lines[0]).map((h) => h.trim().replace(/^\uFEFF/, ''));
+  const header = splitCsvLine(lines[0].l).map((h) => h.trim().replace(/^\uFEFF/, ''));
   const { timeIdx, valueIdx, zoneIdx } = pickColumns(header, options, name);
 
   const rows: Array<[number, number]> = [];
   let zone: string | undefined;
   for (let i = 1; i < lines.length; i++) {
-    const cells = splitCsvLine(lines[i]);
+    const cells = splitCsvLine(lines[i].l);
+    const lineNo = lines[i].n;
     const rawValue = cells[valueIdx]?.trim() ?? '';
     if (rawValue === '') continue; // a gap: filled below
     const t = parseTime(cells[timeIdx]?.trim() ?? '');
     const v = Number(rawValue);
-    if (!Number.isFinite(t)) throw new TraceError(`line ${i + 1}: cannot read time "${cells[timeIdx] ?? ''}"`, name);
-    if (!Number.isFinite(v) || v < 0) throw new TraceError(`line ${i + 1}: intensity "${rawValue}" is not a non-negative number`, name);
+    if (!Number.isFinite(t)) throw new TraceError(`line ${lineNo}: cannot read time "${cells[timeIdx] ?? ''}"`, name);
+    if (!Number.isFinite(v) || v < 0) throw new TraceError(`line ${lineNo}: intensity "${rawValue}" is not a non-negative number`, name);
     if (zoneIdx >= 0 && zone === undefined) zone = cells[zoneIdx]?.trim() || undefined;
     rows.push([t, v]);
   }
@@ -88,8 +96,15 @@ function pickColumns(header: string[], options: TraceParseOptions, name: string)
   let timeIdx: number;
   let valueIdx: number;
   if (options.timeColumn || options.valueColumn) {
-    timeIdx = options.timeColumn ? header.indexOf(options.timeColumn) : firstOf(GENERIC_TIME);
-    valueIdx = options.valueColumn ? header.indexOf(options.valueColumn) : firstOf(GENERIC_VALUE);
+    const named = (col: string) => {
+      const exact = header.indexOf(col);
+      return exact >= 0 ? exact : lower.indexOf(col.toLowerCase());
+    };
+    timeIdx = options.timeColumn ? named(options.timeColumn) : firstOf(GENERIC_TIME);
+    valueIdx = options.valueColumn ? named(options.valueColumn) : firstOf(GENERIC_VALUE);
+    for (const [col, idx] of [[options.timeColumn, timeIdx], [options.valueColumn, valueIdx]] as const) {
+      if (col && idx < 0) throw new TraceError(`line 1: no column named "${col}" (columns: ${header.join(', ')})`, name);
+    }
   } else if (header.includes(EM_TIME)) {
     timeIdx = header.indexOf(EM_TIME);
     const valuePattern = options.emission === 'lifecycle' ? EM_LCA : EM_DIRECT;
@@ -114,6 +129,8 @@ export function parseTime(raw: string): number {
     return n < 1e11 ? n * 1000 : n; // 1e11 s is year 5138; 1e11 ms is 1973
   }
   let iso = raw.replace(' ', 'T');
+  if (/^\d{4}-\d\d-\d\d$/.test(iso)) iso += 'T00:00';
+  if (/[+-]\d\d$/.test(iso) && iso.includes('T')) iso += ':00'; // "+01" → "+01:00"
   if (!/(Z|[+-]\d\d:?\d\d)$/i.test(iso)) iso += 'Z';
   return Date.parse(iso);
 }
@@ -126,11 +143,16 @@ function splitCsvLine(line: string): string[] {
   for (let i = 0; i < line.length; i++) {
     const c = line[i];
     if (quoted) {
-      if (c === '"' && line[i + 1] === '"') (cur += '"'), i++;
-      else if (c === '"') quoted = false;
+      if (c === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (c === '"') quoted = false;
       else cur += c;
     } else if (c === '"') quoted = true;
-    else if (c === ',') out.push(cur), (cur = '');
+    else if (c === ',') {
+      out.push(cur);
+      cur = '';
+    }
     else cur += c;
   }
   out.push(cur);
@@ -145,22 +167,37 @@ function regularize(rows: Array<[number, number]>, name: string, zone: string | 
   }
   let stepMs = 0;
   let best = -1;
-  for (const [g, n] of gaps) if (n > best || (n === best && g < stepMs)) (stepMs = g), (best = n);
+  for (const [g, n] of gaps) {
+    if (n > best || (n === best && g < stepMs)) {
+      stepMs = g;
+      best = n;
+    }
+  }
   if (stepMs <= 0) throw new TraceError('all rows have the same time', name);
 
   const start = rows[0][0];
-  const count = Math.floor((rows[rows.length - 1][0] - start) / stepMs) + 1;
+  // Rows off the grid are snapped to the nearest period, so the last one may round up.
+  const count = Math.round((rows[rows.length - 1][0] - start) / stepMs) + 1;
+  if (count > MAX_POINTS) {
+    throw new TraceError(`the rows span ${count} periods of ${stepMs / 60_000} min (more than ${MAX_POINTS}); check the times for a typo`, name);
+  }
   const ts = new Float64Array(count);
   const vs = new Float64Array(count);
   const have = new Uint8Array(count);
   for (const [t, v] of rows) {
     const k = Math.round((t - start) / stepMs);
-    if (k >= 0 && k < count && !have[k]) (vs[k] = v), (have[k] = 1);
+    if (k >= 0 && k < count && !have[k]) {
+      vs[k] = v;
+      have[k] = 1;
+    }
   }
   let filled = 0;
   for (let k = 0; k < count; k++) {
     ts[k] = start + k * stepMs;
-    if (!have[k]) (vs[k] = vs[k - 1]), filled++; // k = 0 always has a value: it is the first row
+    if (!have[k]) {
+      vs[k] = vs[k - 1]; // k = 0 always has a value: it is the first row
+      filled++;
+    }
   }
   return { name, zone, timestampsMs: ts, intensitiesGPerKwh: vs, stepMs, filledPoints: filled };
 }
