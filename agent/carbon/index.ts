@@ -1,19 +1,53 @@
 /** Creates the carbon provider that the settings ask for. The one place that maps settings to a provider. */
-import type { CarbonSettings } from '../protocol/messages';
+import type { CarbonSecrets, CarbonSettings } from '../protocol/messages';
+import type { ApiProviderDeps } from './apiProvider';
+import { ElectricityMapsProvider } from './electricityMaps';
 import { CarbonSourceError, type CarbonProvider } from './provider';
 import { ReplayProvider } from './replay';
 import { StaticProvider } from './static';
+import { UkNesoProvider } from './ukNeso';
+import { WattTimeProvider } from './wattTime';
 
-export function createProvider(settings: CarbonSettings, nowMs = Date.now()): CarbonProvider {
+/**
+ * `secrets` are the API credentials (AgentSettings.secrets, or `secretsFromEnv` in the CLI);
+ * `deps` lets tests shorten timeouts and fake the clock of the web-API providers.
+ */
+export function createProvider(settings: CarbonSettings, nowMs = Date.now(), secrets: CarbonSecrets = {}, deps: ApiProviderDeps = {}): CarbonProvider {
+  const location = settings.latitude !== undefined && settings.longitude !== undefined ? { latitude: settings.latitude, longitude: settings.longitude } : {};
   switch (settings.provider) {
     case 'replay':
-      return ReplayProvider.create({ zone: settings.zone, traceFile: settings.traceFile || undefined, speed: settings.replaySpeed, originMs: nowMs });
+      return ReplayProvider.create({
+        zone: settings.zone,
+        traceFile: settings.traceFile || undefined,
+        speed: settings.replaySpeed,
+        originMs: nowMs,
+        timeColumn: settings.traceTimeColumn || undefined,
+        valueColumn: settings.traceValueColumn || undefined,
+      });
     case 'static':
       return new StaticProvider(settings.staticIntensityGPerKwh ?? NaN, settings.zone);
+    case 'electricitymaps':
+      return new ElectricityMapsProvider(
+        {
+          token: secrets.electricityMapsToken,
+          zone: settings.zone,
+          ...location,
+          emissionFactorType: settings.emissionFactorType,
+          disableEstimations: settings.disableEstimations,
+          baseUrl: settings.baseUrl,
+        },
+        deps,
+      );
+    case 'watttime':
+      return new WattTimeProvider({ username: secrets.wattTimeUsername, password: secrets.wattTimePassword, zone: settings.zone, ...location, baseUrl: settings.baseUrl }, deps);
+    case 'uk-neso':
+      return new UkNesoProvider({ zone: settings.zone, regionId: settings.ukRegionId, postcode: settings.ukPostcode, baseUrl: settings.baseUrl }, deps);
     default:
       throw new CarbonSourceError(
-        `The carbon provider "${String(settings.provider)}" is not available in this version. Set chase.carbon.provider to "replay" or "static".`,
+        `The carbon provider "${String(settings.provider)}" is not available in this version. Set chase.carbon.provider to "replay", "static", "electricitymaps", "watttime" or "uk-neso".`,
         'invalid-settings',
       );
   }
 }
+
+export { secretsFromEnv } from './secrets';
