@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the demo and the tests need and is missing; fast when everything is there.
+#   - Debian packages: chromium (UI tests), ripgrep and libkrb5-dev (code-server's install), gcc (fake NVML)
+#   - npm dependencies (npm ci) when node_modules is missing or older than package-lock.json
+#   - code-server 4.96.4 (= VS Code 1.96.4) in ~/.cache/chase (scripts/install-code-server.sh)
+# Usage: scripts/setup.sh [--no-code-server]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need_cs=1
+[ "${1:-}" = "--no-code-server" ] && need_cs=0
+
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v rg >/dev/null || missing+=(ripgrep)
+[ -f /usr/include/gssapi/gssapi.h ] || missing+=(libkrb5-dev)
+command -v gcc >/dev/null || missing+=(gcc)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -q && apt-get install -y -q "${missing[@]}"
+  else
+    echo "setup: please install these Debian packages first: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+if [ "$need_cs" = 1 ]; then
+  bash scripts/install-code-server.sh
+fi
