@@ -1,5 +1,6 @@
 /** Every `chase-agent` subcommand, in the order `--help` lists them. Add new ones here. */
 import type { CliCommand } from './command';
+import { carbonCommand } from './carbon';
 import { serveCommand } from './serve';
 
-export const commands: CliCommand[] = [serveCommand];
+export const commands: CliCommand[] = [serveCommand, carbonCommand];
