@@ -1,0 +1,149 @@
+/**
+ * `nvml` backend: reads and writes through NVML directly. Writes need root / CAP_SYS_ADMIN; the
+ * agent normally runs as the user, so `control()` probes once (setting each GPU's limit to its
+ * current value, a no-op for the hardware) and reports *advise* mode with the reason when NVML
+ * answers NO_PERMISSION.
+ */
+import type { GpuBackend, GpuControl, GpuInfo, GpuReading } from '../backend';
+import { GRANT_CONTROL_HELP, GpuError, NvmlError, NvmlNoPermissionError } from '../errors';
+import { Nvml, NvmlArchitecture, NVML_ARCH_VOLTA, type NvmlDeviceHandle, type NvmlProcessInfo } from '../nvml';
+
+interface Device {
+  info: GpuInfo;
+  handle: NvmlDeviceHandle;
+  label: string;
+  control?: GpuControl;
+}
+
+export class NvmlBackend implements GpuBackend {
+  readonly kind = 'nvml' as const;
+  readonly simulated = false;
+  readonly label: string;
+  private readonly list: Device[] = [];
+
+  /** Initializes NVML and enumerates the GPUs; throws a typed NvmlError (e.g. DRIVER_NOT_LOADED). */
+  constructor(
+    readonly nvml: Nvml,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.label = `NVML (${nvml.libraryPath})`;
+    nvml.init();
+    const count = nvml.deviceCount();
+    for (let index = 0; index < count; index++) {
+      const handle = nvml.handleByIndex(index);
+      const uuid = nvml.uuid(handle, `GPU ${index}`);
+      const label = `GPU ${index} (${uuid})`;
+      const arch = optional(() => nvml.architecture(handle, label));
+      const constraints = optional(() => nvml.limitConstraintsMw(handle, label));
+      const current = optional(() => nvml.powerLimitMw(handle, label)) ?? 0;
+      const defaultMw = optional(() => nvml.defaultLimitMw(handle, label)) ?? current;
+      const mig = optional(() => nvml.migMode(handle, label));
+      // The energy counter exists from Volta on; probe it rather than trusting the architecture alone.
+      const energyCounter = (arch === undefined || arch >= NVML_ARCH_VOLTA) && optional(() => nvml.totalEnergyMj(handle, label)) !== undefined;
+      const info: GpuInfo = {
+        index,
+        uuid,
+        name: nvml.name(handle, label),
+        busId: optional(() => nvml.pciBusId(handle, label)),
+        architecture: arch === undefined ? undefined : (NvmlArchitecture[arch] ?? `arch ${arch}`),
+        minLimitMw: constraints?.minMw ?? current,
+        maxLimitMw: constraints?.maxMw ?? current,
+        defaultLimitMw: defaultMw,
+        migEnabled: mig?.current ?? false,
+        energyCounter,
+      };
+      const device: Device = { info, handle, label };
+      if (!constraints) device.control = { state: 'advise', reason: `${label}: this GPU does not report power-limit constraints, so its power limit cannot be managed (NVML NOT_SUPPORTED).` };
+      this.list.push(device);
+    }
+  }
+
+  private device(index: number): Device {
+    const d = this.list[index];
+    if (!d) throw new GpuError(`No GPU with index ${index} (this host has ${this.list.length}; \`chase-agent gpus\` lists them).`, 'GPU_NOT_FOUND');
+    return d;
+  }
+
+  devices(): GpuInfo[] {
+    return this.list.map((d) => d.info);
+  }
+
+  readSync(index: number): GpuReading {
+    const d = this.device(index);
+    const reading: GpuReading = {
+      timestampMs: this.now(),
+      powerMw: this.nvml.powerUsageMw(d.handle, d.label),
+      powerLimitMw: this.nvml.powerLimitMw(d.handle, d.label),
+    };
+    if (d.info.energyCounter) reading.energyMj = this.nvml.totalEnergyMj(d.handle, d.label);
+    return reading;
+  }
+
+  async read(index: number): Promise<GpuReading> {
+    return this.readSync(index);
+  }
+
+  async getPowerLimit(index: number): Promise<number> {
+    const d = this.device(index);
+    return this.nvml.powerLimitMw(d.handle, d.label);
+  }
+
+  /** Enforced limit (the minimum over all limiters), utilization, processes, persistence: for diagnostics. */
+  details(index: number): { enforcedLimitMw?: number; gpuPercent?: number; memoryPercent?: number; processes?: NvmlProcessInfo[]; persistenceMode?: boolean } {
+    const d = this.device(index);
+    const util = optional(() => this.nvml.utilization(d.handle, d.label));
+    return {
+      enforcedLimitMw: optional(() => this.nvml.enforcedLimitMw(d.handle, d.label)),
+      gpuPercent: util?.gpuPercent,
+      memoryPercent: util?.memoryPercent,
+      processes: optional(() => this.nvml.runningComputeProcesses(d.handle, d.label)),
+      persistenceMode: optional(() => this.nvml.persistenceMode(d.handle, d.label)),
+    };
+  }
+
+  async control(index: number): Promise<GpuControl> {
+    const d = this.device(index);
+    if (d.control) return d.control;
+    if (d.info.migEnabled) {
+      d.control = { state: 'advise', reason: `${d.label} is in MIG mode: its power limit is shared by all MIG instances, so Chase does not change it. Disable MIG to let Chase control this GPU.` };
+      return d.control;
+    }
+    try {
+      // A write of the current value: fails with NO_PERMISSION exactly when a real change would.
+      this.nvml.setPowerLimitMw(d.handle, this.nvml.powerLimitMw(d.handle, d.label), d.label);
+      d.control = { state: 'permitted' };
+    } catch (e) {
+      if (e instanceof NvmlNoPermissionError) {
+        d.control = { state: 'advise', reason: `The agent runs without root / CAP_SYS_ADMIN, which NVML needs to set power limits. ${GRANT_CONTROL_HELP}` };
+      } else if (e instanceof NvmlError) {
+        d.control = { state: 'advise', reason: e.message };
+      } else {
+        throw e;
+      }
+    }
+    return d.control;
+  }
+
+  setPowerLimitSync(index: number, limitMw: number): void {
+    const d = this.device(index);
+    this.nvml.setPowerLimitMw(d.handle, limitMw, d.label);
+  }
+
+  async setPowerLimit(index: number, limitMw: number): Promise<void> {
+    this.setPowerLimitSync(index, limitMw);
+  }
+
+  async close(): Promise<void> {
+    this.nvml.shutdown();
+  }
+}
+
+/** Runs an optional NVML query: NOT_SUPPORTED, FUNCTION_NOT_FOUND (old driver) and other NVML errors become undefined. */
+function optional<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof NvmlError) return undefined;
+    throw e;
+  }
+}

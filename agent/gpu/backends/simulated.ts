@@ -1,0 +1,126 @@
+/**
+ * `simulated` backend: the embedded default when no NVIDIA driver is present. Each GPU draws the
+ * power, and runs at the speed, that a measured profile gives for its current power limit (Zeus
+ * NSDI '23, A40 ResNet-50 batch 128 by default). Its energy counter advances with that power over
+ * the injected clock, and changes when the limit changes. Always labelled as simulated.
+ *
+ * Energy model: power is piecewise constant between limit changes, so energy(t) = banked energy +
+ * power(limit) × (t − t_bank); setting a limit first banks the energy at the old power.
+ */
+import type { GpuBackend, GpuControl, GpuInfo, GpuReading } from '../backend';
+import { GpuError } from '../errors';
+import { profileAt, type PowerProfile } from '../profile';
+
+interface SimGpu {
+  info: GpuInfo;
+  limitMw: number;
+  energyMj: number;
+  bankedAtMs: number;
+}
+
+export interface SimulatedBackendOptions {
+  profile: PowerProfile;
+  /** Number of GPUs (default 1). */
+  count?: number;
+  /** Injectable clock, epoch ms. */
+  now?: () => number;
+}
+
+export class SimulatedBackend implements GpuBackend {
+  readonly kind = 'simulated' as const;
+  readonly simulated = true;
+  readonly label: string;
+  private readonly gpus: SimGpu[] = [];
+  private readonly now: () => number;
+
+  constructor(readonly options: SimulatedBackendOptions) {
+    const { profile } = options;
+    this.now = options.now ?? Date.now;
+    this.label = `simulated ${profile.gpu} (${profile.workload}, ${profile.source})`;
+    const minMw = profile.points[0].limitMw;
+    const maxMw = profile.points[profile.points.length - 1].limitMw;
+    const t = this.now();
+    for (let index = 0; index < (options.count ?? 1); index++) {
+      this.gpus.push({
+        info: {
+          index,
+          uuid: `SIM-GPU-${profile.gpu}-${String(index).padStart(4, '0')}`,
+          name: `NVIDIA ${profile.gpu} (simulated)`,
+          busId: `00000000:${(index + 1).toString(16).padStart(2, '0').toUpperCase()}:00.0`,
+          architecture: 'simulated',
+          minLimitMw: minMw,
+          maxLimitMw: maxMw,
+          defaultLimitMw: maxMw,
+          migEnabled: false,
+          energyCounter: true,
+        },
+        limitMw: maxMw,
+        energyMj: 0,
+        bankedAtMs: t,
+      });
+    }
+  }
+
+  private gpu(index: number): SimGpu {
+    const g = this.gpus[index];
+    if (!g) throw new GpuError(`No simulated GPU with index ${index} (there are ${this.gpus.length}).`, 'GPU_NOT_FOUND');
+    return g;
+  }
+
+  devices(): GpuInfo[] {
+    return this.gpus.map((g) => g.info);
+  }
+
+  /** Power drawn at the GPU's current limit, mW. */
+  powerMw(index: number): number {
+    return profileAt(this.options.profile, this.gpu(index).limitMw).powerMw;
+  }
+
+  /** Time one epoch of the profiled workload takes at the current limit, ms (throughput = 1 / this). */
+  epochMs(index: number): number {
+    return profileAt(this.options.profile, this.gpu(index).limitMw).epochMs;
+  }
+
+  private energyAt(g: SimGpu, t: number): number {
+    const power = profileAt(this.options.profile, g.limitMw).powerMw;
+    return g.energyMj + (power * Math.max(0, t - g.bankedAtMs)) / 1000;
+  }
+
+  readSync(index: number): GpuReading {
+    const g = this.gpu(index);
+    const t = this.now();
+    return { timestampMs: t, powerMw: this.powerMw(index), energyMj: this.energyAt(g, t), powerLimitMw: g.limitMw };
+  }
+
+  async read(index: number): Promise<GpuReading> {
+    return this.readSync(index);
+  }
+
+  async getPowerLimit(index: number): Promise<number> {
+    return this.gpu(index).limitMw;
+  }
+
+  async control(index: number): Promise<GpuControl> {
+    this.gpu(index);
+    return { state: 'permitted' };
+  }
+
+  setPowerLimitSync(index: number, limitMw: number): void {
+    const g = this.gpu(index);
+    if (limitMw < g.info.minLimitMw || limitMw > g.info.maxLimitMw) {
+      throw new GpuError(`Power limit ${limitMw} mW is outside ${g.info.minLimitMw}-${g.info.maxLimitMw} mW for simulated GPU ${index}.`, 'ERROR_INVALID_ARGUMENT');
+    }
+    const t = this.now();
+    g.energyMj = this.energyAt(g, t);
+    g.bankedAtMs = t;
+    g.limitMw = limitMw;
+  }
+
+  async setPowerLimit(index: number, limitMw: number): Promise<void> {
+    this.setPowerLimitSync(index, limitMw);
+  }
+
+  async close(): Promise<void> {
+    /* nothing to release */
+  }
+}

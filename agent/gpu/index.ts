@@ -1,0 +1,102 @@
+/**
+ * Opens the GPU backend for this host. Order (env CHASE_GPU_BACKEND=auto, the default):
+ *
+ *   1. NVML (CHASE_NVML_LIBRARY, else libnvidia-ml.so.1 / nvml.dll). Missing library, driver not
+ *      loaded or no GPUs are normal states, recorded in `notes`.
+ *   2. zeusd, when CHASE_ZEUSD_SOCKET (or zeus's ZEUSD_SOCK_PATH) is set and answers /discover:
+ *      writes go through it (token: CHASE_ZEUSD_TOKEN); reads come from NVML when it loaded.
+ *   3. NVML directly (control needs root / CAP_SYS_ADMIN, else advise mode).
+ *   4. Simulated GPUs (CHASE_SIMULATED_GPUS of them, default 1) following the embedded A40 profile.
+ *
+ * CHASE_GPU_BACKEND=nvml|zeusd|simulated forces one (failing loudly instead of falling back,
+ * except `simulated`, which always works).
+ */
+import type { GpuBackend } from './backend';
+import { NvmlBackend } from './backends/nvml';
+import { SimulatedBackend } from './backends/simulated';
+import { ZeusdBackend, ZeusdClient } from './backends/zeusd';
+import { GpuError } from './errors';
+import { Nvml, nvmlLibraryCandidates } from './nvml';
+import { loadDefaultProfile } from './profile';
+import { resolveVisibleDevices, type Visibility } from './visibility';
+
+export * from './backend';
+export * from './errors';
+
+export interface OpenGpuOptions {
+  env?: NodeJS.ProcessEnv;
+  now?: () => number;
+}
+
+export interface OpenedGpus {
+  backend: GpuBackend;
+  /** Why the backend is what it is (missing driver, zeusd unreachable, ...), for logs and `gpus`. */
+  notes: string[];
+  /** GPUs this agent may control after CUDA_VISIBLE_DEVICES. */
+  visibility: Visibility;
+}
+
+function openNvml(env: NodeJS.ProcessEnv, notes: string[], now: () => number): NvmlBackend | undefined {
+  let nvml: Nvml;
+  try {
+    nvml = Nvml.load(nvmlLibraryCandidates(process.platform, env));
+  } catch (e) {
+    notes.push(`No NVIDIA driver found: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  }
+  try {
+    const backend = new NvmlBackend(nvml, now);
+    if (backend.devices().length === 0) {
+      notes.push(`NVML (${nvml.libraryPath}) found no GPUs.`);
+      void backend.close().catch(() => undefined);
+      return undefined;
+    }
+    return backend;
+  } catch (e) {
+    notes.push(`NVML (${nvml.libraryPath}) could not start: ${e instanceof Error ? e.message : String(e)}`);
+    try {
+      nvml.shutdown();
+    } catch {
+      /* never initialized */
+    }
+    return undefined;
+  }
+}
+
+function simulated(env: NodeJS.ProcessEnv, now: () => number): SimulatedBackend {
+  const count = Math.max(1, Math.min(64, Number(env.CHASE_SIMULATED_GPUS ?? 1) || 1));
+  return new SimulatedBackend({ profile: loadDefaultProfile(), count, now });
+}
+
+export async function openGpuBackend(options: OpenGpuOptions = {}): Promise<OpenedGpus> {
+  const env = options.env ?? process.env;
+  const now = options.now ?? Date.now;
+  const wanted = (env.CHASE_GPU_BACKEND ?? 'auto').toLowerCase();
+  const notes: string[] = [];
+  const done = (backend: GpuBackend): OpenedGpus => ({ backend, notes, visibility: resolveVisibleDevices(backend.devices(), env) });
+
+  if (wanted === 'simulated') {
+    notes.push('CHASE_GPU_BACKEND=simulated: using simulated GPUs.');
+    return done(simulated(env, now));
+  }
+  if (!['auto', 'nvml', 'zeusd'].includes(wanted)) throw new GpuError(`CHASE_GPU_BACKEND must be auto, nvml, zeusd or simulated (got "${wanted}").`, 'BAD_CONFIG');
+
+  const nvml = openNvml(env, notes, now);
+  const socket = env.CHASE_ZEUSD_SOCKET || env.ZEUSD_SOCK_PATH;
+  if (socket && wanted !== 'nvml') {
+    try {
+      const backend = await ZeusdBackend.open(new ZeusdClient(socket, env.CHASE_ZEUSD_TOKEN || undefined), nvml, now);
+      return done(backend);
+    } catch (e) {
+      notes.push(`zeusd at ${socket} is not usable: ${e instanceof Error ? e.message : String(e)}`);
+      if (wanted === 'zeusd') throw new GpuError(notes.join(' '), 'BACKEND_UNAVAILABLE');
+    }
+  } else if (wanted === 'zeusd') {
+    throw new GpuError('CHASE_GPU_BACKEND=zeusd needs CHASE_ZEUSD_SOCKET (or ZEUSD_SOCK_PATH) to point at zeusd\'s socket.', 'BAD_CONFIG');
+  }
+  if (nvml) return done(nvml);
+  if (wanted === 'nvml') throw new GpuError(notes.join(' '), 'BACKEND_UNAVAILABLE');
+  const sim = simulated(env, now);
+  notes.push(`Showing ${sim.devices().length} simulated GPU(s): ${sim.label}.`);
+  return done(sim);
+}
