@@ -1,0 +1,263 @@
+/**
+ * PowerLimitGuard: the only way the agent changes a GPU power limit. It enforces the invariant
+ * "never leave a GPU throttled":
+ *
+ *   - every change is journaled durably (journal.ts) *before* it is applied;
+ *   - limits are clamped to the GPU's constraints (and the clamp is logged);
+ *   - one serialized command queue per GPU; one limit across the GPUs of a data-parallel job
+ *     (`setLimitForGroup`, so no GPU becomes the straggler);
+ *   - only GPUs visible to the job (CUDA_VISIBLE_DEVICES) are touched; MIG instances and GPUs in
+ *     MIG mode are refused; GPUs in advise mode are refused with the reason;
+ *   - limits are restored on `restoreAll()` (shutdown), on SIGINT/SIGTERM/SIGHUP, on uncaught
+ *     exceptions and synchronously in `process.on('exit')` (the languageclient watchdog calls
+ *     process.exit when the editor dies; async work would never run);
+ *   - `restoreLeftovers()` (call it first, at startup) restores what a killed agent left behind.
+ *
+ * State machine per GPU: untouched → (setLimit) journaled → applied → (restore) untouched.
+ * After `restoreAll*()` the guard is closed: queued and new changes are refused.
+ */
+import type { GpuBackend, GpuInfo } from '../backend';
+import { GpuError } from '../errors';
+import type { Logger } from '../../log';
+import { MIG_REFUSAL } from '../visibility';
+import type { JournalEntry, LimitJournal } from './journal';
+
+export class GpuControlRefusedError extends GpuError {
+  constructor(message: string, code: 'ADVISE_MODE' | 'MIG' | 'NOT_VISIBLE' | 'CLOSED' | 'NO_COMMON_RANGE') {
+    super(message, code);
+    this.name = 'GpuControlRefusedError';
+  }
+}
+
+export interface SetLimitResult {
+  uuid: string;
+  index: number;
+  requestedMw: number;
+  appliedMw: number;
+  clamped: boolean;
+}
+
+export interface GroupLimitResult {
+  requestedMw: number;
+  appliedMw: number;
+  clamped: boolean;
+  results: SetLimitResult[];
+}
+
+export interface RestoreReport {
+  restored: JournalEntry[];
+  failed: { entry: JournalEntry; error: string }[];
+  /** Entries kept for a later start (their GPU is not reachable through this backend). */
+  kept: { entry: JournalEntry; reason: string }[];
+}
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+export interface PowerLimitGuardOptions {
+  journal: LimitJournal;
+  log: Logger;
+  /** The GPUs this agent may control (after CUDA_VISIBLE_DEVICES); default: all the backend's. */
+  visible?: GpuInfo[];
+  /** Refusals to report when a caller asks for an invisible GPU (e.g. MIG entries of CUDA_VISIBLE_DEVICES). */
+  now?: () => number;
+}
+
+export class PowerLimitGuard {
+  private readonly queues = new Map<string, Promise<unknown>>();
+  /** GPUs this process has changed (UUID → the limit to restore). */
+  private readonly owned = new Map<string, { index: number; restoreMw: number }>();
+  private readonly visible: GpuInfo[];
+  private closed = false;
+
+  constructor(
+    readonly backend: GpuBackend,
+    private readonly options: PowerLimitGuardOptions,
+  ) {
+    this.visible = options.visible ?? backend.devices();
+  }
+
+  private get log(): Logger {
+    return this.options.log;
+  }
+
+  /** Restores every limit a dead agent journaled. Synchronous: run it before anything else. */
+  restoreLeftovers(): RestoreReport {
+    const report: RestoreReport = { restored: [], failed: [], kept: [] };
+    const byUuid = new Map(this.backend.devices().map((d) => [d.uuid, d]));
+    for (const entry of this.options.journal.orphaned()) {
+      if (entry.backend === 'simulated') {
+        // Simulated GPUs vanish with their process: nothing to restore.
+        this.options.journal.remove([entry.uuid]);
+        continue;
+      }
+      const device = byUuid.get(entry.uuid);
+      if (!device || this.backend.simulated) {
+        const reason = `GPU ${entry.uuid} is not reachable through ${this.backend.label}; its limit (${entry.newLimitMw} mW, was ${entry.previousLimitMw} mW) will be restored at a later start.`;
+        this.log.warn(reason);
+        report.kept.push({ entry, reason });
+        continue;
+      }
+      try {
+        this.backend.setPowerLimitSync(device.index, entry.previousLimitMw);
+        this.options.journal.remove([entry.uuid]);
+        report.restored.push(entry);
+        this.log.info(`restored GPU ${device.index} (${entry.uuid}) to ${entry.previousLimitMw} mW, left at ${entry.newLimitMw} mW by agent pid ${entry.ownerPid}`);
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        report.failed.push({ entry, error });
+        this.log.error(`could not restore GPU ${entry.uuid} to ${entry.previousLimitMw} mW (left by agent pid ${entry.ownerPid})`, e);
+      }
+    }
+    return report;
+  }
+
+  private find(uuid: string): GpuInfo {
+    const d = this.visible.find((v) => v.uuid === uuid);
+    if (d) return d;
+    if (/^MIG-/i.test(uuid)) throw new GpuControlRefusedError(`${uuid} ${MIG_REFUSAL}`, 'MIG');
+    const known = this.backend.devices().some((v) => v.uuid === uuid);
+    throw new GpuControlRefusedError(
+      known
+        ? `GPU ${uuid} is not visible to this job (CUDA_VISIBLE_DEVICES=${process.env.CUDA_VISIBLE_DEVICES ?? ''}), so Chase leaves it alone.`
+        : `No GPU ${uuid} on this host; \`chase-agent gpus\` lists the GPUs.`,
+      'NOT_VISIBLE',
+    );
+  }
+
+  private async checkControllable(d: GpuInfo): Promise<void> {
+    if (this.closed) throw new GpuControlRefusedError('The agent is shutting down and has restored power limits; no new limits are applied.', 'CLOSED');
+    if (d.migEnabled) throw new GpuControlRefusedError(`GPU ${d.index} (${d.uuid}) is in MIG mode: ${MIG_REFUSAL}`, 'MIG');
+    const control = await this.backend.control(d.index);
+    if (control.state === 'advise') throw new GpuControlRefusedError(`GPU ${d.index} (${d.uuid}) is in advise mode: ${control.reason}`, 'ADVISE_MODE');
+  }
+
+  private clamp(d: { minLimitMw: number; maxLimitMw: number }, requestedMw: number, what: string): { mw: number; clamped: boolean } {
+    const mw = Math.round(Math.min(d.maxLimitMw, Math.max(d.minLimitMw, requestedMw)));
+    const clamped = mw !== Math.round(requestedMw);
+    if (clamped) this.log.warn(`power limit ${requestedMw} mW for ${what} is outside its constraints ${d.minLimitMw}-${d.maxLimitMw} mW; clamped to ${mw} mW`);
+    return { mw, clamped };
+  }
+
+  /** Runs `task` after every earlier command for this GPU (one queue per GPU). */
+  private enqueue<T>(uuid: string, task: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(uuid) ?? Promise.resolve();
+    const next = prev.then(task, task);
+    this.queues.set(
+      uuid,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+
+  private apply(d: GpuInfo, mw: number): Promise<void> {
+    return this.enqueue(d.uuid, async () => {
+      if (this.closed) throw new GpuControlRefusedError('The agent is shutting down; limit not applied.', 'CLOSED');
+      const owned = this.owned.get(d.uuid);
+      const previous = owned ? owned.restoreMw : await this.backend.getPowerLimit(d.index);
+      // Journal first: if the agent dies between these two lines, the next start restores `previous`.
+      const entry = this.options.journal.record({ uuid: d.uuid, backend: this.backend.kind, index: d.index, previousLimitMw: previous, newLimitMw: mw }, this.options.now?.());
+      this.owned.set(d.uuid, { index: d.index, restoreMw: entry.previousLimitMw });
+      await this.backend.setPowerLimit(d.index, mw);
+      this.log.info(`GPU ${d.index} (${d.uuid}): power limit ${mw} mW (restores to ${entry.previousLimitMw} mW)`);
+    });
+  }
+
+  /** Sets one GPU's limit, clamped to its constraints. */
+  async setLimit(uuid: string, requestedMw: number): Promise<SetLimitResult> {
+    const d = this.find(uuid);
+    await this.checkControllable(d);
+    const { mw, clamped } = this.clamp(d, requestedMw, `GPU ${d.index} (${d.uuid})`);
+    await this.apply(d, mw);
+    return { uuid, index: d.index, requestedMw, appliedMw: mw, clamped };
+  }
+
+  /**
+   * One limit for all GPUs of a data-parallel job: clamped to the range every GPU accepts, so all
+   * run at the same limit. If any GPU fails, the others go back to their previous limit and the
+   * error is thrown: the group never ends up with mixed limits.
+   */
+  async setLimitForGroup(uuids: string[], requestedMw: number): Promise<GroupLimitResult> {
+    const devices = [...new Set(uuids)].map((u) => this.find(u));
+    if (devices.length === 0) throw new GpuControlRefusedError('setLimitForGroup needs at least one GPU.', 'NOT_VISIBLE');
+    for (const d of devices) await this.checkControllable(d);
+    const range = { minLimitMw: Math.max(...devices.map((d) => d.minLimitMw)), maxLimitMw: Math.min(...devices.map((d) => d.maxLimitMw)) };
+    if (range.minLimitMw > range.maxLimitMw) {
+      throw new GpuControlRefusedError(`GPUs ${devices.map((d) => d.index).join(', ')} have no power limit in common (${range.minLimitMw} > ${range.maxLimitMw} mW); give them separate limits.`, 'NO_COMMON_RANGE');
+    }
+    const { mw, clamped } = this.clamp(range, requestedMw, `GPU group ${devices.map((d) => d.index).join(',')}`);
+    const before = new Map<string, number>();
+    for (const d of devices) before.set(d.uuid, await this.backend.getPowerLimit(d.index));
+    const outcomes = await Promise.allSettled(devices.map((d) => this.apply(d, mw)));
+    const failures = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [`GPU ${devices[i].index}: ${o.reason instanceof Error ? o.reason.message : String(o.reason)}`] : []));
+    if (failures.length > 0) {
+      await Promise.allSettled(devices.map((d, i) => (outcomes[i].status === 'fulfilled' ? this.apply(d, before.get(d.uuid) as number) : Promise.resolve())));
+      throw new GpuError(`Could not set ${mw} mW on every GPU of the group, so the group was put back to its previous limits. ${failures.join('; ')}`, 'GROUP_FAILED');
+    }
+    return { requestedMw, appliedMw: mw, clamped, results: devices.map((d) => ({ uuid: d.uuid, index: d.index, requestedMw, appliedMw: mw, clamped })) };
+  }
+
+  /** UUIDs whose limit this process changed and has not restored. */
+  ownedGpus(): string[] {
+    return [...this.owned.keys()];
+  }
+
+  /** Restores every limit this process changed, through the GPU queues (after pending commands). */
+  async restoreAll(): Promise<void> {
+    this.closed = true;
+    const pending = [...this.owned.entries()].map(([uuid, o]) =>
+      this.enqueue(uuid, async () => {
+        await this.backend.setPowerLimit(o.index, o.restoreMw);
+        this.owned.delete(uuid);
+        this.options.journal.remove([uuid]);
+        this.log.info(`GPU ${o.index} (${uuid}): power limit restored to ${o.restoreMw} mW`);
+      }).catch((e: unknown) => this.log.error(`could not restore GPU ${uuid} to ${o.restoreMw} mW; the next agent start will retry`, e)),
+    );
+    await Promise.all(pending);
+  }
+
+  /**
+   * Restores every limit this process changed without yielding: safe in `process.on('exit')` and
+   * signal handlers. Idempotent.
+   */
+  restoreAllSync(): void {
+    this.closed = true;
+    for (const [uuid, o] of [...this.owned.entries()]) {
+      try {
+        this.backend.setPowerLimitSync(o.index, o.restoreMw);
+        this.owned.delete(uuid);
+        this.options.journal.remove([uuid]);
+        this.log.info(`GPU ${o.index} (${uuid}): power limit restored to ${o.restoreMw} mW`);
+      } catch (e) {
+        this.log.error(`could not restore GPU ${uuid} to ${o.restoreMw} mW; the next agent start will retry`, e);
+      }
+    }
+  }
+
+  /**
+   * Restores limits on process exit, SIGINT/SIGTERM/SIGHUP and uncaught exceptions. On a signal,
+   * after restoring, the signal is re-raised with its default action unless someone else also
+   * handles it (then exiting is theirs to do; 'exit' restores again, idempotently).
+   * Returns a function that removes the handlers.
+   */
+  installExitHandlers(proc: NodeJS.Process = process): () => void {
+    const onExit = (): void => this.restoreAllSync();
+    const onCrash = (): void => this.restoreAllSync();
+    const onSignal = (signal: NodeJS.Signals): void => {
+      this.log.warn(`${signal}: restoring GPU power limits`);
+      this.restoreAllSync();
+      if (proc.listenerCount(signal) === 1) {
+        uninstall();
+        proc.kill(proc.pid, signal);
+      }
+    };
+    proc.on('exit', onExit);
+    proc.on('uncaughtExceptionMonitor', onCrash);
+    for (const s of SIGNALS) proc.on(s, onSignal);
+    const uninstall = (): void => {
+      proc.off('exit', onExit);
+      proc.off('uncaughtExceptionMonitor', onCrash);
+      for (const s of SIGNALS) proc.off(s, onSignal);
+    };
+    return uninstall;
+  }
+}
