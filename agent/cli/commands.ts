@@ -2,5 +2,7 @@
 import type { CliCommand } from './command';
 import { carbonCommand } from './carbon';
 import { serveCommand } from './serve';
+import { simulateCommand } from './simulate';
+import { gpusCommand } from './gpus';
 
-export const commands: CliCommand[] = [serveCommand, carbonCommand];
+export const commands: CliCommand[] = [serveCommand, carbonCommand, gpusCommand, simulateCommand];
