@@ -92,7 +92,8 @@ export function formatUtc(ms: number): string {
 }
 
 function formatWait(ms: number): string {
-  if (ms < 90_000) return `${Math.max(1, Math.round(ms / 1000))} s`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 90_000) return `${Math.round(ms / 1000)} s`;
   if (ms < 90 * 60_000) return `${Math.round(ms / 60_000)} min`;
   return `${(ms / 3_600_000).toFixed(1)} h`;
 }
@@ -228,7 +229,7 @@ export class HttpClient {
         kind: 'failed',
         retryable: true,
         error: new CarbonSourceError(
-          `Cannot reach ${service} at ${this.host} (${code}). Check the network connection, proxy or firewall${this.o.baseUrl ? ', and chase.carbon.baseUrl if you set it' : ''}; Chase keeps the last reading, marked stale.`,
+          `Cannot reach ${service} at ${this.host} (${code}). Check the network connection, proxy or firewall, and chase.carbon.baseUrl if you set it; Chase keeps the last reading, marked stale.`,
           'unavailable',
         ),
       };
