@@ -35,7 +35,7 @@ const PHASES = [
   { name: 'typecheck', title: 'type-check and emit tests (tsc -b)', run: () => command('npx', ['tsc', '-b']) },
   { name: 'lint', title: 'eslint extension agent webview test', run: () => command('npx', ['eslint', 'extension', 'agent', 'webview', 'test']) },
   { name: 'unit', title: 'unit tests (out/test/unit)', run: () => nodeTests('unit', findTests('out/test/unit', '.test.js')) },
-  { name: 'contract', title: 'contract tests (out/test/contract)', run: () => nodeTests('contract', findTests('out/test/contract', '.test.js')) },
+  { name: 'contract', title: 'contract tests (out/test/contract, against dist/agent.js)', needs: ['build'], run: () => nodeTests('contract', findTests('out/test/contract', '.test.js')) },
   { name: 'package', title: 'package the VSIX (npm run package)', needs: ['build'], run: () => command('npm', ['run', 'package']) },
   { name: 'vscode', aliases: ['extension-host'], title: 'extension-host tests in code-server', needs: ['build'], run: extensionHostTests },
   { name: 'ui', title: 'UI tests in headless Chromium (test/ui)', needs: ['package'], run: () => nodeTests('ui', findTests('test/ui', '.test.mjs'), { needsCodeServer: true }) },
@@ -105,8 +105,14 @@ async function extensionHostTests() {
   const missing = missingCodeServer();
   if (missing) return { passed: 0, failed: 1, note: missing };
   const resultsFile = path.join(scratch, 'vscode.json');
+  // the suite sees a fresh copy of sample-workspace/ as its folder (an empty folder until that exists)
+  const workspace = path.join(scratch, 'sample-workspace');
+  const sample = path.join(ROOT, 'sample-workspace');
+  if (fs.existsSync(sample)) fs.cpSync(sample, workspace, { recursive: true });
+  else fs.mkdirSync(workspace, { recursive: true });
   const code = await spawnInherit(process.execPath, [
-    'test/harness/runExtensionTests.mjs', '--dev', ROOT, '--tests', SUITE_INDEX, '--results', resultsFile,
+    'test/harness/runExtensionTests.mjs', '--dev', ROOT, '--tests', SUITE_INDEX,
+    '--workspace', workspace, '--results', resultsFile,
   ]);
   return fromCounts(resultsFile, code);
 }
