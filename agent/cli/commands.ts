@@ -4,5 +4,6 @@ import { carbonCommand } from './carbon';
 import { serveCommand } from './serve';
 import { simulateCommand } from './simulate';
 import { gpusCommand } from './gpus';
+import { forecastBenchCommand } from './forecastBench';
 
-export const commands: CliCommand[] = [serveCommand, carbonCommand, gpusCommand, simulateCommand];
+export const commands: CliCommand[] = [serveCommand, carbonCommand, gpusCommand, simulateCommand, forecastBenchCommand];
