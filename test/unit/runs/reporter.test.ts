@@ -1,0 +1,86 @@
+/** The Python reporter (real python3, stdlib only) against the agent's ReporterServer. */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { ReporterServer, type ReporterStep } from '../../../agent/runs/reporterServer';
+
+const pythonDir = join(__dirname, '..', '..', '..', '..', 'agent', 'runs', 'python');
+
+/** Async on purpose: the server under test runs on this process's event loop. */
+function runPython(code: string, env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn('python3', ['-c', code], { env: { ...process.env, PYTHONPATH: pythonDir, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    p.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+for (const transport of ['unix', 'tcp'] as const) {
+  describe(`reporter over ${transport}`, () => {
+    const steps: ReporterStep[] = [];
+    const server = new ReporterServer((s) => steps.push(s));
+    after(() => server.stop());
+
+    it('credits each step(samples=…) to the run whose token the process holds', async () => {
+      await server.start(transport);
+      const env = server.register('run-1');
+      server.register('run-2');
+      const r = await runPython('import chase_reporter\nfor _ in range(5): chase_reporter.step(samples=32)\nprint(chase_reporter.enabled())', { ...env });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.trim(), 'True');
+      await new Promise((res) => setTimeout(res, 100));
+      assert.equal(steps.length, 5);
+      assert.ok(steps.every((s) => s.runId === 'run-1' && s.samples === 32 && s.steps === 1));
+    });
+
+    it('a wrong token: one warning on stderr, training goes on, nothing credited', async () => {
+      const before = steps.length;
+      const env = { ...server.register('run-3'), CHASE_RUN_TOKEN: 'ab'.repeat(24) };
+      const r = await runPython('import chase_reporter\nfor _ in range(3): chase_reporter.step(samples=1)\nprint("trained")', env);
+      assert.equal(r.status, 0);
+      assert.equal(r.stdout.trim(), 'trained');
+      assert.equal(r.stderr.match(/chase_reporter:/g)?.length, 1, r.stderr);
+      assert.match(r.stderr, /wrong token/);
+      assert.equal(steps.length, before);
+    });
+  });
+}
+
+describe('reporter edge cases', () => {
+  it('outside Chase the reporter does nothing', async () => {
+    const r = await runPython('import chase_reporter\nchase_reporter.step(samples=1)\nprint(chase_reporter.enabled())', { CHASE_REPORTER: '', CHASE_RUN_TOKEN: '' });
+    assert.equal(r.status, 0);
+    assert.equal(r.stdout.trim(), 'False');
+    assert.equal(r.stderr, '');
+  });
+
+  it('an unreachable agent: one warning, no exception', async () => {
+    const r = await runPython('import chase_reporter\nfor _ in range(3): chase_reporter.step()\nprint("ok")', { CHASE_REPORTER: 'unix:/nonexistent/chase.sock', CHASE_RUN_TOKEN: 'ab' });
+    assert.equal(r.stdout.trim(), 'ok');
+    assert.equal(r.stderr.match(/chase_reporter:/g)?.length, 1);
+  });
+
+  it('malformed JSON closes the connection with an error line', async () => {
+    const server = new ReporterServer(() => undefined);
+    await server.start('tcp');
+    const { CHASE_REPORTER } = server.register('r');
+    const port = Number(CHASE_REPORTER.split(':').pop());
+    const reply = await new Promise<string>((resolve) => {
+      let got = '';
+      const s = connect(port, '127.0.0.1', () => s.write('{not json\n'));
+      s.on('data', (d) => (got += d.toString()));
+      s.on('close', () => resolve(got));
+    });
+    assert.match(reply, /"ok":false.*malformed JSON/);
+    await server.stop();
+  });
+});
