@@ -1,6 +1,7 @@
 import { loadTrace } from '../carbon/trace';
 import { loadZeusProfile } from '../control/profile';
 import { standardPolicies } from '../control/index';
+import { createForecaster, forecasterNames, type ForecasterName } from '../forecast/index';
 import { simulate } from '../sim/simulate';
 import { numberArg, UsageError, type CliCommand } from './command';
 
@@ -20,6 +21,8 @@ a decision is made every trace period.
   --epochs E          epochs per job (default 20)
   --starts K          number of jobs (default 50)
   --eta X             add (or override) a chase-paper variant with this η; repeatable
+  --forecaster NAME   what default and chase-paper forecast with: persistence, seasonal-naive,
+                      chase-svr or default (default)
   --json              print {"trace","jobs","budgetPct","policies":[…]} instead of a table`;
 
 function parseArgs(argv: string[]): Map<string, string[]> {
@@ -36,7 +39,7 @@ function parseArgs(argv: string[]): Map<string, string[]> {
     if (value === undefined) throw new UsageError(`--${flag} needs a value`);
     out.set(flag, [...(out.get(flag) ?? []), value]);
   }
-  const known = ['trace', 'profile', 'workload', 'batch', 'dataset', 'optimizer', 'budget-pct', 'epochs', 'starts', 'eta', 'json'];
+  const known = ['trace', 'profile', 'workload', 'batch', 'dataset', 'optimizer', 'budget-pct', 'epochs', 'starts', 'eta', 'forecaster', 'json'];
   for (const k of out.keys()) if (!known.includes(k)) throw new UsageError(`unknown option --${k}`);
   return out;
 }
@@ -69,10 +72,13 @@ export const simulateCommand: CliCommand = {
       if (!(eta >= 0 && eta <= 1)) throw new UsageError('--eta must be between 0 and 1');
       if (!etas.includes(eta)) etas.push(eta);
     }
+    const fcName = one('forecaster') ?? 'default';
+    if (!(forecasterNames as readonly string[]).includes(fcName)) throw new UsageError(`--forecaster must be one of ${forecasterNames.join(', ')} (got "${fcName}")`);
+    const forecaster = () => createForecaster(fcName as ForecasterName);
     const trace = loadTrace(traceFile);
     const profile = loadZeusProfile(profileFile, workload, batch, { dataset: one('dataset'), optimizer: one('optimizer') });
     if (profile.note) process.stderr.write(`chase-agent simulate: ${profile.note}\n`);
-    const result = simulate(trace, profile, standardPolicies(profile, { budgetPct, etas }), { units: epochs, starts, budgetPct });
+    const result = simulate(trace, profile, standardPolicies(profile, { budgetPct, etas, forecaster }), { units: epochs, starts, budgetPct });
     if (args.has('json')) {
       process.stdout.write(JSON.stringify({ trace: trace.name, jobs: result.jobs, budgetPct, policies: result.policies }) + '\n');
       return 0;
