@@ -22,5 +22,7 @@ export function renderStatusBar(item: vscode.StatusBarItem, state: ClientState):
       : view.severity === 'warning'
         ? new vscode.ThemeColor('statusBarItem.warningBackground')
         : undefined;
+  // Text colour by grid-relative level; theme colours so light, dark and high-contrast all work.
+  item.color = view.level === 'low' ? new vscode.ThemeColor('charts.green') : view.level === 'high' ? new vscode.ThemeColor('charts.red') : undefined;
   item.show();
 }

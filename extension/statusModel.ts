@@ -5,7 +5,14 @@
  * States: starting → running(carbon status from the agent) ⇄ agent-down(restarting with backoff)
  *         any → invalid-settings (until the settings are fixed).
  */
-import type { CarbonStatus } from '../agent/protocol/messages';
+import type { CarbonStatus, IntensityLevels, IntensityTrend } from '../agent/protocol/messages';
+
+export type IntensityLevel = 'low' | 'medium' | 'high';
+
+export function levelOf(intensityGPerKwh: number, levels: IntensityLevels | undefined): IntensityLevel | undefined {
+  if (!levels) return undefined;
+  return intensityGPerKwh < levels.lowBelowGPerKwh ? 'low' : intensityGPerKwh > levels.highAboveGPerKwh ? 'high' : 'medium';
+}
 
 export type ClientState =
   | { kind: 'starting' }
@@ -20,8 +27,13 @@ export interface StatusView {
   tooltipMarkdown: string;
   accessibilityLabel: string;
   severity: 'normal' | 'warning' | 'error';
+  /** The grid-relative level of a fresh reading, for the text colour. */
+  level?: IntensityLevel;
   command: string;
 }
+
+const TREND_ARROW: Record<IntensityTrend, string> = { rising: '$(arrow-up)', falling: '$(arrow-down)', steady: '$(arrow-right)' };
+const TREND_WORDS: Record<IntensityTrend, string> = { rising: 'rising', falling: 'falling', steady: 'steady' };
 
 export const UNIT = 'gCO₂/kWh';
 const SHOW_LOG = '[Show log](command:chase.showLog)';
@@ -87,11 +99,17 @@ function carbonView(carbon: CarbonStatus): StatusView {
   }
   const value = formatIntensity(carbon.intensityGPerKwh);
   const stale = carbon.stale ? ' (stale)' : '';
+  const level = carbon.stale ? undefined : levelOf(carbon.intensityGPerKwh, carbon.levels);
+  const arrow = carbon.trend && !carbon.stale ? ` ${TREND_ARROW[carbon.trend]}` : '';
+  const levelLine = carbon.levels
+    ? `Level: **${level ?? 'unknown'}** for this grid (low below ${formatIntensity(carbon.levels.lowBelowGPerKwh)}, high above ${formatIntensity(carbon.levels.highAboveGPerKwh)} ${UNIT}: ${escapeMarkdown(carbon.levels.basis)})`
+    : undefined;
   const lines = [
     `**Grid carbon intensity: ${value} ${UNIT}**${stale}`,
     '',
     `Source: ${escapeMarkdown(carbon.source.label)} (${carbon.source.signal} signal, zone ${escapeMarkdown(carbon.source.zone)})`,
-    `Period: ${formatTime(carbon.timestampMs)}, ${Math.round(carbon.periodMs / 60_000)} min`,
+    `Period: ${formatTime(carbon.timestampMs)}, ${Math.round(carbon.periodMs / 60_000)} min${carbon.trend ? `; next period ${TREND_WORDS[carbon.trend]}` : ''}`,
+    ...(levelLine ? [levelLine] : []),
     ...(carbon.stale ? [`$(warning) Stale: ${escapeMarkdown(carbon.staleReason ?? 'the source has not answered for longer than its period')}`] : []),
     '',
     `Data: ${escapeMarkdown(carbon.source.attribution)}`,
@@ -99,10 +117,11 @@ function carbonView(carbon: CarbonStatus): StatusView {
     '[Open dashboard](command:chase.showDashboard)',
   ];
   return {
-    text: `${carbon.stale ? '$(warning)' : '$(pulse)'} ${value} ${UNIT}${stale} · ${carbon.source.label}`,
+    text: `${carbon.stale ? '$(warning)' : '$(pulse)'} ${value} ${UNIT}${arrow}${stale} · ${carbon.source.label}`,
     tooltipMarkdown: lines.join('\n\n').replace(/\n\n\n\n/g, '\n\n'),
-    accessibilityLabel: `Carbon intensity ${value} grams CO2 per kilowatt-hour${stale}, ${carbon.source.label}`,
+    accessibilityLabel: `Carbon intensity ${value} grams CO2 per kilowatt-hour${stale}${level ? `, ${level} for this grid` : ''}${carbon.trend ? `, ${TREND_WORDS[carbon.trend]}` : ''}, ${carbon.source.label}`,
     severity: carbon.stale ? 'warning' : 'normal',
+    ...(level ? { level } : {}),
     command: 'chase.showDashboard',
   };
 }

@@ -41,6 +41,20 @@ export interface ForecastPoint extends IntensityPoint {
   highGPerKwh?: number;
 }
 
+/** Which way intensity is heading: the next period's expected value against the current one (±3 %). */
+export type IntensityTrend = 'rising' | 'falling' | 'steady';
+
+/**
+ * What counts as a low or high intensity on this grid: by default the 33rd and 67th percentiles of
+ * the grid's own last 30 days (so "high" in Germany and in Great Britain mean different numbers).
+ */
+export interface IntensityLevels {
+  lowBelowGPerKwh: number;
+  highAboveGPerKwh: number;
+  /** How the thresholds were made, for the tooltip: "percentiles 33/67 of the last 30 days". */
+  basis: string;
+}
+
 /** The agent's current view of the grid, pushed whenever it changes. */
 export type CarbonStatus =
   | {
@@ -57,6 +71,8 @@ export type CarbonStatus =
       stale: boolean;
       /** Human explanation when stale (what failed, what is shown instead). */
       staleReason?: string;
+      trend?: IntensityTrend;
+      levels?: IntensityLevels;
     }
   | {
       state: 'error';

@@ -15,8 +15,11 @@ import { createProvider } from '../carbon/index';
 import { CarbonSourceError, type CarbonProvider, type CarbonReading } from '../carbon/provider';
 import { ReplayProvider } from '../carbon/replay';
 import { createLogger, describeError } from '../log';
+import { LEVEL_WINDOW_DAYS, levelsFrom, trendOf } from '../carbon/levels';
+import type { IntensityLevels, IntensityTrend } from '../protocol/messages';
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 const MAX_SERIES_HOURS = 24 * 14;
 
 export interface CarbonMonitorDeps {
@@ -35,6 +38,8 @@ export class CarbonMonitor {
     message: 'The agent has not been configured yet.',
   };
   private lastReading: CarbonReading | undefined;
+  /** Levels are recomputed at most once a (provider) day. */
+  private levels: { computedForDay: number; levels: IntensityLevels | undefined } | undefined;
   private timer: { dispose(): void } | undefined;
   private generation = 0;
   private readonly log = createLogger('carbon');
@@ -51,6 +56,7 @@ export class CarbonMonitor {
     this.provider?.dispose?.();
     this.provider = undefined;
     this.lastReading = undefined;
+    this.levels = undefined;
     const generation = ++this.generation;
     try {
       this.provider = (this.deps.createProvider ?? createProvider)(settings.carbon, this.deps.now());
@@ -108,6 +114,8 @@ export class CarbonMonitor {
       const reading = await provider.latest(wall);
       if (generation !== this.generation) return;
       this.lastReading = reading;
+      const { trend, levels } = await this.context(provider, reading);
+      if (generation !== this.generation) return;
       this.setStatus({
         state: 'ok',
         source: provider.info,
@@ -117,6 +125,8 @@ export class CarbonMonitor {
         fetchedAtMs: reading.fetchedAtMs,
         stale: reading.stale,
         ...(reading.staleReason ? { staleReason: reading.staleReason } : {}),
+        ...(trend ? { trend } : {}),
+        ...(levels ? { levels } : {}),
       });
     } catch (e) {
       if (generation !== this.generation) return;
@@ -129,6 +139,28 @@ export class CarbonMonitor {
       }
     }
     this.scheduleNext(provider, generation);
+  }
+
+  /** Trend (from the next period's expected value) and grid-relative levels; best effort. */
+  private async context(provider: CarbonProvider, reading: CarbonReading): Promise<{ trend?: IntensityTrend; levels?: IntensityLevels }> {
+    let trend: IntensityTrend | undefined;
+    try {
+      const next = await provider.forecast(reading.timestampMs + provider.periodMs, provider.periodMs / HOUR_MS);
+      trend = trendOf(reading.intensityGPerKwh, next?.[0]?.intensityGPerKwh);
+    } catch (e) {
+      this.log.debug(`no forecast for the trend: ${describeError(e)}`);
+    }
+    const day = Math.floor(reading.timestampMs / DAY_MS);
+    if (this.levels?.computedForDay !== day) {
+      try {
+        const recent = await provider.history(reading.timestampMs - LEVEL_WINDOW_DAYS * DAY_MS, reading.timestampMs);
+        this.levels = { computedForDay: day, levels: levelsFrom(recent.map((p) => p.intensityGPerKwh)) };
+      } catch (e) {
+        this.log.debug(`no history for levels: ${describeError(e)}`);
+        this.levels = { computedForDay: day, levels: undefined };
+      }
+    }
+    return { ...(trend ? { trend } : {}), ...(this.levels.levels ? { levels: this.levels.levels } : {}) };
   }
 
   private scheduleNext(provider: CarbonProvider, generation: number): void {
