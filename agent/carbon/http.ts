@@ -342,10 +342,10 @@ export class JsonReader {
     return this.value as number;
   }
 
-  /** A non-negative intensity. */
+  /** A non-negative, plausible intensity (below 100 000 in g/kWh or lbs/MWh). */
   intensity(): number {
     const n = this.number();
-    if (n < 0) this.fail('a non-negative number');
+    if (n < 0 || n >= 100_000) this.fail('a plausible intensity (0 to 100 000)');
     return n;
   }
 

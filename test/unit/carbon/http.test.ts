@@ -140,6 +140,7 @@ describe('parseRetryAfter / redact / JsonReader', () => {
     );
     assert.throws(() => new JsonReader('Svc', null).get('x'), /should be an object but is null/);
     assert.throws(() => new JsonReader('Svc', { t: 'yesterday' }).get('t').time(), /ISO-8601/);
-    assert.throws(() => new JsonReader('Svc', -3).intensity(), /non-negative/);
+    assert.throws(() => new JsonReader('Svc', -3).intensity(), /plausible intensity/);
+    assert.throws(() => new JsonReader('Svc', 1e308).intensity(), /plausible intensity/);
   });
 });
