@@ -54,7 +54,7 @@ const MIN_TRAIN_DAYS = 3;
 /** Days of the newest training origins held out to choose λ. */
 const VALIDATION_DAYS = 7;
 /** Candidate ridge penalties (on standardised features). */
-const LAMBDAS = [1e-4, 1e-3, 1e-2, 0.1, 1, 10];
+const LAMBDAS = [1e-4, 1e-3, 1e-2, 0.1, 1, 10, 100, 1000];
 /** Horizons up to this many days get their own model. */
 const MAX_MODEL_DAYS = 2;
 
@@ -190,7 +190,7 @@ export class DefaultForecaster implements Forecaster {
       const res = new Float64Array(count - split);
       for (const lambda of lambdas) {
         const err = residuals(solveRidge(gram, xty, split, p, lambda), split, count, res);
-        if (err < bestErr) (bestErr = err), (best = lambda), (bestRes = res.slice());
+        if (err < bestErr) { bestErr = err; best = lambda; bestRes = res.slice(); }
       }
       accumulateGramColumns(x, y, p, cap, split, count, gram, xty);
     }

@@ -76,7 +76,7 @@ export function fitSvr(x: Float64Array, y: ArrayLike<number>, count: number, dim
     for (let t = 0; t < n; t++) {
       if (!upOk(t)) continue;
       const v = -sign(t) * grad[t];
-      if (v > gmax) (gmax = v), (i = t);
+      if (v > gmax) { gmax = v; i = t; }
     }
     // j: second-order choice in I_low.
     let gmin = Infinity;
@@ -94,7 +94,7 @@ export function fitSvr(x: Float64Array, y: ArrayLike<number>, count: number, dim
           let a = 2 - 2 * k[ki * l + kt]; // K_ii + K_tt − 2K_it, with K_ii = 1 for RBF
           if (a <= 0) a = TAU;
           const obj = -(b * b) / a;
-          if (obj <= best) (best = obj), (j = t);
+          if (obj <= best) { best = obj; j = t; }
         }
       }
     }
@@ -114,22 +114,22 @@ export function fitSvr(x: Float64Array, y: ArrayLike<number>, count: number, dim
       alpha[i] += delta;
       alpha[j] += delta;
       if (diff > 0) {
-        if (alpha[j] < 0) (alpha[j] = 0), (alpha[i] = diff);
-      } else if (alpha[i] < 0) (alpha[i] = 0), (alpha[j] = -diff);
+        if (alpha[j] < 0) { alpha[j] = 0; alpha[i] = diff; }
+      } else if (alpha[i] < 0) { alpha[i] = 0; alpha[j] = -diff; }
       if (diff > 0) {
-        if (alpha[i] > c) (alpha[i] = c), (alpha[j] = c - diff);
-      } else if (alpha[j] > c) (alpha[j] = c), (alpha[i] = c + diff);
+        if (alpha[i] > c) { alpha[i] = c; alpha[j] = c - diff; }
+      } else if (alpha[j] > c) { alpha[j] = c; alpha[i] = c + diff; }
     } else {
       const delta = (grad[i] - grad[j]) / quad;
       const sum = alpha[i] + alpha[j];
       alpha[i] -= delta;
       alpha[j] += delta;
       if (sum > c) {
-        if (alpha[i] > c) (alpha[i] = c), (alpha[j] = sum - c);
-      } else if (alpha[j] < 0) (alpha[j] = 0), (alpha[i] = sum);
+        if (alpha[i] > c) { alpha[i] = c; alpha[j] = sum - c; }
+      } else if (alpha[j] < 0) { alpha[j] = 0; alpha[i] = sum; }
       if (sum > c) {
-        if (alpha[j] > c) (alpha[j] = c), (alpha[i] = sum - c);
-      } else if (alpha[i] < 0) (alpha[i] = 0), (alpha[j] = sum);
+        if (alpha[j] > c) { alpha[j] = c; alpha[i] = sum - c; }
+      } else if (alpha[i] < 0) { alpha[i] = 0; alpha[j] = sum; }
     }
     const dAi = alpha[i] - oldAi;
     const dAj = alpha[j] - oldAj;
@@ -154,7 +154,10 @@ export function fitSvr(x: Float64Array, y: ArrayLike<number>, count: number, dim
     } else if (alpha[t] <= 0) {
       if (sign(t) === 1) ub = Math.min(ub, yg);
       else lb = Math.max(lb, yg);
-    } else (sumFree += yg), nFree++;
+    } else {
+      sumFree += yg;
+      nFree++;
+    }
   }
   const rho = nFree > 0 ? sumFree / nFree : (ub + lb) / 2;
   const coef = new Float64Array(l);
