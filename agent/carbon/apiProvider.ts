@@ -2,9 +2,9 @@
  * What the web-API providers share: a cache matched to the provider's period, the staleness rule,
  * and the offline fallback.
  *
- * - `latest(now)` is fetched at most once per period (the period containing `now`); the API's value
- *   is `stale` when older than `freshForMs`, and rejected as "no recent data" when older than
- *   `maxAgeMs`.
+ * - `latest(now)` is fetched at most once per period (the period containing `now`) — or, while the
+ *   API still returns an earlier period, again after a quarter period; the API's value is `stale`
+ *   when older than `freshForMs`, and rejected as "no recent data" when older than `maxAgeMs`.
  * - On a transient failure (unreachable, timeout, 5xx, 429, malformed body) `latest` falls back to
  *   the provider's own forecast for the current period if one was fetched, else to the last good
  *   reading (at most `maxFallbackAgeMs` old) — always `stale: true` with the reason. Auth, unknown
@@ -45,7 +45,7 @@ export abstract class ApiProvider implements CarbonProvider {
   protected maxFallbackAgeMs = 24 * HOUR_MS;
   protected readonly now: () => number;
 
-  private latestCache: { periodStart: number; reading: CarbonReading } | undefined;
+  private latestCache: { periodStart: number; validUntilMs: number; reading: CarbonReading } | undefined;
   private lastGood: CarbonReading | undefined;
   private seriesCache = new Map<string, { validUntilMs: number; points: ForecastPoint[] | undefined }>();
   private lastHistory: IntensityPoint[] = [];
@@ -79,7 +79,8 @@ export abstract class ApiProvider implements CarbonProvider {
 
   async latest(nowMs: number): Promise<CarbonReading> {
     const period = this.periodStart(nowMs);
-    if (this.latestCache && this.latestCache.periodStart === period) return { ...this.latestCache.reading };
+    const hit = this.latestCache;
+    if (hit && hit.periodStart === period && nowMs < hit.validUntilMs) return { ...hit.reading };
     try {
       const p = await this.fetchLatest(nowMs);
       const ageMs = nowMs - p.timestampMs;
@@ -90,15 +91,20 @@ export abstract class ApiProvider implements CarbonProvider {
         );
       }
       const stale = ageMs > this.freshForMs;
+      const note = p.forecastValue ? `No measured value yet for ${formatUtc(p.timestampMs)}: showing the API's forecast for it.` : undefined;
       const reading: CarbonReading = {
         timestampMs: p.timestampMs,
         intensityGPerKwh: p.intensityGPerKwh,
         fetchedAtMs: nowMs,
         stale,
         ...(stale ? { staleReason: `${this.info.label} has no value newer than ${formatUtc(p.timestampMs)} for ${this.info.zone}; showing that one.` } : {}),
+        ...(note ? { note } : {}),
       };
-      this.setNotice('forecast-value', p.forecastValue ? `No measured value yet for ${formatUtc(p.timestampMs)}: showing the API's forecast for it.` : undefined);
-      this.latestCache = { periodStart: period, reading };
+      this.setNotice('forecast-value', note);
+      // A value for the current period is kept until the period ends; one the API has not caught up
+      // on yet (an earlier period) only for a quarter period, so the new one is picked up soon.
+      const validUntilMs = p.timestampMs >= period ? period + this.periodMs : Math.min(period + this.periodMs, nowMs + Math.max(MINUTE_MS, this.periodMs / 4));
+      this.latestCache = { periodStart: period, validUntilMs, reading };
       this.lastGood = reading;
       this.lastError = undefined;
       return { ...reading };

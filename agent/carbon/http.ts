@@ -30,8 +30,10 @@ export interface HttpClientOptions {
   backoffBaseMs?: number;
   /** Cap of one backoff wait. Default 8 s. */
   backoffMaxMs?: number;
-  /** Longest Retry-After that is waited for in place; a longer one fails the call. Default 60 s. */
+  /** Longest Retry-After that is waited for in place; a longer one fails the call at once. Default 10 s. */
   maxRetryAfterMs?: number;
+  /** No retry is started once this much time has passed since the call began. Default 25 s. */
+  maxTotalMs?: number;
   /** Largest accepted body. Default 5 MiB. */
   maxResponseBytes?: number;
   /** Values to redact from every message (API keys, passwords, tokens). Read at each use. */
@@ -63,7 +65,7 @@ export class HttpStatusError extends CarbonSourceError {
   }
 }
 
-const DEFAULTS = { timeoutMs: 10_000, retries: 2, backoffBaseMs: 500, backoffMaxMs: 8_000, maxRetryAfterMs: 60_000, maxResponseBytes: 5 * 1024 * 1024 };
+const DEFAULTS = { timeoutMs: 10_000, retries: 2, maxTotalMs: 25_000, backoffBaseMs: 500, backoffMaxMs: 8_000, maxRetryAfterMs: 10_000, maxResponseBytes: 5 * 1024 * 1024 };
 
 /** Milliseconds to wait from a Retry-After header (delta-seconds or an HTTP date), or undefined if absent/unreadable. */
 export function parseRetryAfter(value: unknown, nowMs: number): number | undefined {
@@ -137,15 +139,20 @@ export class HttpClient {
   async getJson(path: string, options: GetOptions = {}): Promise<unknown> {
     const { service } = this.o;
     const url = `${this.o.baseUrl}/${path.replace(/^\/+/, '')}`;
+    const startedMs = this.o.now();
     for (let attempt = 0; ; attempt++) {
-      const now = this.o.now();
-      if (now < this.rateLimitedUntilMs) throw this.rateLimited(this.rateLimitedUntilMs - now);
+      const attemptStartMs = this.o.now();
+      if (attemptStartMs < this.rateLimitedUntilMs) throw this.rateLimited(this.rateLimitedUntilMs - attemptStartMs);
       const result = await this.once(url, options);
-      const canRetry = attempt < this.o.retries;
       if (result.kind === 'ok') return this.parse(result.body, path);
+      // Another attempt only if the retries allow and it would end within maxTotalMs, assuming it
+      // takes as long as this one did.
+      const lastMs = this.o.now() - attemptStartMs;
+      const canRetry = (waitMs: number) => attempt < this.o.retries && this.o.now() - startedMs + waitMs + lastMs <= this.o.maxTotalMs;
       if (result.kind === 'failed') {
-        if (result.retryable && canRetry) {
-          await this.o.sleep(backoffMs(attempt, this.o.backoffBaseMs, this.o.backoffMaxMs, this.o.random));
+        const waitMs = backoffMs(attempt, this.o.backoffBaseMs, this.o.backoffMaxMs, this.o.random);
+        if (result.retryable && canRetry(waitMs)) {
+          await this.o.sleep(waitMs);
           continue;
         }
         throw result.error;
@@ -159,18 +166,19 @@ export class HttpClient {
         this.rateLimitedUntilMs = this.o.now() + afterMs;
         throw this.rateLimited(afterMs);
       }
-      if (!canRetry) {
+      const waitMs = afterMs ?? backoffMs(attempt, this.o.backoffBaseMs, this.o.backoffMaxMs, this.o.random);
+      if (!canRetry(waitMs)) {
         if (status === 429) {
-          const waitMs = afterMs ?? 60_000;
-          this.rateLimitedUntilMs = this.o.now() + waitMs;
-          throw this.rateLimited(waitMs);
+          const untilMs = afterMs ?? 60_000;
+          this.rateLimitedUntilMs = this.o.now() + untilMs;
+          throw this.rateLimited(untilMs);
         }
         throw new CarbonSourceError(
           `${service} is having problems (HTTP ${status} from ${this.host}, ${attempt + 1} attempts). Chase keeps the last reading, marked stale, and tries again next period.`,
           'unavailable',
         );
       }
-      await this.o.sleep(afterMs !== undefined ? Math.min(afterMs, this.o.maxRetryAfterMs) : backoffMs(attempt, this.o.backoffBaseMs, this.o.backoffMaxMs, this.o.random));
+      await this.o.sleep(waitMs);
     }
   }
 

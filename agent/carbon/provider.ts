@@ -10,6 +10,8 @@ export interface CarbonReading extends IntensityPoint {
   /** True when this is an offline fallback older than the provider's period allows. */
   stale: boolean;
   staleReason?: string;
+  /** Why a fresh value is not a plain measurement, e.g. the API's forecast standing in for an actual not yet published. */
+  note?: string;
 }
 
 export interface CarbonProvider {
@@ -23,6 +25,13 @@ export interface CarbonProvider {
   /** The provider's own forecast from `fromMs` for `hours`, or undefined when it has none. */
   forecast(fromMs: number, hours: number): Promise<ForecastPoint[] | undefined>;
   dispose?(): void;
+  /**
+   * Notes for the status next to the reading (web-API providers), e.g. "Electricity Maps' forecast is
+   * not in your plan: Chase uses its own forecast."
+   */
+  readonly notices?: readonly string[];
+  /** The last failure of a web-API provider, cleared by the next success (also when a stale fallback was returned). */
+  readonly lastError?: CarbonSourceError;
 }
 
 /** A failure a user can act on; `message` says what to do. */

@@ -71,6 +71,21 @@ describe('Electricity Maps provider', () => {
     assert.equal(api.count('/v3/carbon-intensity/latest'), 2);
   });
 
+  it('while the API still returns the previous hour, asks again after a quarter hour (not before)', async () => {
+    api.on('/v3/carbon-intensity/latest', latest(300, HOUR_START - HOUR));
+    const p = provider();
+    const a = await p.latest(HOUR_START + 60_000);
+    assert.equal(a.stale, false, 'one hour behind is within what Electricity Maps allows');
+    await p.latest(HOUR_START + 10 * 60_000);
+    assert.equal(api.count('/v3/carbon-intensity/latest'), 1);
+    api.on('/v3/carbon-intensity/latest', latest(310, HOUR_START));
+    const b = await p.latest(HOUR_START + 17 * 60_000);
+    assert.equal(b.intensityGPerKwh, 310);
+    assert.equal(api.count('/v3/carbon-intensity/latest'), 2);
+    await p.latest(HOUR_START + 50 * 60_000);
+    assert.equal(api.count('/v3/carbon-intensity/latest'), 2);
+  });
+
   it('caches history within the period and skips null values', async () => {
     api.on('/v3/carbon-intensity/history', series('history', HOUR_START - 3 * HOUR, [10, null, 30, 40]));
     const p = provider();

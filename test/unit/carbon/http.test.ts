@@ -87,6 +87,12 @@ describe('HttpClient', () => {
     assert.ok(Date.now() - t0 < 2000);
   });
 
+  it('stops retrying when another attempt would end past maxTotalMs', async () => {
+    api.on('/x', hang);
+    await rejects(client([], { timeoutMs: 100, retries: 5, maxTotalMs: 250 }).getJson('x'), 'unavailable', /did not answer/);
+    assert.equal(api.count('/x'), 2);
+  });
+
   it('reports an unreachable host by name', async () => {
     const c = new HttpClient({ baseUrl: 'http://127.0.0.1:9', service: 'Test API', ...fastHttp(), retries: 0 });
     await rejects(c.getJson('x'), 'unavailable', /Cannot reach Test API at 127\.0\.0\.1:9 \(ECONNREFUSED\)/);

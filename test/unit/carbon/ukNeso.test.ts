@@ -48,6 +48,8 @@ describe('UK NESO provider', () => {
     const p = provider();
     const r = await p.latest(NOW);
     assert.equal(r.intensityGPerKwh, 200);
+    assert.equal(r.stale, false);
+    assert.match(r.note ?? '', /No measured value yet for 2026-11-27 09:30 UTC: showing the API's forecast/);
     assert.match(p.notices.join(), /No measured value yet .*forecast/);
   });
 
