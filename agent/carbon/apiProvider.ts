@@ -13,7 +13,7 @@
  *   last good series (trimmed to the request) is returned, or the error thrown when there is none.
  */
 import type { CarbonSourceInfo, ForecastPoint, IntensityPoint } from '../protocol/messages';
-import { formatUtc, type HttpClientOptions } from './http';
+import { formatUtc, redact, type HttpClientOptions } from './http';
 import { CarbonSourceError, type CarbonProvider, type CarbonReading } from './provider';
 
 export const HOUR_MS = 3_600_000;
@@ -47,7 +47,7 @@ export abstract class ApiProvider implements CarbonProvider {
 
   private latestCache: { periodStart: number; validUntilMs: number; reading: CarbonReading } | undefined;
   private lastGood: CarbonReading | undefined;
-  private seriesCache = new Map<string, { validUntilMs: number; points: ForecastPoint[] | undefined }>();
+  private seriesCache = new Map<string, { validUntilMs: number; fetchedAtMs: number; points: ForecastPoint[] | undefined }>();
   private lastHistory: IntensityPoint[] = [];
   private lastForecast: { points: ForecastPoint[]; fetchedAtMs: number } | undefined;
   private readonly noticeMap = new Map<string, string>();
@@ -66,6 +66,17 @@ export abstract class ApiProvider implements CarbonProvider {
   protected setNotice(key: string, text: string | undefined): void {
     if (text) this.noticeMap.set(key, text);
     else this.noticeMap.delete(key);
+  }
+
+  /** Secret values to keep out of every message (the HTTP layer redacts its own; this covers the rest). */
+  protected secretValues(): Array<string | undefined> {
+    return [];
+  }
+
+  private toError(e: unknown): CarbonSourceError {
+    const err = asSourceError(e, this.info.label);
+    const clean = redact(err.message, this.secretValues());
+    return clean === err.message ? err : new CarbonSourceError(clean, err.kind);
   }
 
   protected abstract fetchLatest(nowMs: number): Promise<LatestPoint>;
@@ -109,7 +120,7 @@ export abstract class ApiProvider implements CarbonProvider {
       this.lastError = undefined;
       return { ...reading };
     } catch (e) {
-      const err = asSourceError(e, this.info.label);
+      const err = this.toError(e);
       this.lastError = err;
       const fallback = TRANSIENT.includes(err.kind) ? this.fallback(nowMs, err) : undefined;
       if (fallback) return fallback;
@@ -141,12 +152,12 @@ export abstract class ApiProvider implements CarbonProvider {
 
   async history(fromMs: number, toMs: number): Promise<IntensityPoint[]> {
     try {
-      const points = await this.cachedSeries(`h:${this.periodStart(fromMs)}:${this.periodStart(toMs)}`, () => this.fetchHistory(fromMs, toMs));
+      const { points } = await this.cachedSeries(`h:${this.periodStart(fromMs)}:${this.periodStart(toMs)}`, () => this.fetchHistory(fromMs, toMs));
       const out = (points ?? []).filter((p) => p.timestampMs >= fromMs && p.timestampMs < toMs);
       this.lastHistory = out;
       return out;
     } catch (e) {
-      const err = asSourceError(e, this.info.label);
+      const err = this.toError(e);
       const kept = this.lastHistory.filter((p) => p.timestampMs >= fromMs && p.timestampMs < toMs);
       if (TRANSIENT.includes(err.kind) && kept.length > 0) return kept;
       throw err;
@@ -156,12 +167,12 @@ export abstract class ApiProvider implements CarbonProvider {
   async forecast(fromMs: number, hours: number): Promise<ForecastPoint[] | undefined> {
     const toMs = fromMs + hours * HOUR_MS;
     try {
-      const points = await this.cachedSeries(`f:${this.periodStart(fromMs)}:${hours}`, () => this.fetchForecast(fromMs, hours));
+      const { points, fetchedAtMs } = await this.cachedSeries(`f:${this.periodStart(fromMs)}:${hours}`, () => this.fetchForecast(fromMs, hours));
       if (points === undefined) return undefined;
-      this.lastForecast = { points, fetchedAtMs: this.now() };
+      if (!this.lastForecast || fetchedAtMs >= this.lastForecast.fetchedAtMs) this.lastForecast = { points, fetchedAtMs };
       return points.filter((p) => p.timestampMs >= fromMs && p.timestampMs < toMs);
     } catch (e) {
-      const err = asSourceError(e, this.info.label);
+      const err = this.toError(e);
       const kept = this.lastForecast?.points.filter((p) => p.timestampMs >= fromMs && p.timestampMs < toMs) ?? [];
       if (TRANSIENT.includes(err.kind) && kept.length > 0) return kept;
       throw err;
@@ -169,15 +180,15 @@ export abstract class ApiProvider implements CarbonProvider {
   }
 
   /** Caches a series until the end of the current period. */
-  private async cachedSeries<T extends IntensityPoint>(key: string, fetch: () => Promise<T[] | undefined>): Promise<T[] | undefined> {
+  private async cachedSeries<T extends IntensityPoint>(key: string, fetch: () => Promise<T[] | undefined>): Promise<{ points: T[] | undefined; fetchedAtMs: number }> {
     const now = this.now();
     const hit = this.seriesCache.get(key);
-    if (hit && now < hit.validUntilMs) return hit.points as T[] | undefined;
+    if (hit && now < hit.validUntilMs) return { points: hit.points as T[] | undefined, fetchedAtMs: hit.fetchedAtMs };
     const points = await fetch();
     if (points) points.sort((a, b) => a.timestampMs - b.timestampMs);
     for (const [k, v] of this.seriesCache) if (now >= v.validUntilMs) this.seriesCache.delete(k);
-    this.seriesCache.set(key, { validUntilMs: this.periodStart(now) + this.periodMs, points });
-    return points;
+    this.seriesCache.set(key, { validUntilMs: this.periodStart(now) + this.periodMs, fetchedAtMs: now, points });
+    return { points, fetchedAtMs: now };
   }
 
   dispose(): void {

@@ -74,6 +74,10 @@ export class ElectricityMapsProvider extends ApiProvider {
     }
   }
 
+  protected override secretValues(): string[] {
+    return [this.token];
+  }
+
   /** The API's statuses in words a user can act on. */
   private describe(e: HttpStatusError): CarbonSourceError {
     const why = e.apiMessage ? ` (${e.apiMessage})` : '';

@@ -211,7 +211,8 @@ export class HttpClient {
         transformResponse: [(d: unknown) => d],
         validateStatus: () => true,
         maxContentLength: maxResponseBytes,
-        maxRedirects: 3,
+        // No redirects: a redirect to another host would carry the auth-token header with it.
+        maxRedirects: 0,
         ...(isLoopback(this.host.replace(/:\d+$/, '')) ? { proxy: false as const } : {}),
       });
       const body = typeof res.data === 'string' ? res.data : String(res.data ?? '');

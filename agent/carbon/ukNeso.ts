@@ -120,7 +120,9 @@ export class UkNesoProvider extends ApiProvider {
   }
 
   protected async fetchHistory(fromMs: number, toMs: number): Promise<IntensityPoint[]> {
-    const range = `${pathTime(fromMs)}/${pathTime(Math.min(toMs, this.now() + HALF_HOUR_MS))}`;
+    const endMs = Math.min(toMs, this.now() + HALF_HOUR_MS);
+    if (fromMs >= endMs) return [];
+    const range = `${pathTime(fromMs)}/${pathTime(endMs)}`;
     const path = this.where.kind === 'national' ? `intensity/${range}` : `regional/intensity/${range}/${this.suffix()}`;
     return this.windows(await this.get(path))
       .map((w) => ({ timestampMs: w.timestampMs, value: w.actual ?? w.forecast }))

@@ -140,6 +140,10 @@ export class WattTimeProvider extends ApiProvider {
     }
   }
 
+  protected override secretValues(): Array<string | undefined> {
+    return [this.password, this.token?.value];
+  }
+
   private describe(e: HttpStatusError): CarbonSourceError {
     const why = e.apiMessage ? ` (${e.apiMessage})` : '';
     const region = this.region ?? 'your location';
@@ -206,7 +210,9 @@ export class WattTimeProvider extends ApiProvider {
   }
 
   protected async fetchHistory(fromMs: number, toMs: number): Promise<IntensityPoint[]> {
-    return this.series('v3/historical', { start: iso(fromMs), end: iso(Math.min(toMs, this.now())) });
+    const endMs = Math.min(toMs, this.now());
+    if (fromMs >= endMs) return [];
+    return this.series('v3/historical', { start: iso(fromMs), end: iso(endMs) });
   }
 
   protected async fetchForecast(fromMs: number, hours: number): Promise<ForecastPoint[] | undefined> {

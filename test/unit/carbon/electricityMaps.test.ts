@@ -152,6 +152,20 @@ describe('Electricity Maps provider', () => {
     assert.deepEqual(await provider().history(NOW - HOUR, NOW), []);
   });
 
+  it('never puts the token in a message, even when the API echoes it in a data field', async () => {
+    api.on('/v3/carbon-intensity/latest', ok({ carbonIntensity: TOKEN, datetime: iso(HOUR_START) }));
+    await expectError(provider().latest(NOW), 'malformed', /carbonIntensity should be a number but is "\*\*\*"/);
+  });
+
+  it('does not follow redirects (the auth-token header must not travel to another host)', async () => {
+    api.on('/v3/carbon-intensity/latest', (_req, res) => {
+      res.writeHead(302, { Location: `${api.url}/elsewhere` });
+      res.end();
+    });
+    await expectError(provider().latest(NOW), 'unavailable', /HTTP 302/);
+    assert.equal(api.count('/elsewhere'), 0);
+  });
+
   it('malformed JSON, timeouts and huge bodies are CarbonSourceErrors', async () => {
     api.on('/v3/carbon-intensity/latest', malformed);
     await expectError(provider().latest(NOW), 'malformed', /not valid JSON/);
