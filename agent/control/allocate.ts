@@ -52,7 +52,9 @@ export function prepareAllocation(frontier: readonly PowerPoint[], intensities: 
   const lam = new Float64Array(count);
   const order = new Int32Array(count);
   for (let s = 0; s < n; s++) {
-    const c = Math.max(0, intensities[s]);
+    // A zero intensity still orders its edges (a free period should not waste energy either) and
+    // keeps one period's edges from tying with each other.
+    const c = Math.max(1e-300, intensities[s]);
     for (let k = 0; k < edges; k++) lam[s * edges + k] = c * slopes[k];
   }
   for (let i = 0; i < count; i++) order[i] = i;
