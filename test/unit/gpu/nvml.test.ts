@@ -1,0 +1,139 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Nvml, nvmlLibraryCandidates } from '../../../agent/gpu/nvml';
+import {
+  GRANT_CONTROL_HELP,
+  NvmlDriverNotLoadedError,
+  NvmlError,
+  NvmlGpuLostError,
+  NvmlInvalidArgumentError,
+  NvmlLibraryNotFoundError,
+  NvmlLibRmVersionMismatchError,
+  NvmlNoPermissionError,
+  NvmlNotFoundError,
+  NvmlNotSupportedError,
+  NvmlReturn,
+  NvmlUninitializedError,
+  NvmlUnknownError,
+  nvmlError,
+} from '../../../agent/gpu/errors';
+import { fakeNvmlLibrary, standardGpus, tempDir, writeFakeState, readFakeLimits } from './fakeNvml';
+
+// One Nvml per process: the fake keeps its state in the loaded library, re-read at each nvmlInit_v2
+// (when not initialized), so each test rewrites the state file and re-inits.
+const stateFile = join(tempDir(), 'state.txt');
+process.env.FAKE_NVML_STATE = stateFile;
+writeFakeState(stateFile, standardGpus());
+const nvml = Nvml.load([fakeNvmlLibrary()]);
+
+function reinit(errors: { fn: string; code: number; index?: number }[] = []): void {
+  if (nvml.isInitialized) nvml.shutdown();
+  writeFakeState(stateFile, standardGpus(), errors);
+  nvml.init();
+}
+
+test('every NVML call the agent makes returns the fake GPU state through koffi', () => {
+  reinit();
+  assert.equal(nvml.deviceCount(), 3);
+  const h = nvml.handleByIndex(0);
+  assert.equal(nvml.name(h), 'NVIDIA A40');
+  assert.equal(nvml.uuid(h), 'GPU-11111111-aaaa-0000');
+  assert.equal(nvml.pciBusId(h), '00000000:01:00.0');
+  assert.equal(nvml.architecture(h), 7);
+  assert.equal(nvml.powerUsageMw(h), 250000);
+  assert.equal(nvml.powerLimitMw(h), 300000);
+  assert.deepEqual(nvml.limitConstraintsMw(h), { minMw: 100000, maxMw: 300000 });
+  assert.equal(nvml.defaultLimitMw(h), 300000);
+  assert.equal(nvml.enforcedLimitMw(h), 300000);
+  assert.deepEqual(nvml.utilization(h), { gpuPercent: 97, memoryPercent: 40 });
+  assert.deepEqual(nvml.runningComputeProcesses(h), [{ pid: 4242, usedGpuMemoryBytes: 1048576, gpuInstanceId: 0xffffffff, computeInstanceId: 0xffffffff }]);
+  assert.deepEqual(nvml.runningComputeProcesses(nvml.handleByIndex(1)), []);
+  assert.equal(nvml.persistenceMode(h), true);
+  assert.deepEqual(nvml.migMode(h), { current: false, pending: false });
+  const byUuid = nvml.handleByUuid('GPU-22222222-bbbb-0001');
+  assert.equal(nvml.uuid(byUuid), 'GPU-22222222-bbbb-0001');
+  assert.throws(() => nvml.handleByUuid('GPU-nope'), NvmlNotFoundError);
+});
+
+test('the energy counter (mJ) advances with power over time; set limit changes power and persists', async () => {
+  reinit();
+  const h = nvml.handleByIndex(1);
+  const e0 = nvml.totalEnergyMj(h);
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, 60));
+  const e1 = nvml.totalEnergyMj(h);
+  const dt = Date.now() - t0;
+  // 250 W for ~dt ms = 250 * dt mJ (loose bounds: timer jitter on a shared machine)
+  assert.ok(e1 - e0 >= 250 * (dt - 15) && e1 - e0 <= 250 * (dt + 15), `energy delta ${e1 - e0} for ${dt} ms`);
+  nvml.setPowerLimitMw(h, 150000);
+  assert.equal(nvml.powerLimitMw(h), 150000);
+  assert.equal(nvml.powerUsageMw(h), 150000, 'power drawn is capped by the new limit');
+  assert.equal(readFakeLimits(stateFile)['GPU-22222222-bbbb-0001'], 150000, 'the fake persisted the limit for other processes');
+  assert.throws(() => nvml.setPowerLimitMw(h, 50000), NvmlInvalidArgumentError);
+  // P100: no energy counter before Volta
+  assert.throws(() => nvml.totalEnergyMj(nvml.handleByIndex(2)), NvmlNotSupportedError);
+});
+
+test('NVML return codes become typed errors at the edge, keeping code, function and cause', () => {
+  const cases: [number, new (...a: never[]) => NvmlError][] = [
+    [NvmlReturn.ERROR_UNINITIALIZED, NvmlUninitializedError],
+    [NvmlReturn.ERROR_INVALID_ARGUMENT, NvmlInvalidArgumentError],
+    [NvmlReturn.ERROR_NOT_SUPPORTED, NvmlNotSupportedError],
+    [NvmlReturn.ERROR_NO_PERMISSION, NvmlNoPermissionError],
+    [NvmlReturn.ERROR_DRIVER_NOT_LOADED, NvmlDriverNotLoadedError],
+    [NvmlReturn.ERROR_GPU_IS_LOST, NvmlGpuLostError],
+    [NvmlReturn.ERROR_LIB_RM_VERSION_MISMATCH, NvmlLibRmVersionMismatchError],
+    [NvmlReturn.ERROR_NOT_FOUND, NvmlNotFoundError],
+    [12345, NvmlUnknownError],
+  ];
+  for (const [code, cls] of cases) {
+    reinit([{ fn: 'nvmlDeviceGetPowerUsage', code, index: 0 }]);
+    const h = nvml.handleByIndex(0);
+    assert.throws(
+      () => nvml.powerUsageMw(h, 'GPU 0'),
+      (e: unknown) => {
+        assert.ok(e instanceof cls, `code ${code} → ${(e as Error).name}`);
+        assert.ok(e instanceof NvmlError);
+        assert.equal(e.nvmlCode, code);
+        assert.equal(e.functionName, 'nvmlDeviceGetPowerUsage');
+        assert.match(String((e.cause as Error).message), new RegExp(`nvmlDeviceGetPowerUsage returned ${code}`));
+        return true;
+      },
+    );
+    assert.equal(nvml.powerUsageMw(nvml.handleByIndex(1)), 250000, 'an error injected for GPU 0 leaves GPU 1 alone');
+  }
+  // nvmlInit_v2 itself failing (driver not loaded / version mismatch)
+  nvml.shutdown();
+  writeFakeState(stateFile, standardGpus(), [{ fn: 'nvmlInit_v2', code: NvmlReturn.ERROR_LIB_RM_VERSION_MISMATCH }]);
+  assert.throws(() => nvml.init(), NvmlLibRmVersionMismatchError);
+  assert.throws(() => nvml.deviceCount(), NvmlUninitializedError, 'calls before a successful init are UNINITIALIZED');
+});
+
+test('error messages say what to do; NO_PERMISSION names zeusd and the system service, never root VS Code', () => {
+  for (const code of Object.values(NvmlReturn)) {
+    if (code === NvmlReturn.SUCCESS) continue;
+    const e = nvmlError(code, 'nvmlDeviceSetPowerManagementLimit', 'text', 'GPU 0');
+    assert.ok(e.message.length > 30, `message for ${code}`);
+    assert.ok(e.message.includes('nvmlDeviceSetPowerManagementLimit'));
+    assert.equal(e.nvmlCode, code);
+  }
+  const perm = nvmlError(NvmlReturn.ERROR_NO_PERMISSION, 'nvmlDeviceSetPowerManagementLimit', 'Insufficient Permissions', 'GPU 0');
+  assert.ok(perm instanceof NvmlNoPermissionError);
+  assert.equal(perm.code, 'ERROR_NO_PERMISSION');
+  assert.ok(perm.message.includes(GRANT_CONTROL_HELP));
+  assert.match(perm.message, /zeusd/);
+  assert.match(perm.message, /chase-agent serve/);
+  assert.doesNotMatch(perm.message, /run (VS Code|code|the editor) as root|sudo code/i);
+  assert.match(nvmlError(NvmlReturn.ERROR_GPU_IS_LOST, 'f').message, /reset|reboot/);
+  assert.match(nvmlError(NvmlReturn.ERROR_LIB_RM_VERSION_MISMATCH, 'f').message, /Reboot|reload/);
+  assert.match(nvmlError(NvmlReturn.ERROR_DRIVER_NOT_LOADED, 'f').message, /modprobe|driver/);
+});
+
+test('a missing library is a typed NvmlLibraryNotFoundError, not a crash', () => {
+  assert.throws(() => Nvml.load(['/nonexistent/libnvidia-ml.so.1']), (e: unknown) => e instanceof NvmlLibraryNotFoundError && /CHASE_NVML_LIBRARY/.test(e.message));
+  assert.throws(() => Nvml.load(['libdefinitely-not-nvml.so.9']), NvmlLibraryNotFoundError);
+  assert.deepEqual(nvmlLibraryCandidates('linux', { CHASE_NVML_LIBRARY: '/x/lib.so' }), ['/x/lib.so']);
+  assert.deepEqual(nvmlLibraryCandidates('linux', {}), ['libnvidia-ml.so.1']);
+  assert.equal(nvmlLibraryCandidates('win32', {})[0], 'nvml.dll');
+});

@@ -1,0 +1,211 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LimitJournal, defaultStateDir } from '../../../agent/gpu/safety/journal';
+import { GpuControlRefusedError, PowerLimitGuard } from '../../../agent/gpu/safety/guard';
+import { SimulatedBackend } from '../../../agent/gpu/backends/simulated';
+import { loadDefaultProfile } from '../../../agent/gpu/profile';
+import type { GpuBackend, GpuControl, GpuInfo } from '../../../agent/gpu/backend';
+import type { Logger } from '../../../agent/log';
+import { fakeEnv, readFakeLimits, runFixture, standardGpus, startFixture, tempDir, writeFakeState } from './fakeNvml';
+
+function memoryLog(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, debug: (m) => lines.push(`debug ${m}`), info: (m) => lines.push(`info ${m}`), warn: (m) => lines.push(`warn ${m}`), error: (m, c) => lines.push(`error ${m} ${String(c)}`) };
+}
+
+function simBackend(count = 2): SimulatedBackend {
+  return new SimulatedBackend({ profile: loadDefaultProfile(), count });
+}
+
+const A = 'GPU-11111111-aaaa-0000';
+const B = 'GPU-22222222-bbbb-0001';
+const P = 'GPU-33333333-cccc-0002';
+
+// ---- journal -------------------------------------------------------------------------------------
+
+test('journal: durable JSON file under CHASE_STATE_DIR, keeps the pre-Chase limit across changes', () => {
+  const dir = tempDir();
+  const j = new LimitJournal(dir);
+  assert.deepEqual(j.read(), []);
+  j.record({ uuid: A, backend: 'nvml', index: 0, previousLimitMw: 300000, newLimitMw: 200000 });
+  j.record({ uuid: A, backend: 'nvml', index: 0, previousLimitMw: 200000, newLimitMw: 150000 });
+  const [entry] = j.read();
+  assert.equal(entry.previousLimitMw, 300000, 'restores to what it was before Chase, not the last throttled value');
+  assert.equal(entry.newLimitMw, 150000);
+  assert.equal(entry.ownerPid, process.pid);
+  assert.deepEqual(j.orphaned(), [], 'our own live entries are not leftovers');
+  assert.ok(existsSync(join(dir, 'power-limits.json')));
+  j.remove([A]);
+  assert.deepEqual(j.read(), []);
+  assert.equal(defaultStateDir({ CHASE_STATE_DIR: '/s' }, 'linux'), '/s');
+  assert.equal(defaultStateDir({ XDG_STATE_HOME: '/x' }, 'linux'), join('/x', 'chase'));
+  assert.match(defaultStateDir({}, 'linux'), /\.local[/\\]state[/\\]chase$/);
+});
+
+test('journal: entries of a dead pid or another boot are orphaned', () => {
+  const dir = tempDir();
+  writeFileSync(
+    join(dir, 'power-limits.json'),
+    JSON.stringify({
+      version: 1,
+      entries: [
+        { uuid: A, backend: 'nvml', index: 0, previousLimitMw: 300000, newLimitMw: 200000, ownerPid: 2 ** 22 + 7, updatedAtMs: 0 },
+        { uuid: B, backend: 'nvml', index: 1, previousLimitMw: 300000, newLimitMw: 200000, ownerPid: process.pid, bootId: 'another-boot', updatedAtMs: 0 },
+        { uuid: P, backend: 'nvml', index: 2, previousLimitMw: 250000, newLimitMw: 200000, ownerPid: process.pid, updatedAtMs: 0 },
+      ],
+    }),
+  );
+  const orphaned = new LimitJournal(dir).orphaned().map((e) => e.uuid);
+  assert.ok(orphaned.includes(A));
+  assert.ok(!orphaned.includes(P));
+  if (existsSync('/proc/sys/kernel/random/boot_id')) assert.ok(orphaned.includes(B));
+});
+
+// ---- guard (in process, simulated backend) -------------------------------------------------------
+
+test('guard: a limit outside the constraints is clamped and the clamp is logged; journaled before applied', async () => {
+  const backend = simBackend(1);
+  const [gpu] = backend.devices();
+  const log = memoryLog();
+  const journal = new LimitJournal(tempDir());
+  const guard = new PowerLimitGuard(backend, { journal, log });
+  const low = await guard.setLimit(gpu.uuid, 20000);
+  assert.deepEqual([low.appliedMw, low.clamped], [100000, true]);
+  assert.equal(await backend.getPowerLimit(0), 100000);
+  assert.ok(log.lines.some((l) => l.startsWith('warn') && /20000 mW .*clamped to 100000 mW/.test(l)), log.lines.join('\n'));
+  const high = await guard.setLimit(gpu.uuid, 999000);
+  assert.deepEqual([high.appliedMw, high.clamped], [300000, true]);
+  const ok = await guard.setLimit(gpu.uuid, 175000);
+  assert.deepEqual([ok.appliedMw, ok.clamped], [175000, false]);
+  assert.equal(journal.read()[0].previousLimitMw, 300000);
+  assert.equal(journal.read()[0].newLimitMw, 175000);
+  await guard.restoreAll();
+  assert.equal(await backend.getPowerLimit(0), 300000);
+  assert.deepEqual(journal.read(), []);
+  await assert.rejects(guard.setLimit(gpu.uuid, 200000), GpuControlRefusedError, 'closed after restoreAll');
+});
+
+test('guard: one limit across a data-parallel group (common range), per-GPU queues serialize commands', async () => {
+  const backend = simBackend(2);
+  const [g0, g1] = backend.devices();
+  g1.minLimitMw = 150000; // a GPU with a narrower range: the group gets the common range
+  const guard = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir()), log: memoryLog() });
+  const r = await guard.setLimitForGroup([g0.uuid, g1.uuid], 120000);
+  assert.equal(r.appliedMw, 150000);
+  assert.equal(r.clamped, true);
+  assert.deepEqual([await backend.getPowerLimit(0), await backend.getPowerLimit(1)], [150000, 150000]);
+  // many concurrent commands on one GPU apply in call order: the last one wins
+  await Promise.all([200000, 210000, 220000, 230000].map((mw) => guard.setLimit(g0.uuid, mw)));
+  assert.equal(await backend.getPowerLimit(0), 230000);
+  guard.restoreAllSync();
+  assert.deepEqual([await backend.getPowerLimit(0), await backend.getPowerLimit(1)], [300000, 300000]);
+});
+
+test('guard: a failing GPU puts the rest of the group back, so limits never diverge', async () => {
+  const backend = simBackend(2);
+  const [g0, g1] = backend.devices();
+  const realSet = backend.setPowerLimit.bind(backend);
+  backend.setPowerLimit = async (index: number, mw: number) => {
+    if (index === 1 && mw !== 300000) throw new Error('GPU is lost');
+    return realSet(index, mw);
+  };
+  const guard = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir()), log: memoryLog() });
+  await assert.rejects(guard.setLimitForGroup([g0.uuid, g1.uuid], 200000), /put back to its previous limits.*GPU 1: GPU is lost/);
+  assert.equal(await backend.getPowerLimit(0), 300000);
+});
+
+test('guard: advise mode, MIG and invisible GPUs are refused with clear messages', async () => {
+  const backend = simBackend(3);
+  const devices = backend.devices();
+  devices[1].migEnabled = true;
+  const advise: GpuControl = { state: 'advise', reason: 'no permission: use zeusd or chase-agent serve' };
+  const wrapped: GpuBackend = Object.assign(Object.create(backend) as GpuBackend, {
+    control: async (i: number): Promise<GpuControl> => (i === 2 ? advise : backend.control(i)),
+  });
+  const visible: GpuInfo[] = [devices[0], devices[1], devices[2]];
+  const guard = new PowerLimitGuard(wrapped, { journal: new LimitJournal(tempDir()), log: memoryLog(), visible });
+  await assert.rejects(guard.setLimit(devices[1].uuid, 200000), (e: unknown) => e instanceof GpuControlRefusedError && e.code === 'MIG' && /MIG mode/.test(e.message));
+  await assert.rejects(guard.setLimit(devices[2].uuid, 200000), (e: unknown) => e instanceof GpuControlRefusedError && e.code === 'ADVISE_MODE' && /zeusd/.test(e.message));
+  await assert.rejects(guard.setLimit('MIG-4f8e3a52-0000', 200000), (e: unknown) => e instanceof GpuControlRefusedError && e.code === 'MIG');
+  const narrow = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir()), log: memoryLog(), visible: [devices[0]] });
+  await assert.rejects(narrow.setLimit(devices[2].uuid, 200000), (e: unknown) => e instanceof GpuControlRefusedError && e.code === 'NOT_VISIBLE');
+});
+
+// ---- real processes on the fake NVML -------------------------------------------------------------
+
+function fakeSetup(): { state: string; dir: string; env: NodeJS.ProcessEnv } {
+  const root = tempDir();
+  const state = join(root, 'state.txt');
+  const dir = join(root, 'state-dir');
+  writeFakeState(state, standardGpus());
+  return { state, dir, env: fakeEnv(state, dir, { CUDA_VISIBLE_DEVICES: `${A},${B}` }) };
+}
+
+test('kill -9 after throttling: the next agent start restores the limits before anything else', { timeout: 20000 }, async (t) => {
+  const { state, dir, env } = fakeSetup();
+  const agent = await startFixture(['throttle', '180000', 'hold'], env, 'applied');
+  t.after(() => agent.child.kill('SIGKILL'));
+  assert.deepEqual(readFakeLimits(state), { [A]: 180000, [B]: 180000, [P]: 250000 }, 'only the visible GPUs are throttled');
+  const journal = new LimitJournal(dir);
+  assert.equal(journal.read().length, 2, 'both changes were journaled');
+  agent.child.kill('SIGKILL');
+  const killed = await agent.exited;
+  assert.equal(killed.signal, 'SIGKILL');
+  assert.equal(readFakeLimits(state)[A], 180000, 'SIGKILL leaves the GPU throttled');
+  const next = await runFixture(['restore'], env);
+  assert.equal(next.code, 0, next.stderr);
+  assert.match(next.stdout, /restored \{"restored":2,"failed":0,"kept":0\}/);
+  assert.deepEqual(readFakeLimits(state), { [A]: 300000, [B]: 300000, [P]: 250000 });
+  assert.deepEqual(journal.read(), []);
+});
+
+test('SIGTERM: limits restored, then the process ends by the signal', { timeout: 20000 }, async (t) => {
+  const { state, dir, env } = fakeSetup();
+  const agent = await startFixture(['throttle', '150000', 'hold'], env, 'applied');
+  t.after(() => agent.child.kill('SIGKILL'));
+  assert.equal(readFakeLimits(state)[A], 150000);
+  agent.child.kill('SIGTERM');
+  const r = await agent.exited;
+  assert.equal(r.signal, 'SIGTERM');
+  assert.deepEqual(readFakeLimits(state), { [A]: 300000, [B]: 300000, [P]: 250000 });
+  assert.deepEqual(new LimitJournal(dir).read(), []);
+});
+
+test('process.exit(): limits restored synchronously in the exit handler', async () => {
+  const { state, dir, env } = fakeSetup();
+  const r = await runFixture(['throttle', '140000', 'exit'], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /applied .*"appliedMw":140000/);
+  assert.deepEqual(readFakeLimits(state), { [A]: 300000, [B]: 300000, [P]: 250000 });
+  assert.deepEqual(new LimitJournal(dir).read(), []);
+});
+
+test('uncaught exception: limits restored before the process dies', async () => {
+  const { state, env } = fakeSetup();
+  const r = await runFixture(['throttle', '160000', 'throw'], env);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /simulated agent crash/);
+  assert.deepEqual(readFakeLimits(state), { [A]: 300000, [B]: 300000, [P]: 250000 });
+});
+
+test('a limit outside the constraints is clamped and logged (real process, fake NVML)', async () => {
+  const { state, env } = fakeSetup();
+  const r = await runFixture(['throttle', '50000', 'exit'], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /"appliedMw":100000,"clamped":true/);
+  assert.match(r.stderr, /\[warn\] fixture: power limit 50000 mW .* clamped to 100000 mW/);
+  assert.equal(readFakeLimits(state)[A], 300000);
+});
+
+test('permission refused: the agent stays in advise mode and refuses with how to grant control', async () => {
+  const { state, env } = fakeSetup();
+  writeFakeState(state, standardGpus(), [{ fn: 'nvmlDeviceSetPowerManagementLimit', code: 4 }]);
+  const r = await runFixture(['throttle', '150000', 'exit'], env);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /advise mode: The agent runs without root \/ CAP_SYS_ADMIN/);
+  assert.match(r.stderr, /zeusd/);
+  assert.match(r.stderr, /chase-agent serve/);
+  assert.equal(readFileSync(state, 'utf8').includes('limit=150000'), false);
+});
