@@ -2,26 +2,34 @@
  * The project's default forecaster: direct multi-horizon ridge regression in log space on recent
  * and seasonal lags, refitted once per day of data time on a trailing window.
  *
- * For each horizon h (in steps) a separate linear model predicts the change
- * z[t+h] − z[t] of z = log(intensity + offset) from the origin t (the last known period):
+ * For each horizon h (in steps) a separate linear model predicts the change z[t+h] − z[t] of
+ * z = log(intensity + offset) (offset = 10 % of the window's mean, so near-zero intensities stay
+ * tame) from the origin t, the last known period:
  *   - recent momentum: z[t] − z[t−1], z[t−1] − z[t−2];
- *   - daily seasonality: the same time of day on the most recent known day (d = whole days back,
- *     the smallest multiple of a day ≥ h), and the mean of the same time over the last 7 known days,
- *     each relative to z[t], plus the same two taken at the origin's own time of day (so that the
- *     model can carry "yesterday's shape" at today's level);
- *   - weekly seasonality: the same time one week earlier (when h ≤ 1 week), relative to z[t];
+ *   - daily seasonality: the same time of day on the most recent known day (d = the smallest whole
+ *     number of days ≥ h back from the target) and the mean of that time over the last 7 known days,
+ *     each relative to z[t]; the same two at the origin's own time of day (so that the model can
+ *     carry "yesterday's shape" at today's level);
+ *   - weekly seasonality: the same time one week before the target (h ≤ 1 week), relative to z[t];
  *   - level: the mean of the last day relative to z[t];
  *   - time of day of the target: sin/cos of the first two daily harmonics (UTC).
- * Features are standardised inside the ridge penalty, so one λ fits every grid and step.
+ * Ridge penalises standardised features (the intercept is free). λ is chosen per horizon and per
+ * fit from a fixed grid by the mean absolute log error on the newest 7 days of training origins
+ * (time-series validation), then the model is refitted on all of them. Horizons beyond 2 days reuse
+ * the model of the same time of day on day 2.
  *
  * Fitting uses only data before the fit's anchor, the latest UTC midnight at or before the first
- * forecast period, on a trailing window (default 28 days). The fit is cached and reused for every
- * call with the same anchor, step and training data, so a forecaster refits at most once per day of
- * data time and answers other calls in microseconds. Because the fit depends only on the inputs
- * (never on which calls came before), the forecaster is a pure function of its input.
+ * forecast period, with training origins from a trailing window (default 56 days, thinned evenly to
+ * at most ~700 rows per horizon to bound the cost). The fit is cached and reused for every call with
+ * the same anchor, step and training data, so a forecaster refits at most once per day of data time
+ * and answers other calls in tens of microseconds. The fit depends only on the input (never on which
+ * calls came before), so the forecaster is a pure function of its input.
  *
- * Band: per horizon, the 10th and 90th percentiles of the model's residuals (in log space) over the
- * training window, added to the prediction and transformed back.
+ * Band: per horizon, the 10th and 90th percentiles of the residuals (log space) on the held-out
+ * validation days (in-sample residuals when the history is too short to hold any out), added to
+ * the prediction and transformed back.
+ *
+ * With less than 10 days of history (a week of lags + 3 days of training) it answers seasonal-naive.
  */
 import { persistence, type ForecastInput, type ForecastOutput, type Forecaster } from './types';
 import { DAY_MS, seasonalNaive, stepsPerDay } from './baselines';
@@ -36,13 +44,19 @@ export interface DefaultForecasterOptions {
   logOffsetFraction?: number;
   /** Lower / upper quantile of the band. */
   bandQuantiles?: [number, number];
+  /**
+   * At most about this many training rows per horizon: longer windows (or finer steps) use evenly
+   * thinned origins, which keeps the refit cost bounded.
+   */
+  maxRows?: number;
 }
 
 const DEFAULTS: Required<DefaultForecasterOptions> = {
-  windowDays: 28,
+  windowDays: 56,
   lambda: 0,
   logOffsetFraction: 0.1,
   bandQuantiles: [0.1, 0.9],
+  maxRows: 700,
 };
 
 /** Number of features per horizon model (including the intercept). */
@@ -212,11 +226,15 @@ export class DefaultForecaster implements Forecaster {
     for (let h = fit.models.length + 1; h <= horizonSteps; h++) {
       const lastOrigin = m - 1 - h;
       const firstOrigin = Math.max(lastOrigin - windowSteps + 1, 0);
+      const thin = Math.max(1, Math.ceil((lastOrigin - firstOrigin + 1) / this.opts.maxRows));
       let count = 0;
       let firstValRow = -1; // rows from here on (the last VALIDATION_DAYS of origins) choose λ
       const firstValOrigin = lastOrigin - VALIDATION_DAYS * lags.p + 1;
       for (let t = firstOrigin; t <= lastOrigin; t++) {
-        if (t === firstValOrigin) firstValRow = count;
+        if (t >= firstValOrigin && firstValRow < 0) firstValRow = count;
+        // thinning: keep one origin in `thin`, shifting the kept phase by one each day so that every
+        // time of day is still represented
+        if (thin > 1 && (t + Math.floor(t / lags.p)) % thin !== 0) continue;
         if (!lags.features(t, h, x, count, windowSteps)) continue;
         y[count++] = lags.z[t + h] - lags.z[t];
       }
