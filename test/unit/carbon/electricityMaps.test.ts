@@ -18,8 +18,8 @@ beforeEach(() => {
   clock = NOW;
 });
 
-function provider(extra: Partial<ConstructorParameters<typeof ElectricityMapsProvider>[0]> = {}) {
-  return new ElectricityMapsProvider({ token: TOKEN, zone: 'DE', baseUrl: `${api.url}/v3`, ...extra }, { now: () => clock, http: fastHttp() });
+function provider(extra: Partial<ConstructorParameters<typeof ElectricityMapsProvider>[0]> = {}, http: Record<string, number> = {}) {
+  return new ElectricityMapsProvider({ token: TOKEN, zone: 'DE', baseUrl: `${api.url}/v3`, ...extra }, { now: () => clock, http: { ...fastHttp(), ...http } });
 }
 
 const latest = (value: number | null = 321, at = HOUR_START) => ok({ zone: 'DE', carbonIntensity: value, datetime: iso(at), updatedAt: iso(at), emissionFactorType: 'lifecycle', isEstimated: false });
@@ -170,9 +170,9 @@ describe('Electricity Maps provider', () => {
     api.on('/v3/carbon-intensity/latest', malformed);
     await expectError(provider().latest(NOW), 'malformed', /not valid JSON/);
     api.on('/v3/carbon-intensity/latest', hang);
-    await expectError(provider().latest(NOW), 'unavailable', /did not answer/);
-    api.on('/v3/carbon-intensity/latest', huge(6 * 1024 * 1024));
-    await expectError(provider().latest(NOW), 'malformed', /larger than/);
+    await expectError(provider({}, { timeoutMs: 150, retries: 0 }).latest(NOW), 'unavailable', /did not answer within 150 ms/);
+    api.on('/v3/carbon-intensity/latest', huge(300_000));
+    await expectError(provider({}, { maxResponseBytes: 64 * 1024 }).latest(NOW), 'malformed', /larger than 64 KiB/);
   });
 
   it('offline: falls back to the forecast for now, then to the last good value — always stale, with the reason', async () => {
