@@ -4,7 +4,8 @@
  * It solves the allocation (allocate.ts) with the actual intensities and, because finishing a little
  * early can beat crawling through a dirty last hour, also chooses the finish time T ≤ deadline. For a
  * fixed number of whole periods the carbon is convex in the length of the last, partial one (the
- * perspective of a convex function), so each period's sub-interval is searched by golden section.
+ * perspective of a convex function), so each period's sub-interval is searched by golden section
+ * (unless the carbon still falls at its right end, which makes that end the minimum).
  * Periods split between two frontier vertices are time-shared within the period. The result is a
  * lower bound on the carbon of any schedule of frontier-or-worse points finishing no later than T.
  */
@@ -24,7 +25,7 @@ export interface OracleResult {
 /** mW·s × g/kWh → g. */
 export const MW_S_G_PER_KWH_TO_G = 1 / 1000 / 3.6e6;
 
-export function planOracle(profile: PowerProfile, actual: ArrayLike<number>, periodS: number, units: number, deadlineS: number): OracleResult {
+export function planOracle(profile: PowerProfile, actual: Float64Array, periodS: number, units: number, deadlineS: number): OracleResult {
   const frontier = profile.frontier;
   const slopes = edgeSlopes(frontier);
   const tMin = units / frontier[frontier.length - 1].unitsPerS;
@@ -34,7 +35,7 @@ export function planOracle(profile: PowerProfile, actual: ArrayLike<number>, per
     if (n > actual.length) throw new Error(`the trace ends before the job (needs ${n} periods from the start, has ${actual.length})`);
     const lengths = new Float64Array(n).fill(periodS);
     lengths[n - 1] = T - (n - 1) * periodS;
-    const ci = Array.prototype.slice.call(actual, 0, n) as number[];
+    const ci = actual.subarray(0, n);
     const plan = allocate(frontier, ci, lengths, units, slopes);
     let carbon = 0;
     let energy = 0;
@@ -63,7 +64,12 @@ export function planOracle(profile: PowerProfile, actual: ArrayLike<number>, per
   for (let a = tMin; a < tMax; ) {
     const b = Math.min(tMax, (Math.floor(a / periodS + 1e-9) + 1) * periodS);
     consider(a);
-    consider(b);
+    const fb = consider(b);
+    // Convex on the sub-interval: still falling at its right end means the minimum is that end.
+    if (b - a > 2e-3 && fb <= consider(b - 1e-3)) {
+      a = b;
+      continue;
+    }
     let lo = a;
     let hi = b;
     let x1 = hi - g * (hi - lo);
