@@ -11,7 +11,10 @@
 // failed in this run is skipped (the prerequisite's failure is already counted).
 // The last line printed is exactly `N passed, N failed`; the exit code is non-zero if anything failed.
 //
-// Env: CHASE_CODE_SERVER  code-server binary (default: where scripts/install-code-server.sh installs it)
+// Every phase has a time limit (a hung phase is killed with its process group and fails).
+//
+// Env: CHASE_CODE_SERVER    code-server binary (default: where scripts/install-code-server.sh installs it)
+//      CHASE_TIMEOUT_SCALE  multiplies the phase time limits (default 1)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,38 +29,78 @@ const codeServerDefault = path.join(os.homedir(), '.cache', 'chase', 'code-serve
 const CODE_SERVER = process.env.CHASE_CODE_SERVER || codeServerDefault;
 const childEnv = { ...process.env, CHASE_CODE_SERVER: CODE_SERVER };
 
+// phase time limits, so a hung phase fails instead of hanging CI; CHASE_TIMEOUT_SCALE=2 doubles them
+const MIN = 60_000 * (Number(process.env.CHASE_TIMEOUT_SCALE) || 1);
+const fmt = (ms) => `${(ms / 1000).toFixed(1)}s`;
+
 const scratch = fs.mkdtempSync(path.join(process.env.TMPDIR || os.tmpdir(), 'chase-run-'));
 
 /** @typedef {{passed: number, failed: number, note?: string, skipped?: boolean}} Outcome */
 
 const PHASES = [
-  { name: 'build', title: 'bundle with esbuild (npm run build)', run: () => command('npm', ['run', 'build']) },
-  { name: 'typecheck', title: 'type-check and emit tests (tsc -b)', run: () => command('npx', ['tsc', '-b']) },
-  { name: 'lint', title: 'eslint extension agent webview test', run: () => command('npx', ['eslint', 'extension', 'agent', 'webview', 'test']) },
-  { name: 'unit', title: 'unit tests (out/test/unit)', run: () => nodeTests('unit', findTests('out/test/unit', '.test.js')) },
-  { name: 'contract', title: 'contract tests (out/test/contract, against dist/agent.js)', needs: ['build'], run: () => nodeTests('contract', findTests('out/test/contract', '.test.js')) },
-  { name: 'package', title: 'package the VSIX (npm run package)', needs: ['build'], run: () => command('npm', ['run', 'package']) },
+  { name: 'build', title: 'bundle with esbuild (npm run build)', run: () => command('npm', ['run', 'build'], MIN * 5) },
+  { name: 'typecheck', title: 'type-check and emit tests (tsc -b)', run: () => command('npx', ['tsc', '-b'], MIN * 10) },
+  { name: 'lint', title: 'eslint extension agent webview test', run: () => command('npx', ['eslint', 'extension', 'agent', 'webview', 'test'], MIN * 10) },
+  { name: 'unit', title: 'unit tests (out/test/unit)', run: () => nodeTests('unit', findTests('out/test/unit', '.test.js'), { timeoutMs: MIN * 15 }) },
+  { name: 'contract', title: 'contract tests (out/test/contract, against dist/agent.js)', needs: ['build'], run: () => nodeTests('contract', findTests('out/test/contract', '.test.js'), { timeoutMs: MIN * 10 }) },
+  { name: 'package', title: 'package the VSIX (npm run package)', needs: ['build'], run: () => command('npm', ['run', 'package'], MIN * 5) },
   { name: 'vscode', aliases: ['extension-host'], title: 'extension-host tests in code-server', needs: ['build'], run: extensionHostTests },
-  { name: 'ui', title: 'UI tests in headless Chromium (test/ui)', needs: ['package'], run: () => nodeTests('ui', findTests('test/ui', '.test.mjs'), { needsCodeServer: true }) },
+  { name: 'ui', title: 'UI tests in headless Chromium (test/ui)', needs: ['package'], run: () => nodeTests('ui', findTests('test/ui', '.test.mjs'), { needsCodeServer: true, timeoutMs: MIN * 10 }) },
 ];
 
 // ---- phase runners ------------------------------------------------------------------------------
 
-let current; // the running child, to forward signals to
-function spawnInherit(cmd, args) {
+let current; // the running child (leader of its own process group), to forward signals to
+
+function killGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs a command in its own process group with our stdout/stderr. After `timeoutMs` the whole group
+ * is killed (exit code 124). Processes the command leaves behind are reported and killed.
+ */
+function spawnInherit(cmd, args, timeoutMs) {
   return new Promise((resolve) => {
     console.log(`$ ${[cmd, ...args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
-    const child = spawn(cmd, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(cmd, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
     current = child;
-    child.on('error', (err) => { console.log(`cannot run ${cmd}: ${err.message}`); resolve(127); });
-    child.on('exit', (code, signal) => { current = undefined; resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1)); });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      console.log(`\n!! TIMEOUT: ${cmd} ${args.join(' ')} still running after ${fmt(timeoutMs)}; killing its process group`);
+      killGroup(child.pid, 'SIGTERM');
+      setTimeout(() => killGroup(child.pid, 'SIGKILL'), 5000).unref();
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      current = undefined;
+      console.log(`cannot run ${cmd}: ${err.message}`);
+      resolve(127);
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      current = undefined;
+      if (killGroup(child.pid, 0) && !timedOut) {
+        console.log(`!! ${cmd} ${args[0] ?? ''}: processes it started were still running after it ended (leaked); killed them`);
+      }
+      killGroup(child.pid, 'SIGKILL');
+      if (timedOut) resolve(124);
+      else resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1));
+    });
   });
 }
 
 /** @returns {Promise<Outcome>} */
-async function command(cmd, args) {
-  const code = await spawnInherit(cmd, args);
-  return code === 0 ? { passed: 0, failed: 0 } : { passed: 0, failed: 1, note: `exit code ${code}` };
+async function command(cmd, args, timeoutMs) {
+  const code = await spawnInherit(cmd, args, timeoutMs);
+  const note = code === 124 ? `timed out after ${fmt(timeoutMs)}` : `exit code ${code}`;
+  return code === 0 ? { passed: 0, failed: 0 } : { passed: 0, failed: 1, note };
 }
 
 function findTests(dir, suffix) {
@@ -77,7 +120,7 @@ function missingCodeServer() {
 }
 
 /** @returns {Promise<Outcome>} */
-async function nodeTests(name, { dir, files }, { needsCodeServer = false } = {}) {
+async function nodeTests(name, { dir, files }, { needsCodeServer = false, timeoutMs }) {
   if (files.length === 0) {
     return { passed: 0, failed: 1, note: `no test files in ${dir}${dir.startsWith('out/') ? ' (did tsc -b emit them?)' : ''}` };
   }
@@ -91,8 +134,8 @@ async function nodeTests(name, { dir, files }, { needsCodeServer = false } = {})
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     `--test-reporter=${COUNT_REPORTER}`, `--test-reporter-destination=${countsFile}`,
     ...files,
-  ]);
-  return fromCounts(countsFile, code);
+  ], timeoutMs);
+  return fromCounts(countsFile, code, timeoutMs);
 }
 
 /** @returns {Promise<Outcome>} */
@@ -112,25 +155,36 @@ async function extensionHostTests() {
   else fs.mkdirSync(workspace, { recursive: true });
   const code = await spawnInherit(process.execPath, [
     'test/harness/runExtensionTests.mjs', '--dev', ROOT, '--tests', SUITE_INDEX,
-    '--workspace', workspace, '--results', resultsFile,
-  ]);
-  return fromCounts(resultsFile, code);
+    '--workspace', workspace, '--results', resultsFile, '--timeout', String(Math.round((MIN * 7) / 1000)),
+  ], MIN * 8);
+  return fromCounts(resultsFile, code, MIN * 8);
 }
 
 /** @returns {Outcome} */
-function fromCounts(file, code) {
+function fromCounts(file, code, timeoutMs) {
+  const exitNote = code === 124 ? `timed out after ${fmt(timeoutMs)}` : `exit code ${code}`;
   let counts;
   try {
-    counts = JSON.parse(fs.readFileSync(file, 'utf8'));
+    // countReporter writes running totals, one JSON line per test; the extension-host suite one object
+    const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+    for (const line of lines.reverse()) {
+      try {
+        counts = JSON.parse(line);
+        break;
+      } catch { /* a line cut short by a kill */ }
+    }
+    if (!counts) counts = JSON.parse(lines.join('\n'));
   } catch {
-    return { passed: 0, failed: 1, note: `exit code ${code}, no test counts` };
+    return { passed: 0, failed: 1, note: `${exitNote}, no test counts` };
   }
   const passed = Number(counts.passed) || 0;
   let failed = Number(counts.failed) || 0;
-  let note = code === 0 ? undefined : `exit code ${code}`;
+  let note = code === 0 ? undefined : exitNote;
   if (code !== 0 && failed === 0) {
     failed = 1; // the runner failed outside any test
-    note = `exit code ${code} with no failing test`;
+    note = `${exitNote} with no failing test`;
+  } else if (code === 124) {
+    failed += 1; // the tests that never finished
   }
   if (counts.skipped || counts.todo) note = [note, `${counts.skipped ?? 0} skipped, ${counts.todo ?? 0} todo`].filter(Boolean).join('; ');
   for (const f of counts.failures ?? []) console.log(`  FAILED ${f.name}${f.file ? `  (${path.relative(ROOT, f.file)})` : ''}`);
@@ -155,13 +209,12 @@ function selectPhases(argv) {
 
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
   process.on(signal, () => {
-    current?.kill(signal);
+    if (current) killGroup(current.pid, signal);
     fs.rmSync(scratch, { recursive: true, force: true });
     process.exit(code);
   });
 }
 
-const fmt = (ms) => `${(ms / 1000).toFixed(1)}s`;
 const selected = selectPhases(process.argv.slice(2));
 const results = [];
 const failedPhases = new Set();

@@ -2,7 +2,8 @@
 // Use next to a human reporter:
 //   node --test --test-reporter=spec --test-reporter-destination=stdout \
 //        --test-reporter=./test/harness/countReporter.mjs --test-reporter-destination=counts.json FILES
-// Writes one JSON object: {"passed", "failed", "skipped", "todo", "failures": [{"file", "name"}]}.
+// Writes JSON lines {"passed", "failed", "skipped", "todo", "failures": [{"file", "name"}]}: the running
+// totals after every test; the last line is the final count.
 //
 // A test with subtests (or a describe block) is not counted itself, its leaves are: events arrive
 // children first, so a test:pass/test:fail at nesting n is a parent when tests at nesting n+1 of
@@ -43,6 +44,8 @@ export default async function* countReporter(source) {
     const parent = (frames[nesting] ??= { children: 0, failures: 0 });
     parent.children++;
     if (failureCounted || (mine && mine.failures > 0)) parent.failures++;
+    // the running totals after every test, so a run killed on a timeout still tells what passed
+    yield `${JSON.stringify(counts)}\n`;
   }
   yield `${JSON.stringify(counts)}\n`;
 }
