@@ -1,0 +1,222 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { SimulatedBackend } from '../../../agent/gpu/backends/simulated';
+import { ZeusdBackend, ZeusdClient } from '../../../agent/gpu/backends/zeusd';
+import { NvmlBackend } from '../../../agent/gpu/backends/nvml';
+import { Nvml } from '../../../agent/gpu/nvml';
+import { loadDefaultProfile, profileAt } from '../../../agent/gpu/profile';
+import { openGpuBackend } from '../../../agent/gpu/index';
+import { EnergyMeter } from '../../../agent/gpu/energy';
+import { GpuSampler } from '../../../agent/gpu/sampler';
+import { resolveVisibleDevices } from '../../../agent/gpu/visibility';
+import type { GpuInfo } from '../../../agent/gpu/backend';
+import { fakeEnv, fakeNvmlLibrary, standardGpus, tempDir, writeFakeState } from './fakeNvml';
+
+// ---- simulated -----------------------------------------------------------------------------------
+
+test('simulated: power and speed follow the A40 ResNet-50 b128 profile and respond to limits', async () => {
+  const profile = loadDefaultProfile();
+  assert.equal(profile.points.length, 9);
+  assert.deepEqual(profile.points[0], { limitMw: 100000, powerMw: 114709, epochMs: 11009390 });
+  const sim = new SimulatedBackend({ profile, count: 2, now: () => 0 });
+  const [g] = sim.devices();
+  assert.match(g.name, /simulated/);
+  assert.equal(sim.simulated, true);
+  assert.deepEqual([g.minLimitMw, g.maxLimitMw, g.defaultLimitMw], [100000, 300000, 300000]);
+  assert.equal(sim.powerMw(0), 244261);
+  const fastEpoch = sim.epochMs(0);
+  await sim.setPowerLimit(0, 150000);
+  assert.equal(sim.powerMw(0), 144261);
+  assert.ok(sim.epochMs(0) > fastEpoch * 1.5, 'slower at 150 W');
+  assert.equal(Math.round(profileAt(profile, 212500).powerMw), Math.round((179226 + 198381) / 2));
+  assert.throws(() => sim.setPowerLimitSync(0, 50000), /outside/);
+});
+
+test('simulated: energy ∝ power × time on the injected clock, including across a limit change', async () => {
+  let now = 1_000_000;
+  const sim = new SimulatedBackend({ profile: loadDefaultProfile(), now: () => now });
+  const p300 = sim.powerMw(0);
+  assert.equal(sim.readSync(0).energyMj, 0);
+  now += 10_000; // 10 s at 300 W
+  assert.equal(sim.readSync(0).energyMj, p300 * 10);
+  await sim.setPowerLimit(0, 150000);
+  const p150 = sim.powerMw(0);
+  now += 20_000; // 20 s at 150 W
+  const r = sim.readSync(0);
+  assert.equal(r.energyMj, p300 * 10 + p150 * 20);
+  assert.equal(r.powerLimitMw, 150000);
+  assert.equal((await sim.control(0)).state, 'permitted');
+});
+
+// ---- nvml backend ---------------------------------------------------------------------------------
+
+test('nvml backend: enumerates, detects the energy counter per GPU, probes control (advise on NO_PERMISSION), MIG → advise', async () => {
+  const state = join(tempDir(), 'state.txt');
+  const gpus = standardGpus();
+  gpus[1].mig = 1;
+  writeFakeState(state, gpus, [{ fn: 'nvmlDeviceSetPowerManagementLimit', code: 4, index: 2 }]);
+  process.env.FAKE_NVML_STATE = state;
+  const backend = new NvmlBackend(Nvml.load([fakeNvmlLibrary()]));
+  try {
+    const [a, b, p] = backend.devices();
+    assert.deepEqual([a.name, a.busId, a.architecture, a.energyCounter], ['NVIDIA A40', '00000000:01:00.0', 'Ampere', true]);
+    assert.deepEqual([p.architecture, p.energyCounter, p.minLimitMw, p.defaultLimitMw], ['Pascal', false, 125000, 250000]);
+    assert.equal(b.migEnabled, true);
+    assert.deepEqual(await backend.control(0), { state: 'permitted' });
+    const mig = await backend.control(1);
+    assert.equal(mig.state, 'advise');
+    const denied = await backend.control(2);
+    assert.equal(denied.state, 'advise');
+    assert.match(denied.state === 'advise' ? denied.reason : '', /root \/ CAP_SYS_ADMIN.*zeusd.*chase-agent serve/s);
+    const r = backend.readSync(2);
+    assert.equal(r.energyMj, undefined, 'pre-Volta: no counter reading');
+    assert.equal(r.powerMw, 200000);
+    const d = backend.details(0);
+    assert.equal(d.processes?.[0].pid, 4242);
+    assert.equal(d.enforcedLimitMw, 300000);
+  } finally {
+    await backend.close();
+  }
+});
+
+test('openGpuBackend: a missing library gives simulated GPUs with a note, no crash', async () => {
+  const env = { ...fakeEnv(join(tempDir(), 'none.txt'), tempDir()), CHASE_NVML_LIBRARY: '/nonexistent/libnvidia-ml.so.1', CHASE_SIMULATED_GPUS: '2' };
+  const { backend, notes, visibility } = await openGpuBackend({ env });
+  assert.equal(backend.kind, 'simulated');
+  assert.equal(backend.simulated, true);
+  assert.equal(visibility.devices.length, 2);
+  assert.match(notes.join(' '), /No NVIDIA driver found/);
+  assert.match(notes.join(' '), /simulated/);
+  await assert.rejects(openGpuBackend({ env: { ...env, CHASE_GPU_BACKEND: 'nvml' } }), /NVML library could not be found/);
+});
+
+// ---- energy meter, sampler, visibility -------------------------------------------------------------
+
+test('energy meter: counter deltas where supported, else trapezoid integration of polled power', () => {
+  const counter = new EnergyMeter(true);
+  counter.update({ timestampMs: 0, powerMw: 100000, energyMj: 5000, powerLimitMw: 1 });
+  counter.update({ timestampMs: 1000, powerMw: 100000, energyMj: 105000, powerLimitMw: 1 });
+  assert.deepEqual([counter.totalMj, counter.source], [100000, 'counter']);
+  const integrated = new EnergyMeter(false);
+  integrated.update({ timestampMs: 0, powerMw: 100000, powerLimitMw: 1 });
+  integrated.update({ timestampMs: 2000, powerMw: 200000, powerLimitMw: 1 });
+  assert.deepEqual([integrated.totalMj, integrated.source], [300000, 'integrated']);
+  // a counter that disappears switches to integration
+  counter.update({ timestampMs: 2000, powerMw: 100000, powerLimitMw: 1 });
+  assert.equal(counter.source, 'integrated');
+  assert.equal(counter.totalMj, 200000);
+});
+
+test('sampler: ticks on the injected timer and reports energy per GPU', async () => {
+  let now = 0;
+  const sim = new SimulatedBackend({ profile: loadDefaultProfile(), count: 2, now: () => now });
+  let tick: (() => void) | undefined;
+  const sampler = new GpuSampler(sim, sim.devices(), { periodMs: 100, setInterval: (fn) => (tick = fn), clearInterval: () => (tick = undefined) });
+  sampler.start();
+  await sampler.sampleOnce();
+  now += 1000;
+  await sampler.sampleOnce();
+  const [s0] = sampler.latest();
+  assert.equal(s0.energyMj, sim.powerMw(0));
+  assert.equal(s0.energySource, 'counter');
+  assert.ok(tick);
+  sampler.stop();
+  assert.equal(tick, undefined);
+});
+
+test('CUDA_VISIBLE_DEVICES: indices, UUIDs and prefixes; stops at an unknown entry; MIG instances refused', () => {
+  const all = standardGpus().map((g, index) => ({ index, uuid: g.uuid }) as GpuInfo);
+  assert.equal(resolveVisibleDevices(all, {}).devices.length, 3);
+  assert.deepEqual(resolveVisibleDevices(all, { CUDA_VISIBLE_DEVICES: '2,0', CUDA_DEVICE_ORDER: 'PCI_BUS_ID' }).devices.map((d) => d.index), [2, 0]);
+  const byIndex = resolveVisibleDevices(all, { CUDA_VISIBLE_DEVICES: '1' });
+  assert.match(byIndex.warnings.join(), /CUDA_DEVICE_ORDER/);
+  assert.deepEqual(resolveVisibleDevices(all, { CUDA_VISIBLE_DEVICES: 'GPU-33333333,GPU-11111111-aaaa-0000' }).devices.map((d) => d.index), [2, 0]);
+  assert.deepEqual(resolveVisibleDevices(all, { CUDA_VISIBLE_DEVICES: '22222222-bbbb' }).devices.map((d) => d.index), [1]);
+  const stop = resolveVisibleDevices(all, { CUDA_VISIBLE_DEVICES: '0,7,1', CUDA_DEVICE_ORDER: 'PCI_BUS_ID' });
+  assert.deepEqual(stop.devices.map((d) => d.index), [0]);
+  assert.match(stop.warnings.join(), /"7" matches no GPU/);
+  assert.deepEqual(resolveVisibleDevices(all, { CUDA_VISIBLE_DEVICES: '' }).devices, []);
+  const mig = resolveVisibleDevices(all, { CUDA_VISIBLE_DEVICES: 'MIG-4f8e3a52-1111-2222-3333-444444444444' });
+  assert.deepEqual(mig.devices, []);
+  assert.match(mig.refused.join(), /MIG instance.*whole physical GPU/);
+});
+
+// ---- zeusd -----------------------------------------------------------------------------------------
+
+interface FakeZeusd {
+  socket: string;
+  requests(): Promise<string[]>;
+  close(): void;
+}
+
+/** Starts test/unit/gpu/fixtures/fakeZeusd.js in its own process, listening on a fresh Unix socket. */
+function startFakeZeusd(options: { token?: string; groups?: string[] } = {}): Promise<FakeZeusd> {
+  const socket = join(tempDir('chase-zeusd-'), 'zeusd.sock');
+  const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'fakeZeusd.js'), socket, options.token ?? '-', (options.groups ?? ['gpu-read', 'gpu-control']).join(',')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => reject(new Error(`fake zeusd exited with ${code}`)));
+    child.stdout.on('data', (c: Buffer) => {
+      if (!c.toString().includes('listening')) return;
+      resolve({
+        socket,
+        requests: () => new ZeusdClient(socket).request<string[]>('GET', '/_requests'),
+        close: () => child.kill('SIGKILL'),
+      });
+    });
+  });
+}
+
+test('zeusd: discovers GPUs, reads limits/constraints/energy/power, relays writes (async and sync) with the token', async () => {
+  const zeusd = await startFakeZeusd({ token: 'secret-token' });
+  try {
+    const backend = await ZeusdBackend.open(new ZeusdClient(zeusd.socket, 'secret-token'));
+    assert.equal(backend.kind, 'zeusd');
+    const devices = backend.devices();
+    assert.deepEqual(devices.map((d) => [d.index, d.uuid, d.minLimitMw, d.maxLimitMw, d.energyCounter]), [
+      [0, 'zeusd-gpu-0', 100000, 300000, true],
+      [1, 'zeusd-gpu-1', 100000, 300000, true],
+    ]);
+    assert.deepEqual(await backend.control(1), { state: 'permitted' });
+    await backend.setPowerLimit(1, 200000);
+    assert.equal(await backend.getPowerLimit(1), 200000);
+    assert.ok((await zeusd.requests()).includes('POST /gpu/set_power_limit?gpu_ids=1&power_limit_mw=200000&block=true'));
+    const r = await backend.read(1);
+    assert.deepEqual([r.powerMw, r.powerLimitMw, r.energyMj], [200000, 200000, 1001]);
+    // the exit-time path: blocking, through a child process
+    backend.setPowerLimitSync(1, 300000);
+    assert.equal(await backend.getPowerLimit(1), 300000);
+    await assert.rejects(backend.setPowerLimit(0, 5), /GPU 0: NVML error: Invalid Argument/);
+  } finally {
+    zeusd.close();
+  }
+});
+
+test('zeusd: a missing token or a disabled gpu-control group means advise mode with the reason', async () => {
+  const zeusd = await startFakeZeusd({ token: 'right' });
+  const state = join(tempDir(), 'state.txt');
+  writeFakeState(state, standardGpus());
+  process.env.FAKE_NVML_STATE = state;
+  // with NVML for identities and reads, opening needs only /discover (no token)
+  const noToken = await ZeusdBackend.open(new ZeusdClient(zeusd.socket), new NvmlBackend(Nvml.load([fakeNvmlLibrary()])));
+  try {
+    assert.deepEqual(noToken.devices().map((d) => d.uuid), ['GPU-11111111-aaaa-0000', 'GPU-22222222-bbbb-0001'], 'only the GPUs zeusd manages');
+    assert.match(noToken.label, /reads via NVML/);
+    const c = await noToken.control(0);
+    assert.equal(c.state, 'advise');
+    assert.match(c.state === 'advise' ? c.reason : '', /requires a token.*CHASE_ZEUSD_TOKEN/);
+  } finally {
+    await noToken.close();
+    zeusd.close();
+  }
+  const readOnly = await startFakeZeusd({ groups: ['gpu-read'] });
+  try {
+    const backend = await ZeusdBackend.open(new ZeusdClient(readOnly.socket));
+    const c = await backend.control(0);
+    assert.match(c.state === 'advise' ? c.reason : '', /gpu-control API group disabled/);
+  } finally {
+    readOnly.close();
+  }
+  await assert.rejects(new ZeusdClient('/nonexistent/zeusd.sock').discover(), /Cannot reach zeusd/);
+});
