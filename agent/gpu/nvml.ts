@@ -83,7 +83,11 @@ type Fn = (...args: unknown[]) => number;
 export class Nvml {
   private readonly u32a = new Uint32Array(1);
   private readonly u32b = new Uint32Array(1);
-  private readonly u64 = new BigUint64Array(1);
+  // The u64 energy out-parameter, also viewed as two u32 halves: reading those avoids a BigInt per call.
+  private readonly u64Buffer = new ArrayBuffer(8);
+  private readonly u64 = new BigUint64Array(this.u64Buffer);
+  private readonly u64Halves = new Uint32Array(this.u64Buffer);
+  private readonly util = new Uint32Array(2);
   private readonly nameBuf = new Uint8Array(NAME_BUFFER_SIZE);
   private readonly pciBuf = new Uint8Array(PCI_INFO_SIZE);
   private readonly fns: Record<string, Fn> = {};
@@ -260,7 +264,8 @@ export class Nvml {
   totalEnergyMj(h: NvmlDeviceHandle, device?: string): number {
     const rc = this.fns.nvmlDeviceGetTotalEnergyConsumption(h, this.u64);
     if (rc !== 0) this.check(rc, 'nvmlDeviceGetTotalEnergyConsumption', device);
-    return Number(this.u64[0]);
+    // Little-endian halves (x86-64, arm64); exact below 2^53 mJ (~2.5 GWh).
+    return this.u64Halves[0] + this.u64Halves[1] * 4294967296;
   }
 
   powerLimitMw(h: NvmlDeviceHandle, device?: string): number {
@@ -291,7 +296,7 @@ export class Nvml {
   }
 
   utilization(h: NvmlDeviceHandle, device?: string): { gpuPercent: number; memoryPercent: number } {
-    const buf = new Uint32Array(2);
+    const buf = this.util;
     this.check(this.fns.nvmlDeviceGetUtilizationRates(h, buf), 'nvmlDeviceGetUtilizationRates', device);
     return { gpuPercent: buf[0], memoryPercent: buf[1] };
   }
