@@ -79,3 +79,18 @@ test('default model: short or empty history falls back without throwing', () => 
   assert.deepEqual(Array.from(f.forecast({ history: Float64Array.of(3, 4), stepMs: 3_600_000, nextTimestampMs: 0, horizonSteps: 2 }).mean), [4, 4]);
   assert.equal(f.forecast({ history: Float64Array.of(3, 4), stepMs: 3_600_000, nextTimestampMs: 0, horizonSteps: 0 }).mean.length, 0);
 });
+
+test('default model: long horizons and 30-minute steps give finite forecasts of the right length', () => {
+  const s = slice('US-TEX-ERCO');
+  const f = new DefaultForecaster();
+  const n = 30 * DAY;
+  const long = f.forecast({ history: s.series.subarray(0, n), stepMs: s.stepMs, nextTimestampMs: s.startMs + n * s.stepMs, horizonSteps: 5 * DAY });
+  assert.equal(long.mean.length, 5 * DAY);
+  assert.ok(long.mean.every((v) => Number.isFinite(v) && v > 0));
+  // beyond 2 days the day-2 model repeats its time-of-day pattern from the latest data
+  assert.equal(long.mean[3 * DAY], long.mean[2 * DAY]);
+  const half = new Float64Array(2 * n).map((_, i) => s.series[i >> 1]);
+  const out = f.forecast({ history: half, stepMs: s.stepMs / 2, nextTimestampMs: s.startMs + n * s.stepMs, horizonSteps: 96 });
+  assert.equal(out.mean.length, 96);
+  assert.ok(out.mean.every((v) => Number.isFinite(v) && v > 0));
+});
