@@ -83,11 +83,13 @@ function spawnInherit(cmd, args, timeoutMs) {
       console.log(`cannot run ${cmd}: ${err.message}`);
       resolve(127);
     });
-    child.on('exit', (code, signal) => {
+    child.on('exit', async (code, signal) => {
       clearTimeout(timer);
       current = undefined;
+      // helpers such as esbuild's service end shortly after their parent: give them a moment
+      for (let i = 0; i < 20 && killGroup(child.pid, 0); i++) await new Promise((r) => setTimeout(r, 100));
       if (killGroup(child.pid, 0) && !timedOut) {
-        console.log(`!! ${cmd} ${args[0] ?? ''}: processes it started were still running after it ended (leaked); killed them`);
+        console.log(`!! ${cmd} ${args[0] ?? ''}: processes it started were still running 2 s after it ended (leaked); killed them`);
       }
       killGroup(child.pid, 'SIGKILL');
       if (timedOut) resolve(124);
