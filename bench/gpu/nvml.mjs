@@ -195,7 +195,7 @@ real-NVML or nvidia-smi comparison. All figures are through the agent's real kof
 whose functions do almost nothing: the numbers measure the FFI + wrapper overhead, not the driver.
 A real driver's calls go through the kernel module and will be slower; how much was not measured
 (no GPU). Figures also vary with the other engineers' load: an earlier 60 s run on the same
-machine, quieter, gave 0.07–0.25 µs per call and 0.84 % CPU.
+machine, quieter (and reading memory every tick), gave 0.07–0.25 µs per call and 0.84 % CPU.
 No GPU machine was lent to this task, so nothing was measured on real hardware.
 
 ## 1. Per-call latency (target ≤ 2 µs per call)
