@@ -19,6 +19,9 @@ import { GpuError } from './errors';
 import { Nvml, nvmlLibraryCandidates } from './nvml';
 import { loadDefaultProfile } from './profile';
 import { resolveVisibleDevices, type Visibility } from './visibility';
+import { PowerLimitGuard, type RestoreReport } from './safety/guard';
+import { LimitJournal } from './safety/journal';
+import type { Logger } from '../log';
 
 export * from './backend';
 export * from './errors';
@@ -99,4 +102,36 @@ export async function openGpuBackend(options: OpenGpuOptions = {}): Promise<Open
   const sim = simulated(env, now);
   notes.push(`Showing ${sim.devices().length} simulated GPU(s): ${sim.label}.`);
   return done(sim);
+}
+
+export interface GpuControlHandle extends OpenedGpus {
+  guard: PowerLimitGuard;
+  /** What `restoreLeftovers()` did at startup. */
+  leftovers: RestoreReport;
+  /** Restores every limit this agent set, removes the exit handlers, closes the backend. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The agent's GPU start-up, in the order safety needs: open the backend, restore limits a killed
+ * agent left behind (before anything else touches a GPU), then install the exit/signal handlers
+ * that restore this agent's own limits. `serve` should call this first.
+ */
+export async function startGpuControl(options: OpenGpuOptions & { log: Logger; journal?: LimitJournal }): Promise<GpuControlHandle> {
+  const opened = await openGpuBackend(options);
+  for (const note of opened.notes) options.log.info(note);
+  for (const w of [...opened.visibility.refused, ...opened.visibility.warnings]) options.log.warn(w);
+  const guard = new PowerLimitGuard(opened.backend, { journal: options.journal ?? new LimitJournal(), log: options.log, visible: opened.visibility.devices, now: options.now });
+  const leftovers = guard.restoreLeftovers();
+  const uninstall = guard.installExitHandlers();
+  return {
+    ...opened,
+    guard,
+    leftovers,
+    async stop() {
+      await guard.restoreAll();
+      uninstall();
+      await opened.backend.close();
+    },
+  };
 }

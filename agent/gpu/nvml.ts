@@ -166,7 +166,7 @@ export class Nvml {
       try {
         return new Nvml(koffi, koffi.load(candidate), candidate);
       } catch (e) {
-        failures.push(e instanceof Error ? e.message : String(e));
+        failures.push(`${candidate}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
     const err = nvmlError(NvmlReturn.ERROR_LIBRARY_NOT_FOUND, 'dlopen');
