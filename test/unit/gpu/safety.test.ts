@@ -161,17 +161,19 @@ test('kill -9 after throttling: the next agent start restores the limits before 
   assert.deepEqual(journal.read(), []);
 });
 
-test('SIGTERM: limits restored, then the process ends by the signal', { timeout: 20000 }, async (t) => {
-  const { state, dir, env } = fakeSetup();
-  const agent = await startFixture(['throttle', '150000', 'hold'], env, 'applied');
-  t.after(() => agent.child.kill('SIGKILL'));
-  assert.equal(readFakeLimits(state)[A], 150000);
-  agent.child.kill('SIGTERM');
-  const r = await agent.exited;
-  assert.equal(r.signal, 'SIGTERM');
-  assert.deepEqual(readFakeLimits(state), { [A]: 300000, [B]: 300000, [P]: 250000 });
-  assert.deepEqual(new LimitJournal(dir).read(), []);
-});
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  test(`${signal}: limits restored, then the process ends by the signal`, { timeout: 20000 }, async (t) => {
+    const { state, dir, env } = fakeSetup();
+    const agent = await startFixture(['throttle', '150000', 'hold'], env, 'applied');
+    t.after(() => agent.child.kill('SIGKILL'));
+    assert.equal(readFakeLimits(state)[A], 150000);
+    agent.child.kill(signal);
+    const r = await agent.exited;
+    assert.equal(r.signal, signal);
+    assert.deepEqual(readFakeLimits(state), { [A]: 300000, [B]: 300000, [P]: 250000 });
+    assert.deepEqual(new LimitJournal(dir).read(), []);
+  });
+}
 
 test('process.exit(): limits restored synchronously in the exit handler', async () => {
   const { state, dir, env } = fakeSetup();
