@@ -15,7 +15,7 @@
 // the file is missing. Exit 124 on timeout (code-server's log is printed).
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import util, { parseArgs } from 'node:util';
 import { startCodeServer, launchChromium, workbenchUrl, remoteUri, makeTempDir } from './codeServer.mjs';
 
 const { values: args } = parseArgs({
@@ -70,7 +70,8 @@ try {
   let resolveExit;
   const exited = new Promise((r) => { resolveExit = r; });
   await page.exposeFunction('codeAutomationLog', (_type, logArgs) => {
-    const line = (logArgs ?? []).map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+    // console.log arguments from the extension host, printf-style like mocha's reporter uses them
+    const line = util.format(...(logArgs ?? []));
     if (args.verbose || !WORKBENCH_NOISE.test(line)) console.log(line);
   });
   await page.exposeFunction('codeAutomationExit', (exitCode) => resolveExit(exitCode));

@@ -15,6 +15,9 @@ const SAMPLE = path.join(REPO_ROOT, 'sample-workspace');
 const OUT = path.join(REPO_ROOT, 'test-output', 'ui');
 const STATUS_TEXT = /\d+(\.\d+)? gCO₂\/kWh/;
 const STATUS_BUDGET_MS = 15_000;
+// status bar items of an extension have DOM ids `<publisher>.<name>.<item id>`
+const PKG = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+const OUR_ITEMS = `.statusbar-item[id^="${PKG.publisher}.${PKG.name}."]`;
 
 describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
   let scratch;
@@ -77,16 +80,42 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
   const statusItem = () => page.locator('.statusbar-item').filter({ hasText: STATUS_TEXT }).first();
 
   it('shows the carbon intensity with its unit in the status bar within 15 s of the workbench', tracked(async (t) => {
+    // what our status bar items showed and when (ms after the workbench): tells a slow activation
+    // apart from a slow first reading
+    const timeline = [];
+    let watching = true;
+    const watcher = (async () => {
+      let last;
+      while (watching) {
+        const texts = await page.locator(OUR_ITEMS).allInnerTexts().catch(() => []);
+        const now = texts.map((x) => x.trim()).join(' | ');
+        if (now !== last) {
+          timeline.push(`${since(workbenchAt)} ms: ${now ? JSON.stringify(now) : '(none)'}`);
+          if (now && timings.extensionItemAfterWorkbenchMs === undefined) timings.extensionItemAfterWorkbenchMs = since(workbenchAt);
+          last = now;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
     const item = statusItem();
-    await item.waitFor({ state: 'visible', timeout: Math.max(1, STATUS_BUDGET_MS - since(workbenchAt)) }).catch(async (err) => {
+    try {
+      await item.waitFor({ state: 'visible', timeout: Math.max(1, STATUS_BUDGET_MS - since(workbenchAt)) });
+    } catch (err) {
       const statusBar = await page.locator('.statusbar-item').allInnerTexts().catch(() => []);
-      throw new Error(`no status bar item matching ${STATUS_TEXT} within ${STATUS_BUDGET_MS / 1000} s of the workbench `
-        + `(status bar now: ${JSON.stringify(statusBar.map((x) => x.trim()).filter(Boolean))})\n${err.message}`);
-    });
+      throw new Error(`no status bar item matching ${STATUS_TEXT} within ${STATUS_BUDGET_MS / 1000} s of the workbench\n`
+        + `  status bar now: ${JSON.stringify(statusBar.map((x) => x.trim()).filter(Boolean))}\n`
+        + `  our items (${OUR_ITEMS}) over time:\n    ${timeline.join('\n    ')}\n${err.message}`);
+    } finally {
+      watching = false;
+      await watcher;
+    }
     timings.statusBarAfterWorkbenchMs = since(workbenchAt);
+    timings.statusBarTimeline = timeline;
     const text = (await item.innerText()).trim();
     t.diagnostic(`status bar item "${text}" visible ${timings.statusBarAfterWorkbenchMs} ms after the workbench`);
     assert.match(text, STATUS_TEXT);
+    const id = await item.getAttribute('id');
+    assert.ok(id?.startsWith(`${PKG.publisher}.${PKG.name}.`), `the item showing "${text}" (id ${id}) is not ours`);
     assert.ok(timings.statusBarAfterWorkbenchMs <= STATUS_BUDGET_MS, `took ${timings.statusBarAfterWorkbenchMs} ms`);
 
     const names = await item.evaluate((el) => [el, ...el.querySelectorAll('[aria-label]')]
@@ -121,7 +150,8 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
 
   it('wrote screenshots of the workbench, the status bar item and the dashboard', tracked(async () => {
     await page.screenshot({ path: path.join(OUT, 'dashboard.png') });
-    await page.locator('iframe.webview.ready').first().screenshot({ path: path.join(OUT, 'dashboard-webview.png') });
+    await page.locator('iframe.webview.ready').first().screenshot({ path: path.join(OUT, 'dashboard-webview.png'), timeout: 5_000 })
+      .catch(() => {}); // no dashboard: reported by the test above, and by the file check below
     for (const name of ['workbench.png', 'status-bar-item.png', 'dashboard.png', 'dashboard-webview.png']) {
       const file = path.join(OUT, name);
       assert.ok(fs.existsSync(file), `${name} was not written`);
