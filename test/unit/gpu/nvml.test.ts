@@ -59,13 +59,17 @@ test('every NVML call the agent makes returns the fake GPU state through koffi',
 test('the energy counter (mJ) advances with power over time; set limit changes power and persists', async () => {
   reinit();
   const h = nvml.handleByIndex(1);
+  // Bracket each read with clock readings: 250 W over the time between the reads = 250 mJ/ms.
+  const before0 = Date.now();
   const e0 = nvml.totalEnergyMj(h);
-  const t0 = Date.now();
+  const after0 = Date.now();
   await new Promise((r) => setTimeout(r, 60));
+  const before1 = Date.now();
   const e1 = nvml.totalEnergyMj(h);
-  const dt = Date.now() - t0;
-  // 250 W for ~dt ms = 250 * dt mJ (loose bounds: timer jitter on a shared machine)
-  assert.ok(e1 - e0 >= 250 * (dt - 15) && e1 - e0 <= 250 * (dt + 15), `energy delta ${e1 - e0} for ${dt} ms`);
+  const after1 = Date.now();
+  const lo = 250 * (before1 - after0 - 2);
+  const hi = 250 * (after1 - before0 + 2);
+  assert.ok(e1 - e0 >= lo && e1 - e0 <= hi, `energy delta ${e1 - e0} outside [${lo}, ${hi}]`);
   nvml.setPowerLimitMw(h, 150000);
   assert.equal(nvml.powerLimitMw(h), 150000);
   assert.equal(nvml.powerUsageMw(h), 150000, 'power drawn is capped by the new limit');
