@@ -49,6 +49,7 @@ function openNvml(env: NodeJS.ProcessEnv, notes: string[], now: () => number): N
   }
   try {
     const backend = new NvmlBackend(nvml, now);
+    notes.push(...backend.unavailable);
     if (backend.devices().length === 0) {
       notes.push(`NVML (${nvml.libraryPath}) found no GPUs.`);
       void backend.close().catch(() => undefined);

@@ -20,6 +20,8 @@ export class NvmlBackend implements GpuBackend {
   readonly simulated = false;
   readonly label: string;
   private readonly list: Device[] = [];
+  /** GPUs NVML counts but that could not be opened (e.g. GPU_IS_LOST), with the reason. */
+  readonly unavailable: string[] = [];
 
   /** Initializes NVML and enumerates the GPUs; throws a typed NvmlError (e.g. DRIVER_NOT_LOADED). */
   constructor(
@@ -30,36 +32,47 @@ export class NvmlBackend implements GpuBackend {
     nvml.init();
     const count = nvml.deviceCount();
     for (let index = 0; index < count; index++) {
-      const handle = nvml.handleByIndex(index);
-      const uuid = nvml.uuid(handle, `GPU ${index}`);
-      const label = `GPU ${index} (${uuid})`;
-      const arch = optional(() => nvml.architecture(handle, label));
-      const constraints = optional(() => nvml.limitConstraintsMw(handle, label));
-      const current = optional(() => nvml.powerLimitMw(handle, label)) ?? 0;
-      const defaultMw = optional(() => nvml.defaultLimitMw(handle, label)) ?? current;
-      const mig = optional(() => nvml.migMode(handle, label));
-      // The energy counter exists from Volta on; probe it rather than trusting the architecture alone.
-      const energyCounter = (arch === undefined || arch >= NVML_ARCH_VOLTA) && optional(() => nvml.totalEnergyMj(handle, label)) !== undefined;
-      const info: GpuInfo = {
-        index,
-        uuid,
-        name: nvml.name(handle, label),
-        busId: optional(() => nvml.pciBusId(handle, label)),
-        architecture: arch === undefined ? undefined : (NvmlArchitecture[arch] ?? `arch ${arch}`),
-        minLimitMw: constraints?.minMw ?? current,
-        maxLimitMw: constraints?.maxMw ?? current,
-        defaultLimitMw: defaultMw,
-        migEnabled: mig?.current ?? false,
-        energyCounter,
-      };
-      const device: Device = { info, handle, label };
-      if (!constraints) device.control = { state: 'advise', reason: `${label}: this GPU does not report power-limit constraints, so its power limit cannot be managed (NVML NOT_SUPPORTED).` };
-      this.list.push(device);
+      try {
+        this.list.push(this.open(index));
+      } catch (e) {
+        // One lost or broken GPU must not hide the others.
+        if (!(e instanceof NvmlError)) throw e;
+        this.unavailable.push(`GPU ${index}: ${e.message}`);
+      }
     }
   }
 
+  private open(index: number): Device {
+    const nvml = this.nvml;
+    const handle = nvml.handleByIndex(index);
+    const uuid = nvml.uuid(handle, `GPU ${index}`);
+    const label = `GPU ${index} (${uuid})`;
+    const arch = optional(() => nvml.architecture(handle, label));
+    const constraints = optional(() => nvml.limitConstraintsMw(handle, label));
+    const current = optional(() => nvml.powerLimitMw(handle, label)) ?? 0;
+    const defaultMw = optional(() => nvml.defaultLimitMw(handle, label)) ?? current;
+    const mig = optional(() => nvml.migMode(handle, label));
+    // The energy counter exists from Volta on; probe it rather than trusting the architecture alone.
+    const energyCounter = (arch === undefined || arch >= NVML_ARCH_VOLTA) && optional(() => nvml.totalEnergyMj(handle, label)) !== undefined;
+    const info: GpuInfo = {
+      index,
+      uuid,
+      name: nvml.name(handle, label),
+      busId: optional(() => nvml.pciBusId(handle, label)),
+      architecture: arch === undefined ? undefined : (NvmlArchitecture[arch] ?? `arch ${arch}`),
+      minLimitMw: constraints?.minMw ?? current,
+      maxLimitMw: constraints?.maxMw ?? current,
+      defaultLimitMw: defaultMw,
+      migEnabled: mig?.current ?? false,
+      energyCounter,
+    };
+    const device: Device = { info, handle, label };
+    if (!constraints) device.control = { state: 'advise', reason: `${label}: this GPU does not report power-limit constraints, so its power limit cannot be managed (NVML NOT_SUPPORTED).` };
+    return device;
+  }
+
   private device(index: number): Device {
-    const d = this.list[index];
+    const d = this.list.find((x) => x.info.index === index);
     if (!d) throw new GpuError(`No GPU with index ${index} (this host has ${this.list.length}; \`chase-agent gpus\` lists them).`, 'GPU_NOT_FOUND');
     return d;
   }

@@ -81,6 +81,21 @@ test('nvml backend: enumerates, detects the energy counter per GPU, probes contr
   }
 });
 
+test('nvml backend: a lost GPU is reported and skipped, the others stay usable', async () => {
+  const state = join(tempDir(), 'state.txt');
+  writeFakeState(state, standardGpus(), [{ fn: 'nvmlDeviceGetUUID', code: 15, index: 1 }]);
+  process.env.FAKE_NVML_STATE = state;
+  const backend = new NvmlBackend(Nvml.load([fakeNvmlLibrary()]));
+  try {
+    assert.deepEqual(backend.devices().map((d) => d.index), [0, 2]);
+    assert.match(backend.unavailable.join(), /GPU 1: .*fallen off the bus/);
+    assert.equal(backend.readSync(2).powerMw, 200000);
+    assert.throws(() => backend.readSync(1), /No GPU with index 1/);
+  } finally {
+    await backend.close();
+  }
+});
+
 test('openGpuBackend: a missing library gives simulated GPUs with a note, no crash', async () => {
   const env = { ...fakeEnv(join(tempDir(), 'none.txt'), tempDir()), CHASE_NVML_LIBRARY: '/nonexistent/libnvidia-ml.so.1', CHASE_SIMULATED_GPUS: '2' };
   const { backend, notes, visibility } = await openGpuBackend({ env });
