@@ -3,18 +3,21 @@
 //   (a) a status bar item shows the carbon intensity with its unit within 15 s of the workbench
 //   (b) clicking it opens the dashboard webview and the chart paints its canvas
 //   (c) screenshots of the workbench, the status bar item and the dashboard in test-output/ui/
-// Needs dist/chase-vscode.vsix (npm run package) and code-server (scripts/install-code-server.sh).
+// Needs dist/chase-vscode.vsix (npm run package; or env CHASE_VSIX) and code-server
+// (scripts/install-code-server.sh, or env CHASE_CODE_SERVER).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, startCodeServer, launchChromium, makeTempDir } from '../harness/codeServer.mjs';
 
-const VSIX = path.join(REPO_ROOT, 'dist', 'chase-vscode.vsix');
+// CHASE_VSIX: test another package (e.g. a CI artifact) instead of the one npm run package wrote
+const VSIX = path.resolve(process.env.CHASE_VSIX || path.join(REPO_ROOT, 'dist', 'chase-vscode.vsix'));
 const SAMPLE = path.join(REPO_ROOT, 'sample-workspace');
 const OUT = path.join(REPO_ROOT, 'test-output', 'ui');
 const STATUS_TEXT = /\d+(\.\d+)? gCO₂\/kWh/;
 const STATUS_BUDGET_MS = 15_000;
+const STATUS_GRACE_MS = 45_000;
 // status bar items of an extension have DOM ids `<publisher>.<name>.<item id>`
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
 const OUR_ITEMS = `.statusbar-item[id^="${PKG.publisher}.${PKG.name}."]`;
@@ -97,34 +100,40 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
+    // wait past the budget (up to STATUS_GRACE_MS) so a failure says "slow" or "never" and the other
+    // tests and screenshots still run; the budget is asserted below
     const item = statusItem();
+    let waitError;
     try {
-      await item.waitFor({ state: 'visible', timeout: Math.max(1, STATUS_BUDGET_MS - since(workbenchAt)) });
+      await item.waitFor({ state: 'visible', timeout: Math.max(1, STATUS_GRACE_MS - since(workbenchAt)) });
+      timings.statusBarAfterWorkbenchMs = since(workbenchAt);
     } catch (err) {
-      const statusBar = await page.locator('.statusbar-item').allInnerTexts().catch(() => []);
-      throw new Error(`no status bar item matching ${STATUS_TEXT} within ${STATUS_BUDGET_MS / 1000} s of the workbench\n`
-        + `  status bar now: ${JSON.stringify(statusBar.map((x) => x.trim()).filter(Boolean))}\n`
-        + `  our items (${OUR_ITEMS}) over time:\n    ${timeline.join('\n    ')}\n${err.message}`);
+      waitError = err;
     } finally {
       watching = false;
       await watcher;
     }
-    timings.statusBarAfterWorkbenchMs = since(workbenchAt);
     timings.statusBarTimeline = timeline;
+    const history = `our items (${OUR_ITEMS}), ms after the workbench:\n    ${timeline.join('\n    ')}`;
+    if (waitError) {
+      const statusBar = await page.locator('.statusbar-item').allInnerTexts().catch(() => []);
+      throw new Error(`no status bar item matching ${STATUS_TEXT} even ${STATUS_GRACE_MS / 1000} s after the workbench\n`
+        + `  status bar now: ${JSON.stringify(statusBar.map((x) => x.trim()).filter(Boolean))}\n  ${history}\n${waitError.message}`);
+    }
+    await page.screenshot({ path: path.join(OUT, 'workbench.png') });
+    await item.screenshot({ path: path.join(OUT, 'status-bar-item.png') });
+
     const text = (await item.innerText()).trim();
     t.diagnostic(`status bar item "${text}" visible ${timings.statusBarAfterWorkbenchMs} ms after the workbench`);
     assert.match(text, STATUS_TEXT);
     const id = await item.getAttribute('id');
     assert.ok(id?.startsWith(`${PKG.publisher}.${PKG.name}.`), `the item showing "${text}" (id ${id}) is not ours`);
-    assert.ok(timings.statusBarAfterWorkbenchMs <= STATUS_BUDGET_MS, `took ${timings.statusBarAfterWorkbenchMs} ms`);
-
     const names = await item.evaluate((el) => [el, ...el.querySelectorAll('[aria-label]')]
       .map((e) => e.getAttribute('aria-label')).filter(Boolean));
     assert.ok(names.some((n) => n.startsWith('Carbon intensity')),
       `accessibility name should start with "Carbon intensity", got ${JSON.stringify(names)}`);
-
-    await page.screenshot({ path: path.join(OUT, 'workbench.png') });
-    await item.screenshot({ path: path.join(OUT, 'status-bar-item.png') });
+    assert.ok(timings.statusBarAfterWorkbenchMs <= STATUS_BUDGET_MS,
+      `the intensity showed ${timings.statusBarAfterWorkbenchMs} ms after the workbench, over the ${STATUS_BUDGET_MS / 1000} s budget\n  ${history}`);
   }));
 
   it('opens the dashboard with a painted intensity chart when the status bar item is clicked', tracked(async (t) => {
