@@ -16,6 +16,7 @@
 #   - @vscode/ripgrep downloads rg from GitHub -> its download cache is seeded with Debian's rg;
 #   - the kerberos native module needs the krb5 headers (libkrb5-dev).
 set -euo pipefail
+export HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"  # CI runners may not set it
 CS_VERSION="${CS_VERSION:-4.96.4}"
 DIR="${1:-${CHASE_CODE_SERVER_DIR:-$HOME/.cache/chase/code-server-$CS_VERSION}}"
 BIN="$DIR/node_modules/.bin/code-server"
