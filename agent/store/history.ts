@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { SQLiteValue } from 'node-sqlite3-wasm';
 import { createLogger, describeError, type Logger } from '../log';
-import { journalOf } from './journal';
+import { journalOf, liveProcesses } from './journal';
 import { applyRetention, defaultRetention, fileSizeBytes, validateRetention, type RetentionPolicy, type RetentionReport } from './retention';
 import { FutureSchemaError, migrate, SCHEMA_VERSION } from './schema';
 import { BusyError, SqliteDb, type Row } from './sqlite';
@@ -119,6 +119,12 @@ export class HistoryReader {
     const run = this.getRun(id);
     if (!run) return [];
     return this.samples({ fromMs: run.startMs, toMs: (run.endMs ?? nowMs) + 1, gpuUuids: run.gpuUuids.length > 0 ? run.gpuUuids : undefined });
+  }
+
+  /** Time of the newest sample of any GPU, or undefined when there is none. */
+  lastSampleMs(): number | undefined {
+    const r = this.db.get<{ t: number | null }>('SELECT max((SELECT max(ts_ms) FROM samples WHERE gpu_id = gpus.id)) AS t FROM gpus');
+    return r?.t ?? undefined;
   }
 
   decisions(o: { runId?: string; fromMs?: number; toMs?: number } = {}): DecisionRecord[] {
@@ -252,6 +258,8 @@ export class HistoryStore extends HistoryReader {
     const path = resolve(o.path);
     const now = o.now ?? Date.now;
     mkdirSync(dirname(path), { recursive: true });
+    const other = liveProcesses(path).find((p) => p.role === 'writer');
+    if (other) throw new Error(`another Chase agent (pid ${other.pid}) is already recording history in ${path}; stop it, or give this one another CHASE_STATE_DIR`);
     const report: OpenReport = { migrated: [] };
     const sqliteOptions = { busyTimeoutMs: o.busyTimeoutMs, staleLockMs: o.staleLockMs, log };
     let db: SqliteDb | undefined;

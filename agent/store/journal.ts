@@ -16,7 +16,7 @@
  *    (https://www.sqlite.org/fileformat.html#the_rollback_journal): restore every page record with
  *    a valid checksum, truncate to the original size, fsync, delete the journal.
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../log';
 
@@ -26,6 +26,131 @@ const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 /** Blocks the thread for `ms` without spinning (SQLite calls are synchronous anyway). */
 export function sleepSync(ms: number): void {
   Atomics.wait(sleepCell, 0, 0, Math.max(1, Math.round(ms)));
+}
+
+/**
+ * Every Chase process that opens a history database registers in `<db>.pids/<pid>` (content: its
+ * role) before it can take the lock, and unregisters on close. A lock whose possible holders are all
+ * dead is stale at once (no need to wait `staleLockMs`): that is how a restarted agent gets past the
+ * lock a killed one left. PIDs of dead processes are pruned by whoever looks.
+ */
+export const pidsDirOf = (dbPath: string): string => `${dbPath}.pids`;
+const registered = new Map<string, { count: number; role: string }>();
+/** Connections of this process inside a transaction, per database (they hold the lock). */
+const busyHere = new Map<string, number>();
+
+export function registerProcess(dbPath: string, role: 'writer' | 'reader'): void {
+  const r = registered.get(dbPath);
+  if (r) {
+    r.count++;
+    if (role === 'writer' && r.role !== 'writer') {
+      r.role = 'writer';
+      writeFileSync(`${pidsDirOf(dbPath)}/${process.pid}`, role);
+    }
+    return;
+  }
+  mkdirSync(pidsDirOf(dbPath), { recursive: true });
+  writeFileSync(`${pidsDirOf(dbPath)}/${process.pid}`, role);
+  registered.set(dbPath, { count: 1, role });
+}
+
+export function unregisterProcess(dbPath: string): void {
+  const r = registered.get(dbPath);
+  if (!r) return;
+  if (--r.count > 0) return;
+  registered.delete(dbPath);
+  try {
+    unlinkSync(`${pidsDirOf(dbPath)}/${process.pid}`);
+  } catch {
+    // already gone
+  }
+}
+
+/** Marks that a connection of this process holds (true) or released (false) the lock. */
+export function noteHolding(dbPath: string, holding: boolean): void {
+  busyHere.set(dbPath, Math.max(0, (busyHere.get(dbPath) ?? 0) + (holding ? 1 : -1)));
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Other live Chase processes registered on this database, with their roles (dead ones pruned). */
+export function liveProcesses(dbPath: string): { pid: number; role: string }[] {
+  let names: string[];
+  try {
+    names = readdirSync(pidsDirOf(dbPath));
+  } catch {
+    return [];
+  }
+  const out: { pid: number; role: string }[] = [];
+  for (const n of names) {
+    const pid = Number(n);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if (isAlive(pid)) {
+      let role = 'reader';
+      try {
+        role = readFileSync(`${pidsDirOf(dbPath)}/${n}`, 'utf8').trim() || 'reader';
+      } catch {
+        // unregistered meanwhile
+      }
+      out.push({ pid, role });
+    } else {
+      try {
+        unlinkSync(`${pidsDirOf(dbPath)}/${n}`);
+      } catch {
+        // pruned by someone else
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Fairness between the writer and readers: the lock is a plain mkdir, so a writer committing
+ * back-to-back could starve a reader polling for it. A connection that has waited a while says so
+ * with `<db>.pids/<pid>.waiting`; the writer, before its next transaction, gives way (briefly).
+ */
+export function markWaiting(dbPath: string, waiting: boolean): void {
+  const f = `${pidsDirOf(dbPath)}/${process.pid}.waiting`;
+  try {
+    if (waiting) writeFileSync(f, '');
+    else unlinkSync(f);
+  } catch {
+    // no pids dir (not registered) or already removed
+  }
+}
+
+/** Sleeps while another live process waits for the lock, at most `maxMs`. */
+export function yieldToWaiters(dbPath: string, maxMs: number): void {
+  const deadline = Date.now() + maxMs;
+  while (Date.now() < deadline) {
+    let waiting = false;
+    try {
+      for (const n of readdirSync(pidsDirOf(dbPath))) {
+        if (!n.endsWith('.waiting')) continue;
+        const pid = Number(n.slice(0, -'.waiting'.length));
+        const f = `${pidsDirOf(dbPath)}/${n}`;
+        if (pid !== process.pid && isAlive(pid) && (ageMs(f, Date.now) ?? Infinity) < 5000) waiting = true;
+        else if (!isAlive(pid)) unlinkSync(f);
+      }
+    } catch {
+      return;
+    }
+    if (!waiting) return;
+    sleepSync(1);
+  }
+}
+
+/** True when nobody who could hold `<db>.lock` is alive (then the lock is a dead process's). */
+function holdersAllDead(dbPath: string): boolean {
+  if ((busyHere.get(dbPath) ?? 0) > 0) return false;
+  return liveProcesses(dbPath).length === 0;
 }
 
 export const lockDirOf = (dbPath: string): string => `${dbPath}.lock`;
@@ -134,24 +259,34 @@ export interface RawLockOptions {
 export function acquireRawLock(dbPath: string, o: RawLockOptions): boolean {
   const now = o.now ?? Date.now;
   const lock = lockDirOf(dbPath);
-  const deadline = now() + o.timeoutMs;
-  let wait = 2;
+  const started = now();
+  const deadline = started + o.timeoutMs;
+  let wait = 1;
+  let marked = false;
   for (;;) {
     try {
       mkdirSync(lock);
+      if (marked) markWaiting(dbPath, false);
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const age = ageMs(lock, now);
     if (age === undefined) continue; // released meanwhile
-    if (age > o.staleLockMs) {
+    if (age > o.staleLockMs || holdersAllDead(dbPath)) {
       breakStaleLock(dbPath, o);
       continue;
     }
-    if (now() >= deadline) return false;
+    if (now() >= deadline) {
+      if (marked) markWaiting(dbPath, false);
+      return false;
+    }
+    if (!marked && now() - started >= 10) {
+      markWaiting(dbPath, (marked = true));
+      wait = 1;
+    }
     sleepSync(wait);
-    wait = Math.min(wait * 2, 50);
+    if (!marked) wait = Math.min(wait * 2, 8);
   }
 }
 
@@ -191,11 +326,13 @@ export function breakStaleLock(dbPath: string, o: RawLockOptions): void {
   }
   try {
     const age = ageMs(lock, now);
-    if (age === undefined || age <= o.staleLockMs) return; // released or re-taken meanwhile
+    if (age === undefined) return; // released meanwhile
+    const dead = holdersAllDead(dbPath);
+    if (age <= o.staleLockMs && !dead) return; // re-taken by a live process meanwhile
     const rolledBack = rollbackHotJournal(dbPath);
     rmdirSync(lock);
     o.log?.warn(
-      `removed the stale database lock ${lock} (held ${Math.round(age / 1000)} s by a process that is gone)` +
+      `removed the stale database lock ${lock} (${dead ? 'its holder is no longer running' : `held ${Math.round(age / 1000)} s`})` +
         (rolledBack ? `; rolled back its interrupted transaction (${rolledBack.pages} page(s) from ${journalOf(dbPath)})` : ''),
     );
   } finally {
@@ -234,4 +371,10 @@ export function recoverDatabase(dbPath: string, o: RawLockOptions): RecoveryOutc
   } finally {
     releaseRawLock(dbPath);
   }
+}
+
+/** Breaks `<db>.lock` if it is stale (old, or every possible holder is dead); else does nothing. */
+export function breakIfStale(dbPath: string, o: RawLockOptions): void {
+  const age = ageMs(lockDirOf(dbPath), o.now ?? Date.now);
+  if (age !== undefined && (age > o.staleLockMs || holdersAllDead(dbPath))) breakStaleLock(dbPath, o);
 }

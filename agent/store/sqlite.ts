@@ -12,8 +12,7 @@
 import { Database, type BindValues, type QueryResult, type SQLiteValue, type Statement } from 'node-sqlite3-wasm';
 import { resolve } from 'node:path';
 import type { Logger } from '../log';
-import { breakStaleLock, lockDirOf, recoverDatabase, sleepSync, type RawLockOptions, type RecoveryOutcome } from './journal';
-import { statSync } from 'node:fs';
+import { breakIfStale, markWaiting, noteHolding, recoverDatabase, registerProcess, sleepSync, unregisterProcess, yieldToWaiters, type RecoveryOutcome } from './journal';
 
 export type Row = Record<string, SQLiteValue>;
 
@@ -51,8 +50,14 @@ export class SqliteDb {
     this.busyTimeoutMs = o.busyTimeoutMs ?? 5000;
     this.staleLockMs = o.staleLockMs ?? 30_000;
     this.log = o.log;
-    this.recovery = recoverDatabase(this.path, { timeoutMs: this.busyTimeoutMs, staleLockMs: this.staleLockMs, log: o.log });
-    this.db = new Database(this.path, { readOnly: o.readOnly ?? false, fileMustExist: o.mustExist ?? false });
+    registerProcess(this.path, o.readOnly ? 'reader' : 'writer');
+    try {
+      this.recovery = recoverDatabase(this.path, { timeoutMs: this.busyTimeoutMs, staleLockMs: this.staleLockMs, log: o.log });
+      this.db = new Database(this.path, { readOnly: o.readOnly ?? false, fileMustExist: o.mustExist ?? false });
+    } catch (e) {
+      unregisterProcess(this.path);
+      throw e;
+    }
   }
 
   get inTransaction(): boolean {
@@ -67,17 +72,26 @@ export class SqliteDb {
   withRetry<T>(op: () => T, wait = true, firstInTransaction = false): T {
     const start = Date.now();
     let delay = 1;
-    for (;;) {
-      try {
-        return op();
-      } catch (e) {
-        if (!isBusy(e) || (this.db.inTransaction && !firstInTransaction)) throw e;
-        breakIfStale(this.path, { timeoutMs: 0, staleLockMs: this.staleLockMs, log: this.log });
-        const waited = Date.now() - start;
-        if (!wait || waited >= this.busyTimeoutMs) throw new BusyError(this.path, waited);
-        sleepSync(delay);
-        delay = Math.min(delay * 2, 25);
+    let marked = false;
+    try {
+      for (;;) {
+        try {
+          return op();
+        } catch (e) {
+          if (!isBusy(e) || (this.db.inTransaction && !firstInTransaction)) throw e;
+          breakIfStale(this.path, { timeoutMs: 0, staleLockMs: this.staleLockMs, log: this.log });
+          const waited = Date.now() - start;
+          if (!wait || waited >= this.busyTimeoutMs) throw new BusyError(this.path, waited);
+          if (!marked && waited >= 10) {
+            markWaiting(this.path, (marked = true));
+            delay = 1;
+          }
+          sleepSync(delay);
+          if (!marked) delay = Math.min(delay * 2, 8);
+        }
       }
+    } finally {
+      if (marked) markWaiting(this.path, false);
     }
   }
 
@@ -94,16 +108,35 @@ export class SqliteDb {
     this.withRetry(() => this.db.exec(sql));
   }
 
+  /**
+   * Runs a cached statement. One that failed (e.g. SQLITE_BUSY) is finalized and dropped from the
+   * cache: node-sqlite3-wasm's next bind would otherwise fail on sqlite3_reset's stale error code.
+   */
+  private use<T>(sql: string, fn: (s: Statement) => T): T {
+    const s = this.stmt(sql);
+    try {
+      return fn(s);
+    } catch (e) {
+      this.statements.delete(sql);
+      if (!s.isFinalized) s.finalize();
+      throw e;
+    }
+  }
+
   run(sql: string, values?: BindValues): { changes: number; lastInsertRowid: number | bigint } {
-    return this.withRetry(() => this.stmt(sql).run(values));
+    return this.withRetry(() => this.use(sql, (s) => s.run(values)));
   }
 
   all<T = Row>(sql: string, values?: BindValues): T[] {
-    return this.withRetry(() => this.stmt(sql).all(values) as QueryResult[] as T[]);
+    return this.withRetry(() => this.use(sql, (s) => s.all(values) as QueryResult[] as T[]));
   }
 
+  /**
+   * First row. (Not Statement.get(): it leaves the statement mid-step, which keeps the read
+   * transaction — and so the database lock — until the statement is next used.)
+   */
   get<T = Row>(sql: string, values?: BindValues): T | undefined {
-    return this.withRetry(() => (this.stmt(sql).get(values) as T | null) ?? undefined);
+    return this.withRetry(() => this.use(sql, (s) => s.all(values)[0] as T | undefined));
   }
 
   pragma(name: string): SQLiteValue {
@@ -116,7 +149,9 @@ export class SqliteDb {
    * `fn` can meet SQLITE_BUSY). `wait: false` throws BusyError instead of waiting for the lock.
    */
   transaction<T>(fn: () => T, wait = true): T {
+    yieldToWaiters(this.path, 50);
     this.withRetry(() => this.db.exec('BEGIN IMMEDIATE'), wait);
+    noteHolding(this.path, true);
     try {
       const result = fn();
       this.db.exec('COMMIT');
@@ -124,31 +159,32 @@ export class SqliteDb {
     } catch (e) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       throw e;
+    } finally {
+      noteHolding(this.path, false);
     }
   }
 
   /** A consistent read of several statements (the lock is held from the first to COMMIT). */
   read<T>(fn: () => T): T {
     this.db.exec('BEGIN');
+    let holding = false;
     try {
-      this.withRetry(() => this.db.get('SELECT count(*) FROM sqlite_master'), true, true);
+      this.withRetry(() => this.db.all('SELECT count(*) FROM sqlite_master'), true, true);
+      noteHolding(this.path, (holding = true));
       return fn();
     } finally {
       if (this.db.inTransaction) this.db.exec('COMMIT');
+      if (holding) noteHolding(this.path, false);
     }
   }
 
   close(): void {
     for (const s of this.statements.values()) if (!s.isFinalized) s.finalize();
     this.statements.clear();
-    if (this.db.isOpen) this.db.close();
+    if (this.db.isOpen) {
+      this.db.close();
+      unregisterProcess(this.path);
+    }
   }
 }
 
-function breakIfStale(dbPath: string, o: RawLockOptions): void {
-  try {
-    if (Date.now() - statSync(lockDirOf(dbPath)).mtimeMs > o.staleLockMs) breakStaleLock(dbPath, o);
-  } catch {
-    // no lock directory: released meanwhile
-  }
-}

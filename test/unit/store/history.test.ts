@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Database } from 'node-sqlite3-wasm';
 import { HistoryReader, HistoryStore } from '../../../agent/store/history';
-import { journalOf, lockDirOf, rollbackHotJournal } from '../../../agent/store/journal';
+import { journalOf, lockDirOf, pidsDirOf, rollbackHotJournal } from '../../../agent/store/journal';
+import { spawnSync } from 'node:child_process';
 import { migrate, migrations, SCHEMA_VERSION } from '../../../agent/store/schema';
 import { SqliteDb } from '../../../agent/store/sqlite';
 import { defaultHistoryPath } from '../../../agent/store/paths';
@@ -55,6 +56,8 @@ test('round trip: runs, samples, intensity (actual and forecast vintage), decisi
       assert.equal(reader.profiles({ gpuModel: 'A40' })[0].energyJ, 300);
       assert.equal(reader.gpus()[0].name, 'NVIDIA A40');
       assert.equal(reader.integrityCheck(), 'ok');
+      assert.equal(reader.lastSampleMs(), T0 + 2000);
+      assert.equal(existsSync(lockDirOf(path)), false, 'no statement keeps the lock after a query returns');
     } finally {
       reader.close();
     }
@@ -235,23 +238,53 @@ test('node-sqlite3-wasm leaves hot journals alone (the reason for journal.ts); o
   }
 });
 
-test('a stale lock left by a killed process is broken (after staleLockMs) and its journal rolled back; a fresh one is waited for', () => {
+test('a lock left by a killed process is broken at once (holder dead) or after staleLockMs (holder unknown), and its journal rolled back', () => {
   const { dir, cleanup } = tempDir();
   try {
     const path = join(dir, 'h.sqlite');
     const store = HistoryStore.open({ path, flushIntervalMs: 0, retentionIntervalMs: 0, log: memoryLogger() });
     store.startRun(run('r1', T0));
     store.close();
-    mkdirSync(lockDirOf(path));
     const log = memoryLogger();
+
+    // a live registered process (our parent stands in for a CLI reading) holds the lock: wait for it
+    mkdirSync(lockDirOf(path));
+    writeFileSync(join(pidsDirOf(path), String(process.ppid)), 'reader');
     assert.throws(() => HistoryReader.open({ path, busyTimeoutMs: 200, staleLockMs: 60_000, log }), /stayed locked/);
+    // ... unless it held it far longer than any Chase transaction does
     const old = (Date.now() - 120_000) / 1000;
     utimesSync(lockDirOf(path), old, old);
-    const reader = HistoryReader.open({ path, busyTimeoutMs: 200, staleLockMs: 60_000, log });
+    let reader = HistoryReader.open({ path, busyTimeoutMs: 200, staleLockMs: 60_000, log });
     assert.equal(reader.getRun('r1')?.id, 'r1');
     reader.close();
     assert.ok(log.lines.some((l) => l.includes('stale database lock') && l.includes(lockDirOf(path))));
+    unlinkSync(join(pidsDirOf(path), String(process.ppid)));
+
+    // the holder is registered but dead (kill -9): broken at once, no waiting
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    mkdirSync(lockDirOf(path));
+    writeFileSync(join(pidsDirOf(path), String(dead)), 'writer');
+    const t = Date.now();
+    reader = HistoryReader.open({ path, busyTimeoutMs: 5000, staleLockMs: 60_000, log });
+    assert.ok(Date.now() - t < 2000);
+    assert.equal(reader.getRun('r1')?.id, 'r1');
+    reader.close();
     assert.equal(existsSync(lockDirOf(path)), false);
+    assert.equal(existsSync(join(pidsDirOf(path), String(dead))), false, 'dead PIDs are pruned');
+  } finally {
+    cleanup();
+  }
+});
+
+test('one writer: a second agent on the same database is refused with a message', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'h.sqlite');
+    HistoryStore.open({ path, flushIntervalMs: 0, retentionIntervalMs: 0, log: memoryLogger() }).close();
+    writeFileSync(join(pidsDirOf(path), String(process.ppid)), 'writer');
+    assert.throws(() => HistoryStore.open({ path, flushIntervalMs: 0, retentionIntervalMs: 0, log: memoryLogger() }), /another Chase agent \(pid \d+\) is already recording/);
+    const reader = HistoryReader.open({ path });
+    reader.close();
   } finally {
     cleanup();
   }
