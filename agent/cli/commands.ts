@@ -5,5 +5,7 @@ import { serveCommand } from './serve';
 import { simulateCommand } from './simulate';
 import { gpusCommand } from './gpus';
 import { forecastBenchCommand } from './forecastBench';
+import { runsCommand } from './runs';
+import { runCommand } from './run';
 
-export const commands: CliCommand[] = [serveCommand, carbonCommand, gpusCommand, simulateCommand, forecastBenchCommand];
+export const commands: CliCommand[] = [serveCommand, runCommand, carbonCommand, gpusCommand, simulateCommand, forecastBenchCommand, runsCommand];
