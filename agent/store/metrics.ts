@@ -1,0 +1,143 @@
+/**
+ * Prometheus `/metrics` for fleets: each agent exposes its own endpoint and Prometheus scrapes it.
+ * Off by default; bound to 127.0.0.1 unless a host is configured. Own prom-client Registry (never
+ * the global one). Names and units follow Prometheus conventions (base units: grams, watts, joules;
+ * `_total` on counters).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { millijoulesToJoules, milliwattsToWatts } from './accounting';
+
+export interface MetricsGpu {
+  uuid: string;
+  index: number;
+  powerMw?: number;
+  powerLimitMw?: number;
+  /** Energy counter (mJ), monotone; its increase is added to chase_gpu_energy_joules_total. */
+  energyMj?: number;
+}
+
+export interface MetricsRun {
+  runId: string;
+  /** Cumulative emissions of the run so far (g). */
+  emissionsG: number;
+  /** Cumulative emissions saved vs. the max-power baseline (g). */
+  savedG?: number;
+}
+
+export interface MetricsUpdate {
+  intensity?: { zone: string; source: string; intensityGPerKwh: number };
+  gpus?: MetricsGpu[];
+  runs?: MetricsRun[];
+}
+
+export interface MetricsOptions {
+  /** Also export Node process metrics (process_*, nodejs_*). Default false. */
+  processMetrics?: boolean;
+}
+
+export class ChaseMetrics {
+  readonly registry = new Registry();
+  private readonly intensity: Gauge<'zone' | 'source'>;
+  private readonly limit: Gauge<'gpu' | 'index'>;
+  private readonly power: Gauge<'gpu' | 'index'>;
+  private readonly energy: Counter<'gpu' | 'index'>;
+  private readonly emissions: Counter<'run'>;
+  private readonly saved: Counter<'run'>;
+  private readonly lastEnergyMj = new Map<string, number>();
+  private readonly lastRun = new Map<string, { emissionsG: number; savedG: number }>();
+
+  constructor(o: MetricsOptions = {}) {
+    const registers = [this.registry];
+    this.intensity = new Gauge({ name: 'chase_grid_carbon_intensity_grams_per_kwh', help: 'Carbon intensity of the grid, grams CO2eq per kWh.', labelNames: ['zone', 'source'], registers });
+    this.limit = new Gauge({ name: 'chase_gpu_power_limit_watts', help: 'Power limit of the GPU, watts.', labelNames: ['gpu', 'index'], registers });
+    this.power = new Gauge({ name: 'chase_gpu_power_watts', help: 'Power drawn by the GPU, watts.', labelNames: ['gpu', 'index'], registers });
+    this.energy = new Counter({ name: 'chase_gpu_energy_joules_total', help: 'Energy used by the GPU since the agent started, joules.', labelNames: ['gpu', 'index'], registers });
+    this.emissions = new Counter({ name: 'chase_emissions_grams_total', help: 'Emissions of the run, grams CO2eq.', labelNames: ['run'], registers });
+    this.saved = new Counter({ name: 'chase_emissions_saved_grams_total', help: 'Emissions saved vs. running at maximum power, grams CO2eq.', labelNames: ['run'], registers });
+    if (o.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'chase_' });
+  }
+
+  /** Applies a snapshot of what the agent knows now. Cumulative inputs become counter increases. */
+  update(u: MetricsUpdate): void {
+    if (u.intensity) {
+      this.intensity.reset(); // one current zone/source: a switched source must not linger
+      this.intensity.set({ zone: u.intensity.zone, source: u.intensity.source }, u.intensity.intensityGPerKwh);
+    }
+    for (const g of u.gpus ?? []) {
+      const labels = { gpu: g.uuid, index: String(g.index) };
+      if (g.powerLimitMw !== undefined) this.limit.set(labels, milliwattsToWatts(g.powerLimitMw));
+      if (g.powerMw !== undefined) this.power.set(labels, milliwattsToWatts(g.powerMw));
+      if (g.energyMj !== undefined) {
+        const last = this.lastEnergyMj.get(g.uuid);
+        if (last === undefined) this.energy.inc(labels, 0);
+        else if (g.energyMj > last) this.energy.inc(labels, millijoulesToJoules(g.energyMj - last));
+        // a counter that went backwards (driver reload) re-bases without adding anything
+        this.lastEnergyMj.set(g.uuid, g.energyMj);
+      }
+    }
+    for (const r of u.runs ?? []) {
+      const last = this.lastRun.get(r.runId) ?? { emissionsG: 0, savedG: 0 };
+      const savedG = r.savedG ?? last.savedG;
+      this.emissions.inc({ run: r.runId }, Math.max(0, r.emissionsG - last.emissionsG));
+      this.saved.inc({ run: r.runId }, Math.max(0, savedG - last.savedG));
+      this.lastRun.set(r.runId, { emissionsG: Math.max(r.emissionsG, last.emissionsG), savedG: Math.max(savedG, last.savedG) });
+    }
+  }
+
+  /** The exposition text (Prometheus text format 0.0.4). */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+export interface MetricsServerOptions {
+  /** Default 127.0.0.1: other machines reach it only when configured. */
+  host?: string;
+  /** Default 9477; 0 picks a free port. */
+  port?: number;
+}
+
+export const DEFAULT_METRICS_PORT = 9477;
+
+/** Serves GET /metrics. Start it only when the user enabled metrics. */
+export class MetricsServer {
+  private server: Server | undefined;
+
+  constructor(private readonly metrics: ChaseMetrics) {}
+
+  async start(o: MetricsServerOptions = {}): Promise<{ host: string; port: number; url: string }> {
+    const host = o.host ?? '127.0.0.1';
+    const server = createServer((req, res) => {
+      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: Chase serves GET /metrics\n');
+        return;
+      }
+      this.metrics.text().then(
+        (body) => res.writeHead(200, { 'content-type': this.metrics.contentType }).end(body),
+        (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(e)}\n`),
+      );
+    });
+    this.server = server;
+    await new Promise<void>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(o.port ?? DEFAULT_METRICS_PORT, host, () => resolveListen());
+    });
+    const port = (server.address() as AddressInfo).port;
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    return { host, port, url: `http://${shownHost}:${port}/metrics` };
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+}
