@@ -74,7 +74,7 @@ export function prepareAllocation(frontier: readonly PowerPoint[], intensities: 
   for (let i = 0; i < count; ) {
     let j = i;
     const l0 = lam[order[i]];
-    while (j < count && lam[order[j]] <= l0 * (1 + 1e-12)) j++;
+    while (j < count && lam[order[j]] <= l0 + Math.abs(l0) * 1e-12) j++;
     for (let q = i; q < j; q++) groupEnd[q] = j;
     i = j;
   }

@@ -99,6 +99,9 @@ export function buildProfile(name: string, unit: string, points: Array<Omit<Powe
   const maxPoint = measured[measured.length - 1];
   const efficient = paretoByEnergy(candidates);
   const frontier = lowerHull(candidates);
+  // A slower point drawing no less power than a faster one is never worth it (noisy profiles have
+  // them): the frontier starts at the least-power vertex, so power rises with throughput along it.
+  while (frontier.length > 1 && frontier[1].avgPowerMw <= frontier[0].avgPowerMw) frontier.shift();
   let minEnergyVertex = 0;
   for (let k = 1; k < frontier.length; k++) if (energyPerUnitMj(frontier[k]) < energyPerUnitMj(frontier[minEnergyVertex])) minEnergyVertex = k;
   return { name, unit, measured, candidates, efficient, frontier, minEnergyVertex, maxPoint };

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { allocate, allocatedPoint } from '../../../agent/control/allocate';
 import { budgetedPolicy, chasePaperPolicy, maxPowerPolicy, staticBestPolicy, type DecisionState } from '../../../agent/control/policy';
 import type { Forecaster } from '../../../agent/forecast/types';
+import { parseZeusProfile } from '../../../agent/control/profile';
 import { HOUR_MS, T0, a40 } from './fixtures';
 
 const constant = (v: number): Forecaster => ({ name: 'constant', forecast: ({ horizonSteps }) => ({ mean: new Float64Array(horizonSteps).fill(v) }) });
@@ -153,3 +154,29 @@ describe('default (budgeted optimizer)', () => {
     assert.equal(fast, 300_000);
   });
 });
+
+describe('noisy profiles', () => {
+  // Zeus A40 NCF batch 32768: flat and noisy; 250 W is the fastest and 300 W (the default) is not.
+  const csv = `dataset,network,batch_size,optimizer,power_limit,time_per_epoch,average_power
+movielens-1m,ncf,32768,adam,100,8.445,80.12311371122034
+movielens-1m,ncf,32768,adam,125,8.215,82.59299946722155
+movielens-1m,ncf,32768,adam,150,8.655,81.17130834524644
+movielens-1m,ncf,32768,adam,175,8.335,84.16853335821843
+movielens-1m,ncf,32768,adam,200,8.646,82.25691073594979
+movielens-1m,ncf,32768,adam,225,8.346,83.06397779023649
+movielens-1m,ncf,32768,adam,250,8.116,81.51718134076725
+movielens-1m,ncf,32768,adam,275,8.239,85.09836983612591
+movielens-1m,ncf,32768,adam,300,8.342,82.52385243391234
+`;
+  it('the frontier starts at the least power and every policy decides', () => {
+    const p = parseZeusProfile(csv, 'ncf', { workload: 'ncf', batch: 32768 });
+    assert.deepEqual(p.frontier.map((q) => q.powerLimitMw / 1000), [100, 250]);
+    const s = state(new Array(30).fill(200), { unitsTotal: 8000 });
+    assert.equal(budgetedPolicy(p, { budgetPct: 2.5, forecaster: constant(200) }).decide(s), 250_000);
+    assert.equal(staticBestPolicy(p, { budgetPct: 2.5 }).decide(s), 250_000); // faster and leaner than 300 W
+    assert.equal(chasePaperPolicy(p, { eta: 0.5 }).decide(s), 250_000);
+    const a = allocate(p.frontier, [-5, 0, 300], [3600, 3600, 3600], 3 * 3600 / 8.3);
+    assert.equal(a.status, 'fits');
+  });
+});
+
