@@ -35,7 +35,16 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
   const since = (t) => Date.now() - t;
 
   before(async () => {
-    assert.ok(fs.existsSync(VSIX), `${path.relative(REPO_ROOT, VSIX)} is missing: run npm run package first`);
+    try {
+      await setUp();
+    } catch (err) {
+      anyFailed = true; // screenshot and code-server log in after()
+      throw err;
+    }
+  });
+
+  async function setUp() {
+    assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run npm run package first`);
     fs.rmSync(OUT, { recursive: true, force: true });
     fs.mkdirSync(OUT, { recursive: true });
     scratch = makeTempDir('chase-ui-');
@@ -54,10 +63,10 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     await page.locator('.monaco-workbench').waitFor({ state: 'attached', timeout: 60_000 });
     workbenchAt = Date.now();
     timings.workbenchPresentMs = since(t0);
-  });
+  }
 
   after(async () => {
-    if (anyFailed && page) {
+    if (anyFailed && page && fs.existsSync(OUT)) {
       await page.screenshot({ path: path.join(OUT, 'failure.png') }).catch(() => {});
       console.log(`browser console errors (${consoleErrors.length}):\n  ${consoleErrors.slice(0, 20).join('\n  ')}`);
     }
