@@ -81,7 +81,7 @@ export function prepareAllocation(frontier: readonly PowerPoint[], intensities: 
 
   const sweep = (units: number, fill?: { vertex: Int32Array; frac: Float64Array }): { status: Allocation['status']; lambda: number; carbon: number } => {
     if (workMin >= units || edges === 0) return { status: workMin >= units ? 'slack' : 'short', lambda: 0, carbon: workMin >= units ? carbonMin : Infinity };
-    if (workMax < units) {
+    if (workMax < units * (1 - 1e-12)) {
       fill?.vertex.fill(m - 1);
       return { status: 'short', lambda: Infinity, carbon: Infinity };
     }

@@ -173,11 +173,16 @@ export function budgetedPolicy(profile: PowerProfile, options: BudgetedOptions):
         }
         return best;
       };
-      // Shortlist: choices from one vertex below to one above the edge the time-shared plan puts
-      // this period on (the planned point for the deadline, the usual case).
-      const whole = allocate(frontier, ci, deadlineLengths(n, periodS, leftS), remainingUnits, slopes);
-      const lo = frontier[Math.max(0, whole.vertex[0] - 1)].unitsPerS;
-      const hi = frontier[Math.min(frontier.length - 1, whole.vertex[0] + 2)].unitsPerS;
+      // Shortlist: choices from one vertex below to one above the edge each finish time's
+      // time-shared plan puts this period on.
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const T of finishes) {
+        const m = Math.max(1, Math.ceil(T / periodS - 1e-9));
+        const v = allocate(frontier, ci.subarray(0, m), deadlineLengths(m, periodS, T), remainingUnits, slopes).vertex[0];
+        lo = Math.min(lo, frontier[Math.max(0, v - 1)].unitsPerS);
+        hi = Math.max(hi, frontier[Math.min(frontier.length - 1, v + 2)].unitsPerS);
+      }
       let chosen = fastest;
       let bestCost = Infinity;
       for (const p of choices) {

@@ -77,7 +77,7 @@ export function runOracleJob(trace: Trace, profile: PowerProfile, job: JobSpec, 
  * (for MaxCI and the forecasters) and room for the slowest possible job after the last.
  */
 export function jobStarts(trace: Trace, profile: PowerProfile, units: number, count: number, warmupPeriods: number): number[] {
-  const slowest = Math.min(...profile.efficient.map((p) => p.unitsPerS));
+  const slowest = Math.min(...profile.candidates.map((p) => p.unitsPerS)); // no policy can be slower
   const span = Math.ceil((units / slowest) / (trace.stepMs / 1000)) + 1;
   const last = trace.intensitiesGPerKwh.length - span;
   if (last < warmupPeriods) throw new SimulationError(`${trace.name}: ${trace.intensitiesGPerKwh.length} periods are too few for ${warmupPeriods} periods of history plus a job of up to ${span} periods`);
