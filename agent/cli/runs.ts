@@ -1,11 +1,11 @@
 import type { CliCommand } from './command';
 import { numberArg, UsageError } from './command';
 import { writeFileSync } from 'node:fs';
-import { HistoryReader } from '../store/history';
+import type { HistoryReader } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
-import { codeCarbonCsv, exportRunCodeCarbon, exportRunJson, writeCodeCarbonFile } from '../store/export';
 import { gramsToKg, joulesToKwh } from '../store/accounting';
 import type { RunRecord } from '../store/types';
+// The store (WebAssembly SQLite) is loaded when a `runs` command runs, not when the agent starts.
 
 const USAGE = `chase-agent runs list [--limit N] [--json] [--db FILE]
 chase-agent runs show <id> [--json] [--db FILE]
@@ -112,7 +112,11 @@ export const runsCommand: CliCommand = {
     const format = p.flags.get('format') ?? 'codecarbon';
     if (format !== 'codecarbon' && format !== 'json') throw new UsageError(`--format must be codecarbon or json (got "${String(format)}")`);
     const id = sub === 'list' ? '' : needId();
-    const reader = HistoryReader.open({ path });
+    /* eslint-disable @typescript-eslint/no-require-imports -- loaded on use (see top) */
+    const { HistoryReader: Reader } = require('../store/history') as typeof import('../store/history');
+    const { codeCarbonCsv, exportRunCodeCarbon, exportRunJson, writeCodeCarbonFile } = require('../store/export') as typeof import('../store/export');
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const reader = Reader.open({ path });
     try {
       if (sub === 'list') {
         const limitFlag = p.flags.get('limit');

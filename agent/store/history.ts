@@ -103,11 +103,17 @@ export class HistoryReader {
     const out: StoredGpuSample[] = [];
     this.db.read(() => {
       for (const g of gpus) {
-        for (const r of this.db.all('SELECT ts_ms, power_mw, limit_mw, energy_mj, util_pct, res_s FROM samples WHERE gpu_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms', [g.id, o.fromMs, o.toMs])) {
-          const s: StoredGpuSample = { timestampMs: Number(r.ts_ms), gpuUuid: g.uuid, powerMw: Number(r.power_mw), powerLimitMw: Number(r.limit_mw), resolutionMs: Number(r.res_s) * 1000 };
-          if (r.energy_mj !== null) s.energyMj = Number(r.energy_mj);
-          if (r.util_pct !== null) s.utilizationPct = Number(r.util_pct);
-          out.push(s);
+        // Rows come out already in the record's shape (aliases, the uuid bound in): no per-row mapping.
+        const rows = this.db.all<StoredGpuSample>(
+          `SELECT ts_ms AS timestampMs, ? AS gpuUuid, power_mw AS powerMw, limit_mw AS powerLimitMw, energy_mj AS energyMj,
+                  util_pct AS utilizationPct, res_s * 1000 AS resolutionMs
+           FROM samples WHERE gpu_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms`,
+          [g.uuid, g.id, o.fromMs, o.toMs],
+        );
+        for (const r of rows) {
+          if (r.energyMj === null) delete r.energyMj;
+          if (r.utilizationPct === null) delete r.utilizationPct;
+          out.push(r);
         }
       }
     });
@@ -354,11 +360,17 @@ export class HistoryStore extends HistoryReader {
   /** Writes every queued row in one transaction. Returns the number of rows written. */
   flush(wait = true): number {
     if (this.queuedRows === 0) return 0;
-    for (const s of this.samplesQ) if (!this.gpuIds.has(s.gpuUuid)) this.registerGpu({ uuid: s.gpuUuid });
     const samples = this.samplesQ;
     const intensity = this.intensityQ;
     const decisions = this.decisionsQ;
+    const added: string[] = [];
     this.db.transaction(() => {
+      // GPUs seen for the first time are registered in the same transaction (one commit, not one each)
+      for (const s of samples) {
+        if (this.gpuIds.has(s.gpuUuid)) continue;
+        this.registerGpu({ uuid: s.gpuUuid });
+        added.push(s.gpuUuid);
+      }
       const ins = `INSERT INTO samples(gpu_id, ts_ms, power_mw, limit_mw, energy_mj, util_pct, res_s) VALUES (?, ?, ?, ?, ?, ?, 1)
         ON CONFLICT(gpu_id, ts_ms) DO UPDATE SET power_mw = excluded.power_mw, limit_mw = excluded.limit_mw, energy_mj = excluded.energy_mj, util_pct = excluded.util_pct`;
       for (const s of samples) {
@@ -381,7 +393,9 @@ export class HistoryStore extends HistoryReader {
           orNull(d.expectedSavingG),
         ]);
       }
-    }, wait);
+    }, wait, () => {
+      for (const u of added) this.gpuIds.delete(u); // rolled back: those ids do not exist
+    });
     this.samplesQ = [];
     this.intensityQ = [];
     this.decisionsQ = [];

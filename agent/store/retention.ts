@@ -46,8 +46,8 @@ export interface RetentionReport {
   sizeBytes: number;
 }
 
-/** Span of samples (per GPU) folded in one transaction. */
-const CHUNK_MS = 6 * HOUR;
+/** Fine rows (per GPU) folded in one transaction: ~20 k rows, tens of ms — readers barely wait. */
+const CHUNK_ROWS = 20_000;
 
 export function validateRetention(p: RetentionPolicy): void {
   let prevAge = 0;
@@ -83,7 +83,9 @@ export function downsampleGpu(db: SqliteDb, gpuId: number, resolutionMs: number,
     const first = db.get<{ t: number | null }>('SELECT min(ts_ms) AS t FROM samples WHERE gpu_id = ? AND ts_ms < ? AND res_s < ?', [gpuId, cutoff, resS]);
     if (!first || first.t === null) break;
     const from = Math.floor(first.t / resolutionMs) * resolutionMs;
-    const to = Math.min(cutoff, from + Math.max(CHUNK_MS, resolutionMs));
+    // At most ~CHUNK_ROWS fine rows per transaction, ending on a bucket boundary.
+    const nth = db.get<{ t: number }>('SELECT ts_ms AS t FROM samples WHERE gpu_id = ? AND ts_ms >= ? AND ts_ms < ? AND res_s < ? ORDER BY ts_ms LIMIT 1 OFFSET ?', [gpuId, from, cutoff, resS, CHUNK_ROWS]);
+    const to = nth ? Math.min(cutoff, Math.max(from + resolutionMs, Math.floor(nth.t / resolutionMs) * resolutionMs)) : cutoff;
     db.transaction(() => {
       const ins = db.run(
         `INSERT INTO samples(gpu_id, ts_ms, power_mw, limit_mw, energy_mj, util_pct, res_s)

@@ -148,7 +148,7 @@ export class SqliteDb {
    * Runs `fn` in one write transaction (BEGIN IMMEDIATE: the lock is taken up front, so nothing in
    * `fn` can meet SQLITE_BUSY). `wait: false` throws BusyError instead of waiting for the lock.
    */
-  transaction<T>(fn: () => T, wait = true): T {
+  transaction<T>(fn: () => T, wait = true, onRollback?: () => void): T {
     yieldToWaiters(this.path, 50);
     this.withRetry(() => this.db.exec('BEGIN IMMEDIATE'), wait);
     noteHolding(this.path, true);
@@ -158,6 +158,7 @@ export class SqliteDb {
       return result;
     } catch (e) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      onRollback?.();
       throw e;
     } finally {
       noteHolding(this.path, false);

@@ -15,9 +15,10 @@ interface Writer {
   closed: Promise<void>;
 }
 
-function startWriter(path: string): Writer {
-  const child = spawn(process.execPath, [WRITER, path], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const w: Writer = { child, committed: [], stderr: '', firstCommit: Promise.resolve(), closed: Promise.resolve() };
+/** Spawns a writer; with `wait`, it loads and then waits for `go()` before touching the database. */
+function startWriter(path: string, wait = false): Writer & { go: () => void } {
+  const child = spawn(process.execPath, [WRITER, path, ...(wait ? ['--wait'] : [])], { stdio: [wait ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const w: Writer & { go: () => void } = { child, committed: [], stderr: '', firstCommit: Promise.resolve(), closed: Promise.resolve(), go: () => child.stdin?.write('go\n') };
   let buf = '';
   let signal: () => void = () => undefined;
   w.firstCommit = new Promise<void>((r) => (signal = r));
@@ -43,13 +44,18 @@ test('kill -9 while writing, 50 times: the database always opens, passes integri
     const path = join(dir, 'history.sqlite');
     let rollbacks = 0;
     let commits = 0;
+    // The next writer is spawned (Node start-up, module load) while the last one's database is
+    // checked; it touches the database only after go().
+    let next = startWriter(path, true);
     for (let i = 0; i < 50; i++) {
-      const w = startWriter(path);
+      const w = next;
+      w.go();
       await w.firstCommit;
       assert.ok(w.committed.length > 0, `writer ${i} never committed: ${w.stderr}`);
       await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
       w.child.kill('SIGKILL');
       await w.closed;
+      if (i < 49) next = startWriter(path, true);
       commits += w.committed.length;
       const lastCommitted = w.committed[w.committed.length - 1];
 
