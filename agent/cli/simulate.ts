@@ -9,7 +9,7 @@ const usage = `chase-agent simulate --trace FILE --profile FILE --workload NAME 
 
 Replays a carbon-intensity trace against a measured GPU power profile and compares the power-limit
 policies: max-power (baseline), static-best, energy-only, chase-paper-eta0.25, chase-paper-eta0.5,
-default and oracle. K jobs of E epochs start at evenly spaced periods (after one day of history);
+default and oracle. K jobs of E epochs start at evenly spaced periods (after 7 days of history);
 a decision is made every trace period.
 
   --trace FILE        carbon trace CSV (Electricity Maps export, or timestamp,intensity)
