@@ -13,8 +13,9 @@ const watch = process.argv.includes('--watch');
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', legalComments: 'linked', define: { CHASE_VERSION: JSON.stringify(pkg.version) } };
 const builds = [
   { ...common, entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] },
-  // koffi carries prebuilt N-API binaries per platform: it is loaded from node_modules at run time, not bundled.
-  { ...common, entryPoints: ['agent/main.ts'], outfile: 'dist/agent.js', platform: 'node', format: 'cjs', target: 'node20', external: ['koffi'], banner: { js: '#!/usr/bin/env node' } },
+  // koffi (prebuilt N-API binaries per platform) and node-sqlite3-wasm (loads its .wasm from its own
+  // folder) are loaded from node_modules at run time, not bundled; the VSIX carries them (see .vscodeignore).
+  { ...common, entryPoints: ['agent/main.ts'], outfile: 'dist/agent.js', platform: 'node', format: 'cjs', target: 'node20', external: ['koffi', 'node-sqlite3-wasm'], banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: ['webview/dashboard.ts'], outfile: 'dist/webview/dashboard.js', platform: 'browser', format: 'iife', target: 'es2022' },
   { ...common, entryPoints: ['webview/dashboard.css'], outfile: 'dist/webview/dashboard.css', sourcemap: false },
 ];

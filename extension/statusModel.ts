@@ -110,6 +110,7 @@ function carbonView(carbon: CarbonStatus): StatusView {
     `Source: ${escapeMarkdown(carbon.source.label)} (${carbon.source.signal} signal, zone ${escapeMarkdown(carbon.source.zone)})`,
     `Period: ${formatTime(carbon.timestampMs)}, ${Math.round(carbon.periodMs / 60_000)} min${carbon.trend ? `; next period ${TREND_WORDS[carbon.trend]}` : ''}`,
     ...(levelLine ? [levelLine] : []),
+    ...(carbon.notes ?? []).map((n) => `$(info) ${escapeMarkdown(n)}`),
     ...(carbon.stale ? [`$(warning) Stale: ${escapeMarkdown(carbon.staleReason ?? 'the source has not answered for longer than its period')}`] : []),
     '',
     `Data: ${escapeMarkdown(carbon.source.attribution)}`,

@@ -6,5 +6,6 @@ import { simulateCommand } from './simulate';
 import { gpusCommand } from './gpus';
 import { forecastBenchCommand } from './forecastBench';
 import { runsCommand } from './runs';
+import { runCommand } from './run';
 
-export const commands: CliCommand[] = [serveCommand, carbonCommand, gpusCommand, simulateCommand, forecastBenchCommand, runsCommand];
+export const commands: CliCommand[] = [serveCommand, runCommand, carbonCommand, gpusCommand, simulateCommand, forecastBenchCommand, runsCommand];

@@ -73,6 +73,8 @@ export type CarbonStatus =
       staleReason?: string;
       trend?: IntensityTrend;
       levels?: IntensityLevels;
+      /** What the user should know about this reading or source (e.g. "forecast not in your plan: using Chase's own"). */
+      notes?: string[];
     }
   | {
       state: 'error';

@@ -118,6 +118,14 @@ export class ProgressTracker {
     return this.cumulative;
   }
 
+  /** Adds proxy work (GPU activity) for a job with no progress signal. */
+  addProxy(units: number, atMs: number): number {
+    this.formatSeen ??= 'gpu-proxy';
+    this.doneBeforeSegment += units;
+    this.lastAtMs = atMs;
+    return this.cumulative;
+  }
+
   get cumulative(): number {
     return this.doneBeforeSegment + (this.lastCompleted ?? 0);
   }

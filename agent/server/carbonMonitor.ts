@@ -59,7 +59,7 @@ export class CarbonMonitor {
     this.levels = undefined;
     const generation = ++this.generation;
     try {
-      this.provider = (this.deps.createProvider ?? createProvider)(settings.carbon, this.deps.now());
+      this.provider = (this.deps.createProvider ?? createProvider)(settings.carbon, this.deps.now(), settings.secrets ?? {});
       this.log.info(`source: ${this.provider.info.label}`);
     } catch (e) {
       this.setStatus(errorStatus(e));
@@ -116,6 +116,7 @@ export class CarbonMonitor {
       this.lastReading = reading;
       const { trend, levels } = await this.context(provider, reading);
       if (generation !== this.generation) return;
+      const notes = [...(provider.notices ?? []), ...(reading.note ? [reading.note] : [])];
       this.setStatus({
         state: 'ok',
         source: provider.info,
@@ -127,6 +128,7 @@ export class CarbonMonitor {
         ...(reading.staleReason ? { staleReason: reading.staleReason } : {}),
         ...(trend ? { trend } : {}),
         ...(levels ? { levels } : {}),
+        ...(notes.length > 0 ? { notes } : {}),
       });
     } catch (e) {
       if (generation !== this.generation) return;
@@ -139,6 +141,14 @@ export class CarbonMonitor {
       }
     }
     this.scheduleNext(provider, generation);
+  }
+
+  /** The reading is for an earlier period than now: the source has not published this one yet. */
+  private behind(provider: CarbonProvider): boolean {
+    const last = this.lastReading;
+    if (!last) return false;
+    const now = this.providerNow(provider);
+    return last.timestampMs + provider.periodMs <= now;
   }
 
   /** Trend (from the next period's expected value) and grid-relative levels; best effort. */
@@ -171,6 +181,8 @@ export class CarbonMonitor {
       delayMs = provider.wallTimeOf(provider.periodStart(v) + provider.periodMs) - wall;
     } else {
       delayMs = provider.periodMs - (wall % provider.periodMs);
+      // Not published yet: ask again after a quarter period instead of waiting a whole one.
+      if (this.behind(provider)) delayMs = Math.min(delayMs, provider.periodMs / 4);
     }
     this.stopTimer();
     this.timer = this.deps.setTimer(() => void this.refresh(generation), Math.max(50, Math.ceil(delayMs)));

@@ -1,0 +1,172 @@
+/**
+ * `chase-agent run [options] -- COMMAND [ARGS…]`: runs a training job under carbon-aware control
+ * without VS Code, and prints a summary at the end. The job's exit code is passed through.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { CliCommand } from './command';
+import { numberArg, UsageError } from './command';
+import { openGpuBackend } from '../gpu/index';
+import { PowerLimitGuard } from '../gpu/safety/guard';
+import { LimitJournal } from '../gpu/safety/journal';
+import { ReplayProvider } from '../carbon/replay';
+import { createProvider } from '../carbon/index';
+import { secretsFromEnv } from '../carbon/secrets';
+import { createLogger } from '../log';
+import { Run, type RunPolicyName, type RunSummary } from '../runs/run';
+import { RunCarbon } from '../runs/runCarbon';
+import { ReporterServer } from '../runs/reporterServer';
+import type { CarbonSourceKind } from '../protocol/messages';
+
+const POLICIES: RunPolicyName[] = ['default', 'max-power', 'static-best', 'energy-only', 'chase-paper'];
+
+const usage = `chase-agent run [options] -- COMMAND [ARGS…]
+
+Runs COMMAND (e.g. python train.py) with its GPUs under carbon-aware power control and prints a
+summary when it ends. The job's exit code is passed through.
+
+Options:
+  --budget-pct B     allowed slowdown against the maximum power limit, % (default 2.5)
+  --gpus 0,1         GPU indices the job uses (default: all visible GPUs)
+  --policy P         ${POLICIES.join(' | ')} (default: default)
+  --eta X            η for --policy chase-paper (default 0.5)
+  --simulate         simulated GPUs (measured A40 profile) instead of NVML
+  --provider P       carbon source: replay (default), static, electricitymaps, watttime, uk-neso
+  --zone Z           grid zone (default GB); --trace FILE replays your own CSV
+  --speed N          replay the trace N× faster than real time (default 1)
+  --total-units N    the job's total work in progress units (steps), when known
+  --warmup-s S, --window-s S   profiling warm-up and measurement window per limit (default 10, 30)
+  --json             print the summary as one JSON object (the job's stdout then goes to stderr)
+API keys come from CHASE_ELECTRICITYMAPS_TOKEN, CHASE_WATTTIME_USERNAME / CHASE_WATTTIME_PASSWORD.`;
+
+export const runCommand: CliCommand = {
+  name: 'run',
+  summary: 'run a training command under carbon-aware GPU power control and print a summary',
+  usage,
+  async run(argv) {
+    const dash = argv.indexOf('--');
+    if (dash < 0 || dash === argv.length - 1) throw new UsageError('give the command to run after --, e.g. chase-agent run -- python train.py');
+    const [file, ...args] = argv.slice(dash + 1);
+    const { values } = parseArgs({
+      args: argv.slice(0, dash),
+      options: {
+        'budget-pct': { type: 'string' },
+        gpus: { type: 'string' },
+        policy: { type: 'string', default: 'default' },
+        eta: { type: 'string' },
+        simulate: { type: 'boolean', default: false },
+        provider: { type: 'string', default: 'replay' },
+        zone: { type: 'string', default: 'GB' },
+        trace: { type: 'string' },
+        speed: { type: 'string' },
+        'total-units': { type: 'string' },
+        'warmup-s': { type: 'string' },
+        'window-s': { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+      strict: true,
+    });
+    const budgetPct = numberArg('budget-pct', values['budget-pct'], 2.5);
+    if (budgetPct < 0) throw new UsageError('--budget-pct must be ≥ 0');
+    const policy = values.policy as RunPolicyName;
+    if (!POLICIES.includes(policy)) throw new UsageError(`--policy must be one of ${POLICIES.join(', ')}`);
+    const speed = numberArg('speed', values.speed, 1);
+    if (!(speed > 0)) throw new UsageError('--speed must be > 0');
+    const log = createLogger('run');
+
+    const gpus = await openGpuBackend({ env: values.simulate ? { ...process.env, CHASE_GPU_BACKEND: 'simulated' } : process.env });
+    for (const note of gpus.notes) log.info(note);
+    const guard = new PowerLimitGuard(gpus.backend, { journal: new LimitJournal(), log, visible: gpus.visibility.devices });
+    guard.restoreLeftovers();
+    const uninstall = guard.installExitHandlers();
+    const visible = gpus.visibility.devices.map((d) => d.index);
+    const gpuIndices = values.gpus ? values.gpus.split(',').map((s) => Number(s.trim())) : visible;
+    const unknown = gpuIndices.filter((i) => !visible.includes(i));
+    if (gpuIndices.length === 0 || unknown.length > 0) {
+      uninstall();
+      throw new UsageError(`--gpus ${values.gpus ?? ''}: GPU ${unknown.join(', ') || '(none)'} is not visible; visible GPUs: ${visible.join(', ') || 'none'}`);
+    }
+
+    const provider = values.trace
+      ? ReplayProvider.create({ zone: values.zone!, traceFile: values.trace, speed })
+      : createProvider({ provider: values.provider as CarbonSourceKind, zone: values.zone!, replaySpeed: speed }, Date.now(), secretsFromEnv(process.env));
+    const reporter = new ReporterServer((s) => run.reportSteps(s.steps, s.samples));
+    await reporter.start();
+    const scratch = mkdtempSync(join(tmpdir(), 'chase-run-'));
+    const run: Run = new Run(
+      {
+        id: `run-${Date.now().toString(36)}`,
+        command: { file, args },
+        gpuIndices,
+        budgetPct,
+        policy,
+        ...(values.eta ? { eta: numberArg('eta', values.eta) } : {}),
+        ...(values['total-units'] ? { totalUnits: numberArg('total-units', values['total-units']) } : {}),
+        profiler: {
+          ...(values['warmup-s'] ? { warmupMs: numberArg('warmup-s', values['warmup-s']) * 1000 } : {}),
+          ...(values['window-s'] ? { windowMs: numberArg('window-s', values['window-s']) * 1000 } : {}),
+        },
+        sampleMs: Math.max(50, Math.min(1000, provider.periodMs / speed / 4)),
+        ...(gpus.backend.simulated ? { simulatedThroughputFile: join(scratch, 'throughput.json') } : {}),
+      },
+      {
+        backend: gpus.backend,
+        guard,
+        carbon: new RunCarbon(provider),
+        reporter,
+        log,
+        onOutput: (stream, text) => (values.json || stream === 'stderr' ? process.stderr : process.stdout).write(text),
+        onDecision: (d) => log.info(`period ${new Date(d.periodStartMs).toISOString()}: ${d.intensityGPerKwh.toFixed(0)} g/kWh → ${(d.powerLimitMw / 1000).toFixed(0)} W${d.applied ? '' : ' (advised, not applied)'}`),
+      },
+    );
+    const stopJob = (): void => run.stop();
+    process.on('SIGINT', stopJob);
+    process.on('SIGTERM', stopJob);
+    let summary: RunSummary;
+    try {
+      if (gpus.backend.simulated) log.info('GPUs are SIMULATED (no NVIDIA driver used): energy and power follow a measured A40 profile.');
+      summary = await run.start();
+    } finally {
+      process.off('SIGINT', stopJob);
+      process.off('SIGTERM', stopJob);
+      await reporter.stop();
+      uninstall();
+      await gpus.backend.close();
+      rmSync(scratch, { recursive: true, force: true });
+    }
+    process.stdout.write(values.json ? JSON.stringify(jsonSummary(summary)) + '\n' : humanSummary(summary, gpus.backend.simulated) + '\n');
+    return summary.exitCode ?? 1;
+  },
+};
+
+function jsonSummary(s: RunSummary) {
+  return {
+    energyJ: s.energyJ,
+    carbonG: s.carbonG,
+    baselineCarbonG: s.baselineCarbonG ?? null,
+    savedCarbonG: s.savedCarbonG ?? null,
+    slowdownPct: s.slowdownPct ?? null,
+    exitCode: s.exitCode ?? null,
+    policy: s.policy,
+    budgetPct: s.budgetPct,
+    progressSource: s.progressSource ?? null,
+    unitsDone: s.unitsDone,
+    durationMs: (s.endedAtMs ?? s.startedAtMs) - s.startedAtMs,
+    ...(s.advise ? { advise: s.advise } : {}),
+    ...(s.error ? { error: s.error } : {}),
+  };
+}
+
+export function humanSummary(s: RunSummary, simulated: boolean): string {
+  const kwh = s.energyJ / 3_600_000;
+  const saved = s.savedCarbonG !== undefined && s.baselineCarbonG ? ` (saved ${s.savedCarbonG.toFixed(1)} g, ${((100 * s.savedCarbonG) / s.baselineCarbonG).toFixed(1)} % vs max power)` : '';
+  const slow = s.slowdownPct !== undefined ? `, slowdown ${s.slowdownPct.toFixed(1)} % (budget ${s.budgetPct} %)` : '';
+  return [
+    `chase: ${s.command} exited with ${s.exitCode ?? 'no code'}${simulated ? ' [simulated GPUs]' : ''}`,
+    `chase: energy ${kwh.toFixed(4)} kWh, carbon ${s.carbonG.toFixed(1)} gCO₂${saved}${slow}`,
+    ...(s.advise ? [`chase: advise mode — limits were computed but not applied: ${s.advise}`] : []),
+    ...(s.error ? [`chase: ${s.error}`] : []),
+  ].join('\n');
+}

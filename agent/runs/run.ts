@@ -1,0 +1,471 @@
+/**
+ * A training run under carbon-aware control: a process (launched here, or attached by PID), the GPUs
+ * it uses, a progress signal, a slowdown budget and a policy.
+ *
+ * State machine:  starting → profiling → controlling → finished | failed
+ *   starting     the process is launched (or found); GPUs are claimed.
+ *   profiling    OnlineProfiler walks the power limits (skipped when a stored profile fits).
+ *   controlling  at each carbon period the policy picks one limit for all the run's GPUs.
+ *   finished     the process exited (its exit code is kept); limits restored; summary final.
+ * Whatever ends the run — the job exiting, being killed, stop() — the GPUs are restored.
+ *
+ * Accounting (every sample tick): energy from the GPUs' counters (or integrated power), carbon =
+ * ΔkWh × the intensity of the period it was used in; the max-power baseline is the same work done
+ * at the profile's maximum limit, i.e. units / rate(max) seconds at power(max), weighted by the same
+ * periods' intensities. Slowdown = elapsed / (units / rate(max)) − 1.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import type { GpuBackend } from '../gpu/backend';
+import type { PowerLimitGuard } from '../gpu/safety/guard';
+import { EnergyMeter } from '../gpu/energy';
+import { budgetedPolicy, chasePaperPolicy, energyOnlyPolicy, maxPowerPolicy, staticBestPolicy, type Policy } from '../control/policy';
+import { profileFromMeasurements, type PowerProfile } from '../control/profile';
+import { createForecaster } from '../forecast/index';
+import type { Logger } from '../log';
+import { LineSplitter, parseProgressLine, ProgressTracker, type ProgressFormat } from './progress';
+import { OnlineProfiler, DEFAULT_PROFILER, type ProfilerOptions } from './profiler';
+import type { RunCarbon } from './runCarbon';
+import type { ReporterServer } from './reporterServer';
+import { JOULES_PER_KWH } from '../store/accounting';
+
+export type RunPolicyName = 'default' | 'max-power' | 'static-best' | 'energy-only' | 'chase-paper';
+export type RunState = 'starting' | 'profiling' | 'controlling' | 'finished' | 'failed';
+
+export interface RunOptions {
+  id: string;
+  /** Launch this command… */
+  command?: { file: string; args: string[]; cwd?: string; env?: NodeJS.ProcessEnv };
+  /** …or attach to this running process. */
+  attachPid?: number;
+  /** Backend indices of the GPUs the job uses. */
+  gpuIndices: number[];
+  budgetPct: number;
+  policy: RunPolicyName;
+  eta?: number;
+  /** Total work of the job, in progress units, when known; else a rolling 24 h horizon is assumed. */
+  totalUnits?: number;
+  /** A profile to reuse (from an earlier run of the same GPU model and workload). */
+  profile?: PowerProfile;
+  profiler?: Partial<typeof DEFAULT_PROFILER>;
+  /** Accounting and progress tick, wall ms. */
+  sampleMs?: number;
+  /** Simulated GPUs: where to write the relative throughput the demo workload follows. */
+  simulatedThroughputFile?: string;
+}
+
+export interface RunDeps {
+  backend: GpuBackend;
+  guard: PowerLimitGuard;
+  carbon: RunCarbon;
+  reporter?: ReporterServer;
+  log: Logger;
+  now?: () => number;
+  /** The job's output, as it comes. */
+  onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+  onDecision?: (d: RunDecision) => void;
+}
+
+export interface RunDecision {
+  atMs: number;
+  /** Virtual (carbon-clock) start of the period decided. */
+  periodStartMs: number;
+  intensityGPerKwh: number;
+  /** The previous period's actual value: what persistence would forecast. */
+  lastActualGPerKwh?: number;
+  powerLimitMw: number;
+  /** Applied, or only advised (no permission). */
+  applied: boolean;
+  policy: string;
+}
+
+export interface RunSummary {
+  id: string;
+  state: RunState;
+  command: string;
+  pid?: number;
+  gpuUuids: string[];
+  policy: string;
+  budgetPct: number;
+  progressSource?: ProgressFormat;
+  startedAtMs: number;
+  endedAtMs?: number;
+  energyJ: number;
+  carbonG: number;
+  /** Same work at the maximum limit (from the profile); undefined until a profile exists. */
+  baselineCarbonG?: number;
+  baselineEnergyJ?: number;
+  savedCarbonG?: number;
+  slowdownPct?: number;
+  unitsDone: number;
+  currentLimitMw?: number;
+  advise?: string;
+  exitCode?: number | null;
+  error?: string;
+}
+
+const HORIZON_MS = 24 * 3_600_000;
+
+interface PeriodBucket {
+  intensityGPerKwh: number;
+  units: number;
+}
+
+export class Run {
+  private state: RunState = 'starting';
+  private child: ChildProcess | undefined;
+  private readonly tracker = new ProgressTracker();
+  private readonly meters: EnergyMeter[];
+  private energyJ = 0;
+  private carbonG = 0;
+  private readonly buckets = new Map<number, PeriodBucket>();
+  /** Work already credited to a period bucket. */
+  private accountedUnits = 0;
+  private profile: PowerProfile | undefined;
+  private profiler: OnlineProfiler | undefined;
+  private policy: Policy | undefined;
+  private limitMw: number | undefined;
+  private advise: string | undefined;
+  private startedAtMs = 0;
+  private endedAtMs: number | undefined;
+  private exitCode: number | null | undefined;
+  private error: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private nextDecisionWallMs = 0;
+  private ticking = false;
+  private finishedResolve!: (s: RunSummary) => void;
+  readonly finished: Promise<RunSummary>;
+  private readonly now: () => number;
+  private readonly uuids: string[];
+  /** Simulated GPUs start at their default (maximum) limit: the epoch time there is the reference. */
+  private simEpochMsAtStart: number | undefined;
+
+  constructor(
+    readonly options: RunOptions,
+    private readonly deps: RunDeps,
+  ) {
+    this.now = deps.now ?? Date.now;
+    this.finished = new Promise((resolve) => (this.finishedResolve = resolve));
+    const devices = deps.backend.devices();
+    this.uuids = options.gpuIndices.map((i) => {
+      const d = devices.find((x) => x.index === i);
+      if (!d) throw new Error(`GPU ${i} does not exist on this host (${devices.length} GPUs: ${devices.map((x) => x.index).join(', ')}).`);
+      return d.uuid;
+    });
+    this.meters = options.gpuIndices.map((i) => new EnergyMeter(devices.find((d) => d.index === i)!.energyCounter));
+    this.profile = options.profile;
+  }
+
+  get summary(): RunSummary {
+    const base = this.baseline();
+    const elapsedMs = (this.endedAtMs ?? this.now()) - this.startedAtMs;
+    const units = this.tracker.cumulative;
+    const slowdownPct = this.profile && units > 0 ? (elapsedMs / 1000 / (units / this.profile.maxPoint.unitsPerS) - 1) * 100 : undefined;
+    const c = this.options.command;
+    return {
+      id: this.options.id,
+      state: this.state,
+      command: c ? [c.file, ...c.args].join(' ') : `pid ${this.options.attachPid}`,
+      ...(this.child?.pid !== undefined ? { pid: this.child.pid } : this.options.attachPid ? { pid: this.options.attachPid } : {}),
+      gpuUuids: this.uuids,
+      policy: this.policy?.name ?? this.options.policy,
+      budgetPct: this.options.budgetPct,
+      ...(this.tracker.format ? { progressSource: this.tracker.format } : {}),
+      startedAtMs: this.startedAtMs,
+      ...(this.endedAtMs !== undefined ? { endedAtMs: this.endedAtMs } : {}),
+      energyJ: this.energyJ,
+      carbonG: this.carbonG,
+      ...(base ? { baselineCarbonG: base.carbonG, baselineEnergyJ: base.energyJ, savedCarbonG: base.carbonG - this.carbonG } : {}),
+      ...(slowdownPct !== undefined ? { slowdownPct } : {}),
+      unitsDone: units,
+      ...(this.limitMw !== undefined ? { currentLimitMw: this.limitMw } : {}),
+      ...(this.advise ? { advise: this.advise } : {}),
+      ...(this.exitCode !== undefined ? { exitCode: this.exitCode } : {}),
+      ...(this.error ? { error: this.error } : {}),
+    };
+  }
+
+  /** Launches or attaches, then runs until the process ends. Resolves with the final summary. */
+  async start(): Promise<RunSummary> {
+    this.startedAtMs = this.now();
+    const control = await Promise.all(this.options.gpuIndices.map((i) => this.deps.backend.control(i)));
+    const refused = control.find((c) => c.state === 'advise');
+    if (refused && refused.state === 'advise') this.advise = refused.reason;
+    if (this.options.command) this.launch(this.options.command);
+    else if (this.options.attachPid !== undefined) this.attach(this.options.attachPid);
+    else throw new Error('A run needs a command to launch or a PID to attach to.');
+    if (this.state === 'failed') return this.finished;
+    await this.sampleGpus(); // first counters: the meters start from here
+    const { minLimitMw, maxLimitMw } = this.limitRange();
+    if (!this.profile) {
+      const o: ProfilerOptions = { minLimitMw, maxLimitMw, budgetPct: this.options.budgetPct, ...DEFAULT_PROFILER, ...this.options.profiler };
+      this.profiler = new OnlineProfiler(o);
+      this.state = 'profiling';
+    } else {
+      this.startControl();
+    }
+    const tick = this.options.sampleMs ?? 1000;
+    this.timer = setInterval(() => void this.tick(), tick);
+    return this.finished;
+  }
+
+  private limitRange(): { minLimitMw: number; maxLimitMw: number } {
+    const ds = this.deps.backend.devices().filter((d) => this.options.gpuIndices.includes(d.index));
+    // One limit for the whole group: the range every GPU accepts.
+    return { minLimitMw: Math.max(...ds.map((d) => d.minLimitMw)), maxLimitMw: Math.min(...ds.map((d) => d.maxLimitMw)) };
+  }
+
+  private launch(cmd: NonNullable<RunOptions['command']>): void {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...cmd.env };
+    if (this.deps.reporter) Object.assign(env, this.deps.reporter.register(this.options.id));
+    if (this.options.simulatedThroughputFile) {
+      env.CHASE_SIM_THROUGHPUT_FILE = this.options.simulatedThroughputFile;
+      this.writeSimulatedThroughput();
+    }
+    if (!this.deps.backend.simulated) env.CUDA_VISIBLE_DEVICES = this.uuids.join(',');
+    env.PYTHONUNBUFFERED = '1';
+    const child = spawn(cmd.file, cmd.args, { cwd: cmd.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    const splitters = { stdout: new LineSplitter(), stderr: new LineSplitter() };
+    for (const stream of ['stdout', 'stderr'] as const) {
+      child[stream].setEncoding('utf8');
+      child[stream].on('data', (text: string) => {
+        this.deps.onOutput?.(stream, text);
+        for (const line of splitters[stream].push(text)) this.observeLine(line);
+      });
+    }
+    child.on('error', (e) => {
+      this.error = `Could not start "${cmd.file}": ${e.message}. Check the command and that it is on PATH.`;
+      void this.end(null, 'failed');
+    });
+    child.on('exit', (code, signal) => {
+      for (const s of ['stdout', 'stderr'] as const) for (const line of splitters[s].flush()) this.observeLine(line);
+      void this.end(code ?? (signal ? 128 + signalNumber(signal) : null), 'finished');
+    });
+  }
+
+  private attach(pid: number): void {
+    if (!isAlive(pid)) {
+      this.error = `No process with PID ${pid} is running (or it belongs to another user).`;
+      this.state = 'failed';
+      void this.end(null, 'failed');
+      return;
+    }
+    this.deps.log.info(`run ${this.options.id}: attached to PID ${pid}; progress from GPU activity (a proxy: board power)`);
+  }
+
+  /** Credits work reported by the Python reporter. */
+  reportSteps(steps: number, samples: number | undefined): void {
+    this.tracker.add(samples ?? steps, this.now());
+  }
+
+  private observeLine(line: string): void {
+    const sample = parseProgressLine(line);
+    if (sample && this.tracker.format !== 'reporter') this.tracker.observe(sample, this.now());
+  }
+
+  private async sampleGpus(): Promise<number> {
+    let deltaMj = 0;
+    for (let k = 0; k < this.options.gpuIndices.length; k++) {
+      const meter = this.meters[k];
+      const before = meter.totalMj;
+      const reading = await this.deps.backend.read(this.options.gpuIndices[k]);
+      meter.update(reading);
+      deltaMj += meter.totalMj - before;
+    }
+    if (this.options.attachPid !== undefined && (this.tracker.format === undefined || this.tracker.format === 'gpu-proxy')) {
+      // No progress signal from an attached job: GPU activity as a proxy, in "seconds at the
+      // maximum limit's power" (energy / max limit). Crude — it assumes work ∝ energy — and labelled so.
+      this.tracker.addProxy(deltaMj / this.limitRange().maxLimitMw, this.now());
+    }
+    return deltaMj;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking || this.state === 'finished' || this.state === 'failed') return;
+    this.ticking = true;
+    try {
+      await this.account();
+      if (this.options.attachPid !== undefined && !isAlive(this.options.attachPid)) return void (await this.end(null, 'finished'));
+      if (this.profiler) await this.stepProfiler();
+      else if (this.policy && this.now() >= this.nextDecisionWallMs) await this.decide();
+      this.writeSimulatedThroughput();
+    } catch (e) {
+      this.deps.log.error(`run ${this.options.id}: tick failed`, e);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async account(): Promise<void> {
+    const deltaMj = await this.sampleGpus();
+    const atMs = this.now();
+    const intensity = await this.deps.carbon.intensityAt(atMs);
+    const deltaJ = deltaMj / 1000;
+    this.energyJ += deltaJ;
+    this.carbonG += (deltaJ / JOULES_PER_KWH) * intensity;
+    const period = this.deps.carbon.periodStart(this.deps.carbon.virtualNow(atMs));
+    const bucket = this.buckets.get(period) ?? { intensityGPerKwh: intensity, units: 0 };
+    const units = this.tracker.cumulative;
+    bucket.units += units - this.accountedUnits;
+    this.accountedUnits = units;
+    this.buckets.set(period, bucket);
+  }
+
+  private baseline(): { energyJ: number; carbonG: number } | undefined {
+    if (!this.profile) return undefined;
+    const max = this.profile.maxPoint;
+    let energyJ = 0;
+    let carbonG = 0;
+    for (const b of this.buckets.values()) {
+      const j = (b.units / max.unitsPerS) * (max.avgPowerMw / 1000);
+      energyJ += j;
+      carbonG += (j / JOULES_PER_KWH) * b.intensityGPerKwh;
+    }
+    return { energyJ, carbonG };
+  }
+
+  private async stepProfiler(): Promise<void> {
+    const profiler = this.profiler!;
+    const next = profiler.tick({ atMs: this.now(), energyJ: this.energyJ, units: this.tracker.cumulative, unitsAtMs: this.tracker.lastSeenAtMs });
+    if (next !== undefined) await this.apply(next);
+    if (profiler.done) {
+      this.profiler = undefined;
+      if (profiler.measurements.length === 0) {
+        this.error = 'No progress was seen while profiling (no tqdm/Keras/HF output and no chase_reporter steps): Chase keeps the maximum limit.';
+        this.deps.log.warn(`run ${this.options.id}: ${this.error}`);
+        await this.apply(this.limitRange().maxLimitMw);
+        this.state = 'controlling';
+        return;
+      }
+      this.profile = profileFromMeasurements(`run ${this.options.id}`, this.tracker.format === 'reporter' ? 'samples' : 'steps', [...profiler.measurements]);
+      this.deps.log.info(`run ${this.options.id}: profiled ${profiler.measurements.length} limits`);
+      this.deps.log.debug(`run ${this.options.id}: measurements ${JSON.stringify(profiler.measurements)}`);
+      this.startControl();
+    }
+  }
+
+  private startControl(): void {
+    const profile = this.scaledProfile();
+    const budget = { budgetPct: this.options.budgetPct };
+    const forecaster = () => createForecaster('default');
+    const byName: Record<RunPolicyName, () => Policy> = {
+      'max-power': () => maxPowerPolicy(profile),
+      'static-best': () => staticBestPolicy(profile, budget),
+      'energy-only': () => energyOnlyPolicy(profile, budget),
+      'chase-paper': () => chasePaperPolicy(profile, { eta: this.options.eta ?? 0.5, forecaster: forecaster() }),
+      default: () => budgetedPolicy(profile, { ...budget, forecaster: forecaster() }),
+    };
+    this.policy = byName[this.options.policy]();
+    this.state = 'controlling';
+    this.nextDecisionWallMs = 0;
+  }
+
+  /** The profile in the carbon clock: with a replay N× faster, the job does 1/N of the work per virtual second. */
+  private scaledProfile(): PowerProfile {
+    const p = this.profile!;
+    const k = 1 / this.deps.carbon.speed;
+    if (k === 1) return p;
+    const scale = <T extends { unitsPerS: number }>(x: T): T => ({ ...x, unitsPerS: x.unitsPerS * k });
+    return { ...p, measured: p.measured.map(scale), candidates: p.candidates.map(scale), efficient: p.efficient.map(scale), frontier: p.frontier.map(scale), maxPoint: scale(p.maxPoint) };
+  }
+
+  private async decide(): Promise<void> {
+    const wall = this.now();
+    const carbon = this.deps.carbon;
+    const virtualNow = carbon.virtualNow(wall);
+    const periodStartMs = carbon.periodStart(virtualNow);
+    const history = await carbon.historyBefore(wall);
+    const intensity = await carbon.intensityAt(wall);
+    const scaled = this.scaledProfile();
+    const unitsDone = this.tracker.cumulative;
+    const elapsedMs = (wall - this.startedAtMs) * carbon.speed;
+    const unitsTotal = this.options.totalUnits ?? unitsDone + scaled.maxPoint.unitsPerS * (HORIZON_MS / 1000);
+    const t0 = performance.now();
+    const limitMw = this.policy!.decide({ nowMs: periodStartMs, periodMs: carbon.periodMs, history, unitsDone, unitsTotal: Math.max(unitsTotal, unitsDone + 1), elapsedMs });
+    this.deps.log.debug(`run ${this.options.id}: ${this.policy!.name} decided ${limitMw} mW in ${(performance.now() - t0).toFixed(1)} ms`);
+    const applied = await this.apply(limitMw);
+    this.nextDecisionWallMs = carbon.nextPeriodWallMs(wall);
+    const decision: RunDecision = {
+      atMs: wall,
+      periodStartMs,
+      intensityGPerKwh: intensity,
+      ...(history.length > 0 ? { lastActualGPerKwh: history[history.length - 1] } : {}),
+      powerLimitMw: limitMw,
+      applied,
+      policy: this.policy!.name,
+    };
+    this.deps.onDecision?.(decision);
+  }
+
+  /** Applies one limit to all the run's GPUs; in advise mode only records it. */
+  private async apply(limitMw: number): Promise<boolean> {
+    this.limitMw = limitMw;
+    if (this.advise) return false;
+    try {
+      const r = await this.deps.guard.setLimitForGroup(this.uuids, limitMw);
+      this.limitMw = r.appliedMw;
+      return true;
+    } catch (e) {
+      this.advise = e instanceof Error ? e.message : String(e);
+      this.deps.log.warn(`run ${this.options.id}: limits not applied, advising only: ${this.advise}`);
+      return false;
+    }
+  }
+
+  /** Simulated GPUs: the demo job slows down as the simulated limit drops (epoch time at max / now). */
+  private writeSimulatedThroughput(): void {
+    const file = this.options.simulatedThroughputFile;
+    const backend = this.deps.backend as GpuBackend & { epochMs?(index: number): number };
+    if (!file || !backend.simulated || typeof backend.epochMs !== 'function') return;
+    const epochMsNow = backend.epochMs(this.options.gpuIndices[0]);
+    this.simEpochMsAtStart ??= epochMsNow;
+    try {
+      writeFileSync(file, JSON.stringify({ relativeThroughput: this.simEpochMsAtStart / epochMsNow, powerLimitMw: this.limitMw }));
+    } catch (e) {
+      this.deps.log.warn(`cannot write ${file}: ${String(e)}`);
+    }
+  }
+
+  /** Stops the job (SIGTERM, then SIGKILL after graceMs) — the run then ends as the process exits. */
+  stop(graceMs = 5000): void {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return void this.end(null, 'finished');
+    child.kill('SIGTERM');
+    setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), graceMs).unref();
+  }
+
+  private async end(exitCode: number | null, state: 'finished' | 'failed'): Promise<void> {
+    if (this.state === 'finished' || this.state === 'failed') return;
+    if (this.timer) clearInterval(this.timer);
+    this.state = state;
+    try {
+      await this.account();
+    } catch (e) {
+      this.deps.log.warn(`run ${this.options.id}: last sample failed: ${String(e)}`);
+    }
+    this.exitCode = exitCode;
+    this.endedAtMs = this.now();
+    this.deps.reporter?.unregister(this.options.id);
+    try {
+      await this.deps.guard.restoreAll();
+    } catch (e) {
+      this.deps.log.error(`run ${this.options.id}: restoring limits failed`, e);
+    }
+    this.finishedResolve(this.summary);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+  return numbers[signal] ?? 0;
+}

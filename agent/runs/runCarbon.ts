@@ -1,0 +1,61 @@
+/**
+ * The carbon signal as a run sees it: the intensity of the period it is in, and the actual values
+ * of the periods before (the information rule: nothing after t−1).
+ *
+ * Time: a replayed trace may run N× faster than real time. A run then lives in two clocks — the
+ * job's wall clock and the trace's virtual clock (virtual = origin + wall·N). Decisions and carbon
+ * periods use the virtual clock; the job's durations are converted by the same factor, so the
+ * policies see one consistent clock (see Run).
+ */
+import type { CarbonProvider } from '../carbon/provider';
+import { ReplayProvider } from '../carbon/replay';
+
+const HISTORY_DAYS = 14;
+const DAY_MS = 86_400_000;
+
+export class RunCarbon {
+  private cached: { periodStartMs: number; intensityGPerKwh: number } | undefined;
+
+  constructor(readonly provider: CarbonProvider) {}
+
+  /** Virtual ms per wall ms: the replay speed, 1 for live sources. */
+  get speed(): number {
+    return this.provider instanceof ReplayProvider ? this.provider.speed : 1;
+  }
+
+  /** Period length in the source's own (virtual) clock. */
+  get periodMs(): number {
+    return this.provider.periodMs;
+  }
+
+  virtualNow(wallMs: number): number {
+    return this.provider instanceof ReplayProvider ? this.provider.virtualNow(wallMs) : wallMs;
+  }
+
+  periodStart(virtualMs: number): number {
+    return Math.floor(virtualMs / this.periodMs) * this.periodMs;
+  }
+
+  /** Wall time at which the period after the one containing `wallMs` starts. */
+  nextPeriodWallMs(wallMs: number): number {
+    const nextVirtual = this.periodStart(this.virtualNow(wallMs)) + this.periodMs;
+    return this.provider instanceof ReplayProvider ? this.provider.wallTimeOf(nextVirtual) : nextVirtual;
+  }
+
+  /** Intensity of the period containing `wallMs` (read once per period). */
+  async intensityAt(wallMs: number): Promise<number> {
+    const start = this.periodStart(this.virtualNow(wallMs));
+    if (this.cached?.periodStartMs !== start) {
+      const reading = await this.provider.latest(wallMs);
+      this.cached = { periodStartMs: start, intensityGPerKwh: reading.intensityGPerKwh };
+    }
+    return this.cached.intensityGPerKwh;
+  }
+
+  /** Actual intensities of the periods before the one containing `wallMs`, oldest first. */
+  async historyBefore(wallMs: number): Promise<Float64Array> {
+    const start = this.periodStart(this.virtualNow(wallMs));
+    const points = await this.provider.history(start - HISTORY_DAYS * DAY_MS, start);
+    return Float64Array.from(points.map((p) => p.intensityGPerKwh));
+  }
+}

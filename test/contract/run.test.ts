@@ -1,0 +1,77 @@
+/**
+ * `chase-agent run` end to end: the built agent launches the demo workload on simulated GPUs with a
+ * sped-up replayed trace, profiles the power limits online, controls them, and accounts for energy
+ * and carbon. One trace hour per wall second (speed 3600).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { agentJs, repoRoot } from './agentProcess';
+
+const demo = join(repoRoot, 'sample-workspace', 'train_demo.py');
+
+function runAgent(args: string[], opts: { killAfterMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const env = { ...process.env, CHASE_STATE_DIR: mkdtempSync(join(tmpdir(), 'chase-run-state-')) };
+    const p = spawn(process.execPath, [agentJs, 'run', ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    if (opts.killAfterMs) setTimeout(() => p.kill('SIGTERM'), opts.killAfterMs);
+    const guard = setTimeout(() => p.kill('SIGKILL'), 90_000);
+    p.on('close', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const fast = ['--simulate', '--speed', '3600', '--warmup-s', '0.3', '--window-s', '1'];
+
+describe('chase-agent run', () => {
+  it('runs the demo under control and reports energy, carbon, baseline and slowdown as JSON', async () => {
+    const r = await runAgent([...fast, '--json', '--', 'python3', demo, '--epochs', '4', '--steps', '300', '--step-ms', '10']);
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    const s = JSON.parse(r.stdout) as Record<string, number | string | null>;
+    for (const k of ['energyJ', 'carbonG', 'baselineCarbonG', 'savedCarbonG', 'slowdownPct', 'exitCode']) assert.ok(k in s, k);
+    assert.equal(s.exitCode, 0);
+    assert.ok((s.energyJ as number) > 0);
+    assert.ok((s.carbonG as number) > 0);
+    assert.ok((s.baselineCarbonG as number) > 0, 'a profile was measured, so a baseline exists');
+    assert.equal(s.unitsDone, 1200, 'every demo step was seen in the tqdm output');
+    assert.equal(s.progressSource, 'lightning');
+    assert.match(r.stderr, /SIMULATED/);
+    assert.match(r.stderr, /profiled \d+ limits/);
+    assert.match(r.stderr, /period .* g\/kWh → \d+ W/);
+    assert.match(r.stderr, /restored to 300000 mW/);
+  });
+
+  it('passes the job exit code through and prints a human summary', async () => {
+    const r = await runAgent([...fast, '--', 'python3', demo, '--epochs', '1', '--steps', '20', '--step-ms', '5', '--exit-code', '3']);
+    assert.equal(r.code, 3);
+    assert.match(r.stdout, /chase: .*train_demo\.py.* exited with 3 \[simulated GPUs\]/);
+    assert.match(r.stdout, /energy [\d.]+ kWh, carbon [\d.]+ gCO₂/);
+  });
+
+  it('a command that cannot start is a clear error, not a hang', async () => {
+    const r = await runAgent([...fast, '--', 'no-such-trainer-binary']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout + r.stderr, /Could not start "no-such-trainer-binary".*PATH/);
+  });
+
+  it('without a command after -- it explains the usage', async () => {
+    const r = await runAgent(['--simulate']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /give the command to run after --/);
+  });
+
+  it('SIGTERM to the agent stops the job and restores the GPUs', async () => {
+    const r = await runAgent([...fast, '--', 'python3', demo, '--epochs', '50', '--steps', '300', '--step-ms', '10'], { killAfterMs: 4000 });
+    assert.match(r.stderr, /restor/);
+    assert.match(r.stdout, /exited with 143/);
+  });
+});
