@@ -7,3 +7,4 @@ export * from './types';
 export * from './accounting';
 export { codeCarbonRow, codeCarbonCsv, exportRunCodeCarbon, exportRunJson, exportRunToFile, writeCodeCarbonFile, CODECARBON_COLUMNS, type RunExport } from './export';
 export { ChaseMetrics, MetricsServer, DEFAULT_METRICS_PORT, type MetricsUpdate, type MetricsServerOptions } from './metrics';
+export { sampleRecords, metricsGpus, intensityRecord, forecastRecords, metricsIntensity } from './adapters';

@@ -22,7 +22,7 @@ export interface SqliteOptions {
   mustExist?: boolean;
   /** How long one statement may wait for the lock (ms). Default 5000. */
   busyTimeoutMs?: number;
-  /** A lock held longer than this is a dead process's (ms). Default 30000. */
+  /** A lock held longer than this is a dead process's (ms), whoever is registered. Default 120000. */
   staleLockMs?: number;
   log?: Logger;
 }
@@ -48,7 +48,7 @@ export class SqliteDb {
   constructor(path: string, o: SqliteOptions = {}) {
     this.path = resolve(path);
     this.busyTimeoutMs = o.busyTimeoutMs ?? 5000;
-    this.staleLockMs = o.staleLockMs ?? 30_000;
+    this.staleLockMs = o.staleLockMs ?? 120_000;
     this.log = o.log;
     registerProcess(this.path, o.readOnly ? 'reader' : 'writer');
     try {
