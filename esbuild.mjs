@@ -3,7 +3,7 @@
 //   dist/agent.js      the agent and `chase-agent` CLI (cjs, runnable with plain Node >= 20)
 //   dist/webview/dashboard.js  the dashboard (browser iife; chart.js bundled in) and its stylesheet
 import * as esbuild from 'esbuild';
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 
@@ -20,9 +20,27 @@ const builds = [
   { ...common, entryPoints: ['webview/dashboard.css'], outfile: 'dist/webview/dashboard.css', sourcemap: false },
 ];
 
+/**
+ * The agent's external modules, copied beside the bundle (dist/node_modules) so that the installed
+ * extension, which carries no node_modules of its own, can load them.
+ */
+function copyRuntimeModules() {
+  const out = 'dist/node_modules';
+  rmSync(out, { recursive: true, force: true });
+  const koffiPlatforms = existsSync('node_modules/@koromix') ? readdirSync('node_modules/@koromix').filter((n) => n.startsWith('koffi-')) : [];
+  for (const m of ['koffi', 'node-sqlite3-wasm', ...koffiPlatforms.map((n) => `@koromix/${n}`)]) {
+    cpSync(`node_modules/${m}`, `${out}/${m}`, {
+      recursive: true,
+      // koffi ships its C/C++ sources and docs; the runtime needs its JS and the prebuilt binary.
+      filter: (src) => !/[\\/](doc|vendor|CMakeLists\.txt)($|[\\/])/.test(src) && !/\.(cc|hh|c|h|inc|S|asm)$/.test(src),
+    });
+  }
+}
+
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
 } else {
   await Promise.all(builds.map((b) => esbuild.build(b)));
   chmodSync('dist/agent.js', 0o755);
+  copyRuntimeModules();
 }
