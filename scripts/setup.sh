@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need and is missing; fast when everything is there.
-#   - Debian packages: chromium (UI tests), ripgrep and libkrb5-dev (code-server's install), gcc (fake NVML)
+#   - Debian packages: chromium (UI tests), ripgrep and libkrb5-dev (code-server's install), gcc (fake NVML),
+#     prometheus (the metrics test scrapes the agent with a real Prometheus)
 #   - npm dependencies (npm ci) when node_modules is missing or older than package-lock.json
 #   - code-server 4.96.4 (= VS Code 1.96.4) in ~/.cache/chase (scripts/install-code-server.sh)
 # Usage: scripts/setup.sh [--no-code-server]
@@ -14,6 +15,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v rg >/dev/null || missing+=(ripgrep)
 [ -f /usr/include/gssapi/gssapi.h ] || missing+=(libkrb5-dev)
 command -v gcc >/dev/null || missing+=(gcc)
+command -v prometheus >/dev/null || [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages: ${missing[*]}"
