@@ -16,7 +16,7 @@
  *    (https://www.sqlite.org/fileformat.html#the_rollback_journal): restore every page record with
  *    a valid checksum, truncate to the original size, fsync, delete the journal.
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../log';
 
@@ -308,14 +308,22 @@ export function breakStaleLock(dbPath: string, o: RawLockOptions): void {
   const mutex = `${dbPath}.recover`;
   try {
     mkdirSync(mutex);
+    writeFileSync(`${mutex}/pid`, String(process.pid));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    // Another breaker is at work — unless it died (its pid) or stalled (age): then clear its mutex.
     const age = ageMs(mutex, now);
-    if (age !== undefined && age > o.staleLockMs) {
+    let ownerDead = false;
+    try {
+      ownerDead = !isAlive(Number(readFileSync(`${mutex}/pid`, 'utf8')));
+    } catch {
+      ownerDead = age !== undefined && age > 1000; // created, but its owner never wrote its pid
+    }
+    if (age !== undefined && (ownerDead || age > o.staleLockMs)) {
       const aside = `${mutex}.stale-${process.pid}-${Math.random().toString(36).slice(2)}`;
       try {
         renameSync(mutex, aside);
-        rmdirSync(aside);
+        rmSync(aside, { recursive: true, force: true });
       } catch {
         // another breaker got there first
       }
@@ -336,11 +344,7 @@ export function breakStaleLock(dbPath: string, o: RawLockOptions): void {
         (rolledBack ? `; rolled back its interrupted transaction (${rolledBack.pages} page(s) from ${journalOf(dbPath)})` : ''),
     );
   } finally {
-    try {
-      rmdirSync(mutex);
-    } catch {
-      // gone already
-    }
+    rmSync(mutex, { recursive: true, force: true });
   }
 }
 

@@ -56,7 +56,8 @@ export class ChaseMetrics {
     this.energy = new Counter({ name: 'chase_gpu_energy_joules_total', help: 'Energy used by the GPU since the agent started, joules.', labelNames: ['gpu', 'index'], registers });
     this.emissions = new Counter({ name: 'chase_emissions_grams_total', help: 'Emissions of the run, grams CO2eq.', labelNames: ['run'], registers });
     this.saved = new Counter({ name: 'chase_emissions_saved_grams_total', help: 'Emissions saved vs. running at maximum power, grams CO2eq.', labelNames: ['run'], registers });
-    if (o.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'chase_' });
+    // standard names (process_*, nodejs_*), so existing Node.js dashboards read them
+    if (o.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
   /** Applies a snapshot of what the agent knows now. Cumulative inputs become counter increases. */
@@ -84,6 +85,13 @@ export class ChaseMetrics {
       this.saved.inc({ run: r.runId }, Math.max(0, savedG - last.savedG));
       this.lastRun.set(r.runId, { emissionsG: Math.max(r.emissionsG, last.emissionsG), savedG: Math.max(savedG, last.savedG) });
     }
+  }
+
+  /** Drops a finished run's series (call some scrapes after it ended, to bound label cardinality). */
+  forgetRun(runId: string): void {
+    this.emissions.remove({ run: runId });
+    this.saved.remove({ run: runId });
+    this.lastRun.delete(runId);
   }
 
   /** The exposition text (Prometheus text format 0.0.4). */

@@ -271,6 +271,17 @@ test('a lock left by a killed process is broken at once (holder dead) or after s
     reader.close();
     assert.equal(existsSync(lockDirOf(path)), false);
     assert.equal(existsSync(join(pidsDirOf(path), String(dead))), false, 'dead PIDs are pruned');
+
+    // ... also when a breaker died mid-recovery and left its mutex behind
+    mkdirSync(lockDirOf(path));
+    writeFileSync(join(pidsDirOf(path), String(dead)), 'writer');
+    mkdirSync(`${path}.recover`);
+    writeFileSync(`${path}.recover/pid`, String(dead));
+    const t2 = Date.now();
+    reader = HistoryReader.open({ path, busyTimeoutMs: 5000, staleLockMs: 60_000, log });
+    assert.ok(Date.now() - t2 < 2000);
+    reader.close();
+    assert.equal(existsSync(`${path}.recover`), false);
   } finally {
     cleanup();
   }

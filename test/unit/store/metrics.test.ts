@@ -55,8 +55,11 @@ test('exposition text: names, HELP/TYPE, base units (W not mW, J not mJ), counte
   const t2 = await m.text();
   assert.ok(t2.includes('chase_grid_carbon_intensity_grams_per_kwh{zone="DE",source="electricitymaps"} 400'));
   assert.ok(!t2.includes('zone="GB"'));
+  m.forgetRun('r1');
+  assert.ok(!(await m.text()).includes('run="r1"'), 'a forgotten run has no series');
   const withProcess = new ChaseMetrics({ processMetrics: true });
-  assert.ok((await withProcess.text()).includes('chase_process_cpu_user_seconds_total'));
+  assert.ok((await withProcess.text()).includes('process_cpu_user_seconds_total'));
+  assert.ok(!(await m.text()).includes('process_cpu_user_seconds_total'), 'process metrics are opt-in');
 });
 
 test('server: 127.0.0.1 by default, GET /metrics with the Prometheus content type, 404 elsewhere', async () => {
