@@ -8,7 +8,8 @@ import { affectsConfig, readConfig } from './config';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard';
 import { createStatusBarItem, renderStatusBar } from './statusBar';
 import type { ClientState } from './statusModel';
-import type { AgentInfo } from '../agent/protocol/messages';
+import type { AgentInfo, AgentSettings } from '../agent/protocol/messages';
+import { clearSecrets, isChaseSecret, promptForApiKey, readSecrets } from './secrets';
 
 /** What activate() returns: used by the extension-host tests and available to other extensions. */
 export interface ChaseApi {
@@ -41,19 +42,24 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
       deserializeWebviewPanel: async (panel) => DashboardPanel.revive(panel, context.extensionUri, client, log),
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (!affectsConfig(e)) return;
-      const config = readConfig();
-      if (config.ok) void client.configure(config.settings);
-      else reportProblems(client, log, config.problems);
+      if (affectsConfig(e)) void applySettings('configure');
     }),
+    context.secrets.onDidChange((e) => {
+      if (isChaseSecret(e.key)) void applySettings('configure');
+    }),
+    vscode.commands.registerCommand('chase.setApiKey', () => promptForApiKey(context.secrets)),
+    vscode.commands.registerCommand('chase.clearApiKeys', () => clearSecrets(context.secrets)),
   );
 
-  const config = readConfig();
-  if (config.ok) {
-    client.start(config.settings).catch((e: unknown) => log.error(`agent start: ${String(e)}`));
-  } else {
-    reportProblems(client, log, config.problems);
+  /** Settings plus the keys from SecretStorage, to the agent: at start, and on every change. */
+  async function applySettings(how: 'start' | 'configure'): Promise<void> {
+    const config = readConfig();
+    if (!config.ok) return reportProblems(client, log, config.problems);
+    const settings: AgentSettings = { ...config.settings, secrets: await readSecrets(context.secrets) };
+    await (how === 'start' ? client.start(settings) : client.configure(settings));
   }
+  // Not awaited: activation only registers; the agent comes up in the background.
+  applySettings('start').catch((e: unknown) => log.error(`agent start: ${String(e)}`));
 
   const activationMs = performance.now() - t0;
   log.info(`Chase activated in ${activationMs.toFixed(1)} ms`);

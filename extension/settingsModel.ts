@@ -9,9 +9,24 @@ import type { AgentSettings, CarbonSourceKind } from '../agent/protocol/messages
 export const SECTION = 'chase';
 
 /** Every key this class reads (relative to `chase.`), checked against package.json by a test. */
-export const SETTING_KEYS = ['carbon.provider', 'carbon.zone', 'carbon.traceFile', 'carbon.replaySpeed', 'carbon.staticIntensity'] as const;
+export const SETTING_KEYS = [
+  'carbon.provider',
+  'carbon.zone',
+  'carbon.traceFile',
+  'carbon.replaySpeed',
+  'carbon.staticIntensity',
+  'carbon.latitude',
+  'carbon.longitude',
+  'carbon.emissionFactorType',
+  'carbon.disableEstimations',
+  'carbon.apiBaseUrl',
+  'carbon.ukRegionId',
+  'carbon.ukPostcode',
+] as const;
 
-const PROVIDERS: readonly CarbonSourceKind[] = ['replay', 'static'];
+const PROVIDERS: readonly CarbonSourceKind[] = ['replay', 'static', 'electricitymaps', 'watttime', 'uk-neso'];
+
+const isBlank = (v: unknown) => v === undefined || v === null || v === '';
 
 export type ConfigResult = { ok: true; settings: AgentSettings } | { ok: false; problems: string[] };
 
@@ -35,6 +50,19 @@ export function parseSettings(get: (key: (typeof SETTING_KEYS)[number]) => unkno
   if (typeof staticIntensity !== 'number' || !Number.isFinite(staticIntensity) || staticIntensity < 0) {
     problems.push(`chase.carbon.staticIntensity: ${JSON.stringify(staticIntensity)} is not a non-negative number of gCO₂/kWh.`);
   }
+  const latitude = get('carbon.latitude');
+  const longitude = get('carbon.longitude');
+  if (!isBlank(latitude) && (typeof latitude !== 'number' || Math.abs(latitude) > 90)) problems.push(`chase.carbon.latitude: ${JSON.stringify(latitude)} is not a latitude in degrees (−90…90).`);
+  if (!isBlank(longitude) && (typeof longitude !== 'number' || Math.abs(longitude) > 180)) problems.push(`chase.carbon.longitude: ${JSON.stringify(longitude)} is not a longitude in degrees (−180…180).`);
+  if (isBlank(latitude) !== isBlank(longitude)) problems.push('chase.carbon.latitude and chase.carbon.longitude go together: set both or neither.');
+  const emission = get('carbon.emissionFactorType') ?? 'direct';
+  if (emission !== 'direct' && emission !== 'lifecycle') problems.push(`chase.carbon.emissionFactorType: use "direct" or "lifecycle" (got ${JSON.stringify(emission)}).`);
+  const baseUrl = get('carbon.apiBaseUrl') ?? '';
+  if (typeof baseUrl !== 'string' || (baseUrl !== '' && !/^https?:\/\//.test(baseUrl))) problems.push(`chase.carbon.apiBaseUrl: ${JSON.stringify(baseUrl)} is not an http(s) URL.`);
+  const region = get('carbon.ukRegionId');
+  if (!isBlank(region) && (typeof region !== 'number' || !Number.isInteger(region) || region < 1 || region > 17)) problems.push(`chase.carbon.ukRegionId: ${JSON.stringify(region)} is not a region id from 1 to 17.`);
+  const postcode = get('carbon.ukPostcode') ?? '';
+  if (typeof postcode !== 'string') problems.push('chase.carbon.ukPostcode: must be text such as "RG10".');
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
@@ -45,6 +73,12 @@ export function parseSettings(get: (key: (typeof SETTING_KEYS)[number]) => unkno
         replaySpeed: replaySpeed as number,
         staticIntensityGPerKwh: staticIntensity as number,
         ...((traceFile as string).trim() !== '' ? { traceFile: (traceFile as string).trim() } : {}),
+        ...(!isBlank(latitude) && !isBlank(longitude) ? { latitude: latitude as number, longitude: longitude as number } : {}),
+        emissionFactorType: emission as 'direct' | 'lifecycle',
+        ...(get('carbon.disableEstimations') === true ? { disableEstimations: true } : {}),
+        ...(baseUrl !== '' ? { baseUrl: baseUrl as string } : {}),
+        ...(!isBlank(region) ? { ukRegionId: region as number } : {}),
+        ...((postcode as string).trim() !== '' ? { ukPostcode: (postcode as string).trim() } : {}),
       },
     },
   };
