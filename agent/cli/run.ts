@@ -8,9 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from './command';
 import { numberArg, UsageError } from './command';
-import { openGpuBackend } from '../gpu/index';
-import { PowerLimitGuard } from '../gpu/safety/guard';
-import { LimitJournal } from '../gpu/safety/journal';
+import { startGpuControl } from '../gpu/index';
 import { ReplayProvider } from '../carbon/replay';
 import { createProvider } from '../carbon/index';
 import { secretsFromEnv } from '../carbon/secrets';
@@ -76,16 +74,14 @@ export const runCommand: CliCommand = {
     if (!(speed > 0)) throw new UsageError('--speed must be > 0');
     const log = createLogger('run');
 
-    const gpus = await openGpuBackend({ env: values.simulate ? { ...process.env, CHASE_GPU_BACKEND: 'simulated' } : process.env });
-    for (const note of gpus.notes) log.info(note);
-    const guard = new PowerLimitGuard(gpus.backend, { journal: new LimitJournal(), log, visible: gpus.visibility.devices });
-    guard.restoreLeftovers();
-    const uninstall = guard.installExitHandlers();
+    // Restores whatever a killed agent left behind before anything else, and installs the exit guards.
+    const gpus = await startGpuControl({ env: values.simulate ? { ...process.env, CHASE_GPU_BACKEND: 'simulated' } : process.env, log });
+    const guard = gpus.guard;
     const visible = gpus.visibility.devices.map((d) => d.index);
     const gpuIndices = values.gpus ? values.gpus.split(',').map((s) => Number(s.trim())) : visible;
     const unknown = gpuIndices.filter((i) => !visible.includes(i));
     if (gpuIndices.length === 0 || unknown.length > 0) {
-      uninstall();
+      await gpus.stop();
       throw new UsageError(`--gpus ${values.gpus ?? ''}: GPU ${unknown.join(', ') || '(none)'} is not visible; visible GPUs: ${visible.join(', ') || 'none'}`);
     }
 
@@ -132,8 +128,7 @@ export const runCommand: CliCommand = {
       process.off('SIGINT', stopJob);
       process.off('SIGTERM', stopJob);
       await reporter.stop();
-      uninstall();
-      await gpus.backend.close();
+      await gpus.stop();
       rmSync(scratch, { recursive: true, force: true });
     }
     process.stdout.write(values.json ? JSON.stringify(jsonSummary(summary)) + '\n' : humanSummary(summary, gpus.backend.simulated) + '\n');

@@ -160,6 +160,31 @@ export interface Configured {
   status: CarbonStatus;
 }
 
+/** One GPU as the agent sees it. Power in mW, energy in mJ. */
+export interface GpuStatus {
+  index: number;
+  uuid: string;
+  name: string;
+  backend: 'nvml' | 'zeusd' | 'simulated';
+  /** Simulated GPUs are always labelled so in the UI. */
+  simulated: boolean;
+  powerLimitMw: number;
+  defaultLimitMw: number;
+  minLimitMw: number;
+  maxLimitMw: number;
+  powerMw: number;
+  energyMj?: number;
+  /** `permitted`: Chase may set limits. `advise`: it only computes and shows them; `reason` says how to grant control. */
+  control: 'permitted' | 'advise';
+  reason?: string;
+}
+
+export interface GpusResult {
+  gpus: GpuStatus[];
+  /** Why the backend is what it is (no driver found, zeusd unreachable, …). */
+  notes: string[];
+}
+
 /** Application error codes (JSON-RPC `error.code`), outside the ranges JSON-RPC and LSP reserve. */
 export const AgentErrorCodes = {
   /** A setting has a value the agent cannot use; the message names the setting. */
@@ -191,6 +216,8 @@ export const Methods = {
   carbonStatus: request<void, CarbonStatus>('chase/carbonStatus'),
   /** extension → agent: actual intensity of the last hours and the expected intensity of the next. */
   intensitySeries: request<IntensitySeriesParams, IntensitySeriesResult>('chase/intensitySeries'),
+  /** extension → agent: the GPUs, their limits and whether Chase may control them. */
+  gpus: request<void, GpusResult>('chase/gpus'),
   /** extension → agent: new settings; answers with the status under them (or an invalidSettings error). */
   configure: request<AgentSettings, Configured>('chase/configure'),
   /** agent → extension: the carbon status changed (new reading, source switch, error, staleness). */

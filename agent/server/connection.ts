@@ -19,6 +19,8 @@ import { CarbonMonitor } from './carbonMonitor';
 import { validateSettings } from './settings';
 import { agentVersion } from '../version';
 import { createLogger, describeError } from '../log';
+import { startGpuControl, type GpuControlHandle } from '../gpu/index';
+import type { GpuStatus, GpusResult } from '../protocol/messages';
 
 const log = createLogger('agent');
 
@@ -34,7 +36,13 @@ export function startServer(connection: Connection = createConnection()): void {
   });
 
   let initialSettings: AgentSettings | undefined;
-  connection.onInitialize((params: InitializeParams) => {
+  // GPU control starts first: it restores any limit a killed agent left behind before anything else.
+  const gpuControl: Promise<GpuControlHandle | undefined> = startGpuControl({ log: createLogger('gpu') }).catch((e: unknown) => {
+    log.error('GPU control could not start', e);
+    return undefined;
+  });
+  connection.onInitialize(async (params: InitializeParams) => {
+    await gpuControl;
     const options = params.initializationOptions as AgentInitializationOptions | undefined;
     initialSettings = options?.settings;
     log.info(`chase-agent ${agentVersion} (pid ${process.pid}, node ${process.version}) initializing`);
@@ -65,10 +73,37 @@ export function startServer(connection: Connection = createConnection()): void {
     }
   });
 
-  connection.onShutdown(() => {
+  connection.onRequest(Methods.gpus.method, async (): Promise<GpusResult> => {
+    const gpu = await gpuControl;
+    if (!gpu) return { gpus: [], notes: ['GPU control failed to start; see the agent log.'] };
+    return { gpus: await Promise.all(gpu.visibility.devices.map((d) => gpuStatus(gpu, d.index))), notes: gpu.notes };
+  });
+
+  connection.onShutdown(async () => {
     log.info('shutdown requested');
     monitor.dispose();
+    await (await gpuControl)?.stop();
   });
   connection.onExit(() => monitor.dispose());
   connection.listen();
+}
+
+async function gpuStatus(gpu: GpuControlHandle, index: number): Promise<GpuStatus> {
+  const d = gpu.backend.devices().find((x) => x.index === index)!;
+  const [reading, control] = await Promise.all([gpu.backend.read(index), gpu.backend.control(index)]);
+  return {
+    index,
+    uuid: d.uuid,
+    name: d.name,
+    backend: gpu.backend.kind,
+    simulated: gpu.backend.simulated,
+    powerLimitMw: reading.powerLimitMw,
+    defaultLimitMw: d.defaultLimitMw,
+    minLimitMw: d.minLimitMw,
+    maxLimitMw: d.maxLimitMw,
+    powerMw: reading.powerMw,
+    ...(reading.energyMj !== undefined ? { energyMj: reading.energyMj } : {}),
+    control: control.state,
+    ...(control.state === 'advise' ? { reason: control.reason } : {}),
+  };
 }

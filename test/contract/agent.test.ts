@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCodes, ResponseError } from 'vscode-jsonrpc/node';
-import { Methods, AgentErrorCodes, type AgentInfo, type CarbonStatus, type Configured, type IntensitySeriesResult } from '../../agent/protocol/messages';
+import { Methods, AgentErrorCodes, type GpusResult, type AgentInfo, type CarbonStatus, type Configured, type IntensitySeriesResult } from '../../agent/protocol/messages';
 import { agentJs, initialize, repoRoot, shutdown, spawnAgent, type AgentUnderTest } from './agentProcess';
 
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
@@ -142,6 +142,17 @@ describe('agent JSON-RPC contract', () => {
     const r = await agent.rpc.sendRequest<Configured>(Methods.configure.method, { carbon: { provider: 'static', zone: 'LAB', replaySpeed: 1, staticIntensityGPerKwh: 42 } });
     assert.equal(r.status.state, 'ok');
     if (r.status.state === 'ok') assert.equal(r.status.intensityGPerKwh, 42);
+  });
+
+  it('gpus: with no NVIDIA driver the agent shows simulated GPUs, labelled so', async () => {
+    const r = await agent.rpc.sendRequest<GpusResult>(Methods.gpus.method);
+    assert.ok(r.gpus.length >= 1);
+    const g = r.gpus[0];
+    assert.equal(g.backend, 'simulated');
+    assert.equal(g.simulated, true);
+    assert.ok(g.minLimitMw < g.maxLimitMw && g.powerLimitMw <= g.maxLimitMw);
+    assert.equal(g.control, 'permitted');
+    assert.ok(r.notes.some((n) => /driver|simulated/i.test(n)), r.notes.join(' | '));
   });
 
   it('an unknown method is MethodNotFound', async () => {

@@ -1,6 +1,8 @@
 /** Spawns the built agent (dist/agent.js) and speaks JSON-RPC to it over stdio, as any client would. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import type { AgentInitializationOptions } from '../../agent/protocol/messages';
 
@@ -15,7 +17,9 @@ export interface AgentUnderTest {
 }
 
 export function spawnAgent(env: NodeJS.ProcessEnv = {}): AgentUnderTest {
-  const proc = spawn(process.execPath, [agentJs, 'serve', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // A private state dir: the agent's power-limit journal must not mix with other tests' (or the user's).
+  const stateDir = mkdtempSync(join(tmpdir(), 'chase-agent-state-'));
+  const proc = spawn(process.execPath, [agentJs, 'serve', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, CHASE_STATE_DIR: stateDir, ...env } });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
