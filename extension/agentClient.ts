@@ -17,7 +17,7 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
-import { Methods, type AgentInfo, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesParams, type IntensitySeriesResult } from '../agent/protocol/messages';
+import { Methods, type GpusResult, type AgentInfo, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesParams, type IntensitySeriesResult } from '../agent/protocol/messages';
 import type { ClientState } from './statusModel';
 
 const BACKOFF_START_MS = 1_000;
@@ -34,6 +34,7 @@ export class AgentClient implements vscode.Disposable {
   private startedAtMs = 0;
   private disposed = false;
   private settings: AgentSettings | undefined;
+  private gpus: GpusResult | undefined;
 
   constructor(
     private readonly agentModule: string,
@@ -57,8 +58,10 @@ export class AgentClient implements vscode.Disposable {
     try {
       await client.start();
       if (this.client !== client) return;
-      const status = await client.sendRequest<CarbonStatus>(Methods.carbonStatus.method);
-      if (this.client === client && this.state.kind === 'starting') this.setState({ kind: 'running', carbon: status });
+      const [status, gpus] = await Promise.all([client.sendRequest<CarbonStatus>(Methods.carbonStatus.method), client.sendRequest<GpusResult>(Methods.gpus.method)]);
+      this.gpus = gpus;
+      if (gpus.gpus.some((g) => g.control === 'advise')) this.log.warn(`GPU control: advise mode. ${gpus.gpus.find((g) => g.control === 'advise')?.reason ?? ''}`);
+      if (this.client === client && this.state.kind === 'starting') this.setState({ kind: 'running', carbon: status, gpus });
     } catch (e) {
       if (this.client !== client) return;
       this.log.error(`Chase agent failed to start: ${String(e)}`);
@@ -73,7 +76,7 @@ export class AgentClient implements vscode.Disposable {
     if (!client || client.state !== State.Running) return this.start(settings);
     try {
       const result = await client.sendRequest<Configured>(Methods.configure.method, settings);
-      this.setState({ kind: 'running', carbon: result.status });
+      this.setState({ kind: 'running', carbon: result.status, ...(this.gpus ? { gpus: this.gpus } : {}) });
     } catch (e) {
       this.log.error(`configure failed: ${String(e)}`);
       this.setState({ kind: 'running', carbon: { state: 'error', code: 3001, message: e instanceof Error ? e.message : String(e) } });
@@ -127,7 +130,7 @@ export class AgentClient implements vscode.Disposable {
     };
     const client = new LanguageClient('chase', 'Chase agent', serverOptions, clientOptions);
     client.onNotification(Methods.carbonStatusChanged.method, (status: CarbonStatus) => {
-      if (this.client === client && this.state.kind !== 'invalid-settings') this.setState({ kind: 'running', carbon: status });
+      if (this.client === client && this.state.kind !== 'invalid-settings') this.setState({ kind: 'running', carbon: status, ...(this.gpus ? { gpus: this.gpus } : {}) });
     });
     return client;
   }

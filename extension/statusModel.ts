@@ -5,7 +5,7 @@
  * States: starting → running(carbon status from the agent) ⇄ agent-down(restarting with backoff)
  *         any → invalid-settings (until the settings are fixed).
  */
-import type { CarbonStatus, IntensityLevels, IntensityTrend } from '../agent/protocol/messages';
+import type { CarbonStatus, GpusResult, IntensityLevels, IntensityTrend } from '../agent/protocol/messages';
 
 export type IntensityLevel = 'low' | 'medium' | 'high';
 
@@ -16,7 +16,7 @@ export function levelOf(intensityGPerKwh: number, levels: IntensityLevels | unde
 
 export type ClientState =
   | { kind: 'starting' }
-  | { kind: 'running'; carbon: CarbonStatus }
+  | { kind: 'running'; carbon: CarbonStatus; gpus?: GpusResult }
   | { kind: 'agent-down'; message: string; retryInMs?: number }
   | { kind: 'invalid-settings'; problems: string[] };
 
@@ -81,8 +81,10 @@ export function statusView(state: ClientState): StatusView {
         command: 'chase.showLog',
       };
     }
-    case 'running':
-      return carbonView(state.carbon);
+    case 'running': {
+      const view = carbonView(state.carbon);
+      return state.gpus ? { ...view, tooltipMarkdown: `${view.tooltipMarkdown}\n\n${gpuLines(state.gpus)}` } : view;
+    }
   }
 }
 
@@ -125,4 +127,14 @@ function carbonView(carbon: CarbonStatus): StatusView {
     ...(level ? { level } : {}),
     command: 'chase.showDashboard',
   };
+}
+
+/** One tooltip paragraph: which GPUs, whether simulated, and whether Chase may set their limits. */
+export function gpuLines(r: GpusResult): string {
+  if (r.gpus.length === 0) return `GPUs: none found. ${escapeMarkdown(r.notes.join(' '))}`;
+  const names = [...new Set(r.gpus.map((g) => g.name))].join(', ');
+  const simulated = r.gpus.some((g) => g.simulated) ? ' — **simulated** (no NVIDIA driver in use)' : '';
+  const advise = r.gpus.find((g) => g.control === 'advise');
+  const control = advise ? `$(eye) Advise mode: Chase shows the limits it would set but cannot apply them. ${escapeMarkdown(advise.reason ?? '')}` : 'Power-limit control: permitted.';
+  return `GPUs: ${r.gpus.length} × ${escapeMarkdown(names)}${simulated}\n\n${control}`;
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { statusView, formatIntensity, escapeMarkdown, type ClientState } from '../../../extension/statusModel';
+import { statusView, formatIntensity, escapeMarkdown, gpuLines, type ClientState } from '../../../extension/statusModel';
 import type { CarbonSourceInfo } from '../../../agent/protocol/messages';
 
 const source: CarbonSourceInfo = { kind: 'replay', label: 'replay GB 2023', zone: 'GB', signal: 'average', attribution: 'Electricity Maps, ODbL' };
@@ -55,5 +55,23 @@ describe('status bar view', () => {
 
   it('escapes markdown from the agent so it cannot inject command links', () => {
     assert.equal(escapeMarkdown('[x](command:evil)'), '\\[x\\]\\(command:evil\\)');
+  });
+});
+
+describe('GPU lines in the tooltip', () => {
+  const gpu = { index: 0, uuid: 'SIM-GPU-A40-0000', name: 'NVIDIA A40 (simulated)', backend: 'simulated' as const, simulated: true, powerLimitMw: 300000, defaultLimitMw: 300000, minLimitMw: 100000, maxLimitMw: 300000, powerMw: 240000 };
+  it('says when GPUs are simulated', () => {
+    const text = gpuLines({ gpus: [{ ...gpu, control: 'permitted' }], notes: [] });
+    assert.ok(text.startsWith('GPUs: 1 × NVIDIA A40'), text);
+    assert.ok(text.includes('**simulated**'), text);
+    assert.ok(text.includes('Power-limit control: permitted'), text);
+  });
+  it('explains advise mode with the way to grant control', () => {
+    const text = gpuLines({ gpus: [{ ...gpu, simulated: false, backend: 'nvml', control: 'advise', reason: 'No permission: use zeusd or chase-agent serve as a system service.' }], notes: [] });
+    assert.match(text, /Advise mode/);
+    assert.match(text, /zeusd/);
+  });
+  it('no GPUs: says why', () => {
+    assert.match(gpuLines({ gpus: [], notes: ['No NVIDIA driver found'] }), /none found\. No NVIDIA driver found/);
   });
 });
