@@ -16,7 +16,9 @@ import {
   TransportKind,
   type LanguageClientOptions,
   type ServerOptions,
+  type StreamInfo,
 } from 'vscode-languageclient/node';
+import { connect } from 'node:net';
 import { Methods, type GpusResult, type AgentInfo, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesParams, type IntensitySeriesResult } from '../agent/protocol/messages';
 import type { ClientState } from './statusModel';
 
@@ -39,6 +41,8 @@ export class AgentClient implements vscode.Disposable {
   constructor(
     private readonly agentModule: string,
     private readonly log: vscode.LogOutputChannel,
+    /** A running agent service's socket (chase.agent.socket), read at each (re)start. */
+    private readonly socketPath: () => string | undefined = () => undefined,
   ) {}
 
   get currentState(): ClientState {
@@ -108,10 +112,18 @@ export class AgentClient implements vscode.Disposable {
   }
 
   private createClient(settings: AgentSettings): LanguageClient {
-    const serverOptions: ServerOptions = {
-      run: { module: this.agentModule, transport: TransportKind.ipc, args: ['serve'] },
-      debug: { module: this.agentModule, transport: TransportKind.ipc, args: ['serve'], options: { execArgv: ['--inspect=6019'] } },
-    };
+    const socket = this.socketPath();
+    const serverOptions: ServerOptions = socket
+      ? () =>
+          new Promise<StreamInfo>((resolve, reject) => {
+            const s = connect(socket);
+            s.once('connect', () => resolve({ reader: s, writer: s }));
+            s.once('error', (e) => reject(new Error(`cannot reach the Chase agent service at ${socket} (${e.message}); is chase-agent.service running and are you in its group?`)));
+          })
+      : {
+          run: { module: this.agentModule, transport: TransportKind.ipc, args: ['serve'] },
+          debug: { module: this.agentModule, transport: TransportKind.ipc, args: ['serve'], options: { execArgv: ['--inspect=6019'] } },
+        };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [],
       outputChannel: this.log,

@@ -1,6 +1,6 @@
 /** The only reader of `workspace.getConfiguration('chase')`; the parsing rules live in settingsModel.ts. */
 import * as vscode from 'vscode';
-import { parseSettings, SECTION, type ConfigResult } from './settingsModel';
+import { agentSocket, parseSettings, SECTION, type ConfigResult } from './settingsModel';
 
 export function readConfig(): ConfigResult {
   const cfg = vscode.workspace.getConfiguration(SECTION);
@@ -9,4 +9,9 @@ export function readConfig(): ConfigResult {
 
 export function affectsConfig(e: vscode.ConfigurationChangeEvent): boolean {
   return e.affectsConfiguration(SECTION);
+}
+
+export function readAgentSocket(): string | undefined {
+  const cfg = vscode.workspace.getConfiguration(SECTION);
+  return agentSocket((key) => cfg.get(key));
 }

@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { AgentClient } from './agentClient';
-import { affectsConfig, readConfig } from './config';
+import { affectsConfig, readAgentSocket, readConfig } from './config';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard';
 import { createStatusBarItem, renderStatusBar } from './statusBar';
 import type { ClientState } from './statusModel';
@@ -26,7 +26,7 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
   const t0 = performance.now();
   const log = vscode.window.createOutputChannel('Chase', { log: true });
   const item = createStatusBarItem();
-  agent = new AgentClient(context.asAbsolutePath('dist/agent.js'), log);
+  agent = new AgentClient(context.asAbsolutePath('dist/agent.js'), log, readAgentSocket);
   const client = agent;
   renderStatusBar(item, client.currentState);
 
@@ -42,7 +42,9 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
       deserializeWebviewPanel: async (panel) => DashboardPanel.revive(panel, context.extensionUri, client, log),
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (affectsConfig(e)) void applySettings('configure');
+      // Switching between a service socket and an own agent needs a new connection.
+      if (e.affectsConfiguration('chase.agent.socket')) void applySettings('start');
+      else if (affectsConfig(e)) void applySettings('configure');
     }),
     context.secrets.onDidChange((e) => {
       if (isChaseSecret(e.key)) void applySettings('configure');

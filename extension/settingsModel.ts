@@ -22,7 +22,14 @@ export const SETTING_KEYS = [
   'carbon.apiBaseUrl',
   'carbon.ukRegionId',
   'carbon.ukPostcode',
+  'agent.socket',
 ] as const;
+
+/** Where the agent is: a socket of a running service, or (undefined) a process the extension starts. */
+export function agentSocket(get: (key: (typeof SETTING_KEYS)[number]) => unknown): string | undefined {
+  const v = get('agent.socket');
+  return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
+}
 
 const PROVIDERS: readonly CarbonSourceKind[] = ['replay', 'static', 'electricitymaps', 'watttime', 'uk-neso'];
 

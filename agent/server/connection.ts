@@ -24,8 +24,24 @@ import type { GpuStatus, GpusResult } from '../protocol/messages';
 
 const log = createLogger('agent');
 
-export function startServer(connection: Connection = createConnection()): void {
+export interface ServerShared {
+  /** GPU control, shared by every client of this agent process. */
+  gpuControl: Promise<GpuControlHandle | undefined>;
+  /** True when this connection is the agent's only client (stdio / IPC): its shutdown stops GPU control. */
+  ownsGpuControl: boolean;
+}
+
+/** GPU control starts first: it restores any limit a killed agent left behind before anything else. */
+export function startGpuControlForServer(): Promise<GpuControlHandle | undefined> {
+  return startGpuControl({ log: createLogger('gpu') }).catch((e: unknown) => {
+    log.error('GPU control could not start', e);
+    return undefined;
+  });
+}
+
+export function startServer(connection: Connection = createConnection(), shared: ServerShared = { gpuControl: startGpuControlForServer(), ownsGpuControl: true }): void {
   const startedAtMs = Date.now();
+  const { gpuControl } = shared;
   const monitor = new CarbonMonitor({
     now: () => Date.now(),
     onStatus: (status) => void connection.sendNotification(Methods.carbonStatusChanged.method, status).catch(() => undefined),
@@ -36,11 +52,6 @@ export function startServer(connection: Connection = createConnection()): void {
   });
 
   let initialSettings: AgentSettings | undefined;
-  // GPU control starts first: it restores any limit a killed agent left behind before anything else.
-  const gpuControl: Promise<GpuControlHandle | undefined> = startGpuControl({ log: createLogger('gpu') }).catch((e: unknown) => {
-    log.error('GPU control could not start', e);
-    return undefined;
-  });
   connection.onInitialize(async (params: InitializeParams) => {
     await gpuControl;
     const options = params.initializationOptions as AgentInitializationOptions | undefined;
@@ -82,7 +93,7 @@ export function startServer(connection: Connection = createConnection()): void {
   connection.onShutdown(async () => {
     log.info('shutdown requested');
     monitor.dispose();
-    await (await gpuControl)?.stop();
+    if (shared.ownsGpuControl) await (await gpuControl)?.stop();
   });
   connection.onExit(() => monitor.dispose());
   connection.listen();

@@ -1,5 +1,9 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chaseApi, isOk, setSetting, waitForState } from './helpers';
 
 /** Baseline for bench/activation: what a minimal extension's activate() does (a log channel, a status item, a command). */
@@ -17,7 +21,7 @@ function minimalActivationMs(): number {
 
 describe('Chase in a real VS Code', () => {
   after(async () => {
-    for (const key of ['carbon.zone', 'carbon.replaySpeed', 'carbon.provider']) await setSetting(key, undefined);
+    for (const key of ['carbon.zone', 'carbon.replaySpeed', 'carbon.provider', 'agent.socket']) await setSetting(key, undefined);
   });
 
   it('activates on startup and reaches a carbon reading from the embedded trace', async () => {
@@ -70,6 +74,36 @@ describe('Chase in a real VS Code', () => {
     await waitForState(api, isOk(), 'a reading after the restart', 20_000);
     const after = await api.agentInfo();
     assert.notEqual(after.pid, pid);
+  });
+
+  it('connects to an agent service on a socket when chase.agent.socket is set, and back', async () => {
+    const api = await chaseApi();
+    const ext = vscode.extensions.getExtension('chase-carbon.chase-vscode')!;
+    const dir = mkdtempSync(join(tmpdir(), 'chase-svc-'));
+    const sock = join(dir, 'agent.sock');
+    const service = spawn(process.execPath, [join(ext.extensionPath, 'dist', 'agent.js'), 'serve', '--socket', sock], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', CHASE_STATE_DIR: dir }, stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
+      const own = await api.agentInfo();
+      await setSetting('agent.socket', sock);
+      const deadline = Date.now() + 15_000;
+      let info = own;
+      while (info.pid !== service.pid && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 300));
+        info = await api.agentInfo().catch(() => own);
+      }
+      assert.equal(info.pid, service.pid, 'talking to the service');
+      await waitForState(api, isOk(), 'a reading from the service');
+      await setSetting('agent.socket', undefined);
+      const back = Date.now() + 15_000;
+      while (info.pid === service.pid && Date.now() < back) {
+        await new Promise((r) => setTimeout(r, 300));
+        info = await api.agentInfo().catch(() => info);
+      }
+      assert.notEqual(info.pid, service.pid, 'own agent again');
+    } finally {
+      service.kill('SIGTERM');
+    }
   });
 
   it('the dashboard command opens the dashboard webview', async () => {
