@@ -185,6 +185,66 @@ export interface GpusResult {
   notes: string[];
 }
 
+export type RunPolicyName = 'default' | 'max-power' | 'static-best' | 'energy-only' | 'chase-paper';
+export type RunState = 'starting' | 'profiling' | 'controlling' | 'finished' | 'failed';
+/** Where a run's progress comes from, best first; `gpu-proxy` is a labelled guess. */
+export type ProgressFormat = 'tqdm' | 'lightning' | 'hf-trainer' | 'keras' | 'reporter' | 'gpu-proxy';
+
+export interface StartRunParams {
+  /** The program and its arguments, e.g. "python", ["train.py"]. */
+  command: string;
+  args: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Allowed slowdown against the maximum power limit, %. */
+  budgetPct: number;
+  /** GPU indices; default all visible GPUs not controlled by another run. */
+  gpus?: number[];
+  policy?: RunPolicyName;
+  /** Total work in progress units (steps), when known. */
+  totalUnits?: number;
+}
+
+export interface StartRunResult {
+  runId: string;
+  gpuUuids: string[];
+  simulated: boolean;
+  /** Set when Chase can only advise (no permission to set limits): the reason and how to grant it. */
+  advise?: string;
+}
+
+/** A run's accounting, live and at the end. Energy in J, carbon in g, times epoch ms. */
+export interface RunSummary {
+  id: string;
+  state: RunState;
+  command: string;
+  pid?: number;
+  gpuUuids: string[];
+  policy: string;
+  budgetPct: number;
+  progressSource?: ProgressFormat;
+  startedAtMs: number;
+  endedAtMs?: number;
+  energyJ: number;
+  carbonG: number;
+  /** Same work at the maximum limit (from the profile); absent until a profile exists. */
+  baselineCarbonG?: number;
+  baselineEnergyJ?: number;
+  savedCarbonG?: number;
+  slowdownPct?: number;
+  unitsDone: number;
+  currentLimitMw?: number;
+  advise?: string;
+  exitCode?: number | null;
+  error?: string;
+}
+
+export interface RunOutput {
+  runId: string;
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+
 /** Application error codes (JSON-RPC `error.code`), outside the ranges JSON-RPC and LSP reserve. */
 export const AgentErrorCodes = {
   /** A setting has a value the agent cannot use; the message names the setting. */
@@ -193,6 +253,10 @@ export const AgentErrorCodes = {
   carbonSourceUnavailable: 3002,
   /** The requested zone is not known to the provider. */
   unknownZone: 3003,
+  /** A run could not start: bad command, GPU already controlled by another run, unknown GPU. */
+  runRefused: 3004,
+  /** No live run with that id. */
+  unknownRun: 3005,
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCodes)[keyof typeof AgentErrorCodes];
 
@@ -220,6 +284,16 @@ export const Methods = {
   gpus: request<void, GpusResult>('chase/gpus'),
   /** extension → agent: new settings; answers with the status under them (or an invalidSettings error). */
   configure: request<AgentSettings, Configured>('chase/configure'),
+  /** extension → agent: launch a training command under carbon-aware control. */
+  startRun: request<StartRunParams, StartRunResult>('chase/startRun'),
+  /** extension → agent: stop a run's process (SIGTERM, then SIGKILL); its GPUs are restored. */
+  stopRun: request<{ runId: string }, void>('chase/stopRun'),
+  /** extension → agent: live runs. */
+  runs: request<void, RunSummary[]>('chase/runs'),
+  /** agent → extension: a run's process wrote output. */
+  runOutput: notification<RunOutput>('chase/runOutput'),
+  /** agent → extension: a run's accounting changed (every few seconds) or it ended (state finished/failed). */
+  runUpdated: notification<RunSummary>('chase/runUpdated'),
   /** agent → extension: the carbon status changed (new reading, source switch, error, staleness). */
   carbonStatusChanged: notification<CarbonStatus>('chase/carbonStatusChanged'),
 } as const;

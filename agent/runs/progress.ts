@@ -7,7 +7,8 @@
  * work done, across the counter resets that every new epoch or evaluation loop causes.
  */
 
-export type ProgressFormat = 'tqdm' | 'lightning' | 'hf-trainer' | 'keras' | 'reporter' | 'gpu-proxy';
+import type { ProgressFormat } from '../protocol/messages';
+export type { ProgressFormat };
 
 export interface ProgressSample {
   format: ProgressFormat;

@@ -23,14 +23,14 @@ import { budgetedPolicy, chasePaperPolicy, energyOnlyPolicy, maxPowerPolicy, sta
 import { profileFromMeasurements, type PowerProfile } from '../control/profile';
 import { createForecaster } from '../forecast/index';
 import type { Logger } from '../log';
-import { LineSplitter, parseProgressLine, ProgressTracker, type ProgressFormat } from './progress';
+import { LineSplitter, parseProgressLine, ProgressTracker } from './progress';
+import type { RunPolicyName, RunState, RunSummary } from '../protocol/messages';
 import { OnlineProfiler, DEFAULT_PROFILER, type ProfilerOptions } from './profiler';
 import type { RunCarbon } from './runCarbon';
 import type { ReporterServer } from './reporterServer';
 import { JOULES_PER_KWH } from '../store/accounting';
 
-export type RunPolicyName = 'default' | 'max-power' | 'static-best' | 'energy-only' | 'chase-paper';
-export type RunState = 'starting' | 'profiling' | 'controlling' | 'finished' | 'failed';
+export type { RunPolicyName, RunState, RunSummary } from '../protocol/messages';
 
 export interface RunOptions {
   id: string;
@@ -79,30 +79,6 @@ export interface RunDecision {
   policy: string;
 }
 
-export interface RunSummary {
-  id: string;
-  state: RunState;
-  command: string;
-  pid?: number;
-  gpuUuids: string[];
-  policy: string;
-  budgetPct: number;
-  progressSource?: ProgressFormat;
-  startedAtMs: number;
-  endedAtMs?: number;
-  energyJ: number;
-  carbonG: number;
-  /** Same work at the maximum limit (from the profile); undefined until a profile exists. */
-  baselineCarbonG?: number;
-  baselineEnergyJ?: number;
-  savedCarbonG?: number;
-  slowdownPct?: number;
-  unitsDone: number;
-  currentLimitMw?: number;
-  advise?: string;
-  exitCode?: number | null;
-  error?: string;
-}
 
 const HORIZON_MS = 24 * 3_600_000;
 

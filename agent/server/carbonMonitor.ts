@@ -50,6 +50,11 @@ export class CarbonMonitor {
     return this.current;
   }
 
+  /** The working provider, for runs (undefined while the source is in error). */
+  get currentProvider(): CarbonProvider | undefined {
+    return this.current.state === 'ok' ? this.provider : undefined;
+  }
+
   /** Applies new settings; resolves with the first status under them. Never throws for bad settings. */
   async configure(settings: AgentSettings): Promise<CarbonStatus> {
     this.stopTimer();

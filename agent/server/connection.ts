@@ -20,9 +20,25 @@ import { validateSettings } from './settings';
 import { agentVersion } from '../version';
 import { createLogger, describeError } from '../log';
 import { startGpuControl, type GpuControlHandle } from '../gpu/index';
-import type { GpuStatus, GpusResult } from '../protocol/messages';
+import type { GpuStatus, GpusResult, RunSummary, StartRunParams, StartRunResult } from '../protocol/messages';
+import { RunManager } from './runManager';
+import { HistoryStore } from '../store/history';
+import { defaultHistoryPath } from '../store/paths';
 
 const log = createLogger('agent');
+
+/** The history database, when it opens; the agent works without it (e.g. a second agent on the same file). */
+export function openHistory(): HistoryStore | undefined {
+  if (process.env.CHASE_HISTORY === 'off') return undefined;
+  try {
+    const store = HistoryStore.open({ path: defaultHistoryPath(), log: createLogger('history') });
+    store.markInterruptedRuns();
+    return store;
+  } catch (e) {
+    log.warn(`run history is off: ${describeError(e)}`);
+    return undefined;
+  }
+}
 
 export interface ServerShared {
   /** GPU control, shared by every client of this agent process. */
@@ -84,6 +100,30 @@ export function startServer(connection: Connection = createConnection(), shared:
     }
   });
 
+  let history: HistoryStore | undefined;
+  let historyOpened = false;
+  const runs = new RunManager({
+    gpu: () => gpuControl,
+    carbon: () => monitor.currentProvider,
+    onOutput: (o) => void connection.sendNotification(Methods.runOutput.method, o).catch(() => undefined),
+    onUpdate: (s) => void connection.sendNotification(Methods.runUpdated.method, s).catch(() => undefined),
+    history: () => {
+      if (!historyOpened) (historyOpened = true), (history = openHistory());
+      return history;
+    },
+  });
+  connection.onRequest(Methods.startRun.method, async (params: StartRunParams): Promise<StartRunResult> => {
+    try {
+      return await runs.start(params);
+    } catch (e) {
+      throw new ResponseError(AgentErrorCodes.runRefused, describeError(e));
+    }
+  });
+  connection.onRequest(Methods.stopRun.method, (params: { runId: string }): void => {
+    if (!runs.stop(params?.runId)) throw new ResponseError(AgentErrorCodes.unknownRun, `No live run "${String(params?.runId)}".`);
+  });
+  connection.onRequest(Methods.runs.method, (): RunSummary[] => runs.list());
+
   connection.onRequest(Methods.gpus.method, async (): Promise<GpusResult> => {
     const gpu = await gpuControl;
     if (!gpu) return { gpus: [], notes: ['GPU control failed to start; see the agent log.'] };
@@ -92,6 +132,8 @@ export function startServer(connection: Connection = createConnection(), shared:
 
   connection.onShutdown(async () => {
     log.info('shutdown requested');
+    await runs.dispose();
+    history?.close();
     monitor.dispose();
     if (shared.ownsGpuControl) await (await gpuControl)?.stop();
   });

@@ -1,0 +1,142 @@
+/**
+ * Live runs inside the agent server: starts them on the server's GPU control and carbon source,
+ * keeps "a GPU belongs to at most one controlled run", forwards output and accounting to the client,
+ * and records each run in the history database when one is open.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunOutput, RunSummary, StartRunParams, StartRunResult } from '../protocol/messages';
+import type { GpuControlHandle } from '../gpu/index';
+import type { CarbonProvider } from '../carbon/provider';
+import { Run } from '../runs/run';
+import { RunCarbon } from '../runs/runCarbon';
+import { ReporterServer } from '../runs/reporterServer';
+import { createLogger } from '../log';
+import type { HistoryStore } from '../store/history';
+
+const UPDATE_EVERY_MS = 2000;
+
+/** A run that cannot start; the message says why and what to do. */
+export class RunRefusedError extends Error {}
+
+export interface RunManagerDeps {
+  gpu: () => Promise<GpuControlHandle | undefined>;
+  carbon: () => CarbonProvider | undefined;
+  onOutput: (o: RunOutput) => void;
+  onUpdate: (s: RunSummary) => void;
+  history?: () => HistoryStore | undefined;
+}
+
+export class RunManager {
+  private readonly live = new Map<string, { run: Run; timer: NodeJS.Timeout; scratch: string }>();
+  private readonly owner = new Map<string, string>(); // GPU uuid → run id
+  private reporter: ReporterServer | undefined;
+  private readonly log = createLogger('runs');
+  private counter = 0;
+
+  constructor(private readonly deps: RunManagerDeps) {}
+
+  list(): RunSummary[] {
+    return [...this.live.values()].map((l) => l.run.summary);
+  }
+
+  async start(p: StartRunParams): Promise<StartRunResult> {
+    if (typeof p.command !== 'string' || p.command.trim() === '') throw new RunRefusedError('A run needs a command, e.g. "python" with args ["train.py"].');
+    if (!(p.budgetPct >= 0)) throw new RunRefusedError(`budgetPct must be ≥ 0 (got ${String(p.budgetPct)}).`);
+    const gpu = await this.deps.gpu();
+    if (!gpu) throw new RunRefusedError('GPU control is not available in this agent; see its log.');
+    const provider = this.deps.carbon();
+    if (!provider) throw new RunRefusedError('There is no working carbon source; fix chase.carbon.* first (see the status bar tooltip).');
+    const visible = gpu.visibility.devices.map((d) => d.index);
+    const wanted = p.gpus && p.gpus.length > 0 ? p.gpus : visible.filter((i) => !this.owner.has(gpu.backend.devices().find((d) => d.index === i)!.uuid));
+    const unknown = wanted.filter((i) => !visible.includes(i));
+    if (unknown.length > 0) throw new RunRefusedError(`GPU ${unknown.join(', ')} is not visible to this agent; visible: ${visible.join(', ') || 'none'}.`);
+    const uuids = wanted.map((i) => gpu.backend.devices().find((d) => d.index === i)!.uuid);
+    const busy = uuids.map((u) => [u, this.owner.get(u)] as const).filter(([, r]) => r !== undefined);
+    if (busy.length > 0) throw new RunRefusedError(`GPU ${busy.map(([u, r]) => `${u} (run ${r})`).join(', ')} is already controlled by another run; a GPU belongs to one run at a time.`);
+    if (wanted.length === 0) throw new RunRefusedError('Every visible GPU is already controlled by another run.');
+
+    if (!this.reporter) {
+      const reporter = new ReporterServer((s) => this.live.get(s.runId)?.run.reportSteps(s.steps, s.samples));
+      await reporter.start();
+      this.reporter = reporter;
+    }
+    const id = `run-${Date.now().toString(36)}-${++this.counter}`;
+    const scratch = mkdtempSync(join(tmpdir(), 'chase-run-'));
+    const run = new Run(
+      {
+        id,
+        command: { file: p.command, args: p.args ?? [], ...(p.cwd ? { cwd: p.cwd } : {}), ...(p.env ? { env: p.env } : {}) },
+        gpuIndices: wanted,
+        budgetPct: p.budgetPct,
+        policy: p.policy ?? 'default',
+        ...(p.totalUnits ? { totalUnits: p.totalUnits } : {}),
+        sampleMs: Math.max(50, Math.min(1000, provider.periodMs / new RunCarbon(provider).speed / 4)),
+        ...(gpu.backend.simulated ? { simulatedThroughputFile: join(scratch, 'throughput.json') } : {}),
+      },
+      {
+        backend: gpu.backend,
+        guard: gpu.guard,
+        carbon: new RunCarbon(provider),
+        reporter: this.reporter,
+        log: this.log,
+        onOutput: (stream, text) => this.deps.onOutput({ runId: id, stream, text }),
+        onDecision: (d) => this.deps.history?.()?.recordDecision({ runId: id, timestampMs: d.atMs, intensityGPerKwh: d.intensityGPerKwh, powerLimitMw: d.powerLimitMw, ...(d.lastActualGPerKwh !== undefined ? { forecastGPerKwh: d.lastActualGPerKwh } : {}) }),
+      },
+    );
+    for (const u of uuids) this.owner.set(u, id);
+    const timer = setInterval(() => this.deps.onUpdate(run.summary), UPDATE_EVERY_MS);
+    this.live.set(id, { run, timer, scratch });
+    this.record('start', run.summary, provider);
+    void run.start().then((summary) => this.finish(id, summary, provider));
+    const advise = run.summary.advise;
+    return { runId: id, gpuUuids: uuids, simulated: gpu.backend.simulated, ...(advise ? { advise } : {}) };
+  }
+
+  stop(runId: string): boolean {
+    const l = this.live.get(runId);
+    if (!l) return false;
+    l.run.stop();
+    return true;
+  }
+
+  private finish(id: string, summary: RunSummary, provider: CarbonProvider): void {
+    const l = this.live.get(id);
+    if (!l) return;
+    clearInterval(l.timer);
+    this.live.delete(id);
+    for (const [u, r] of this.owner) if (r === id) this.owner.delete(u);
+    rmSync(l.scratch, { recursive: true, force: true });
+    this.record('finish', summary, provider);
+    this.deps.onUpdate(summary);
+  }
+
+  private record(what: 'start' | 'finish', s: RunSummary, provider: CarbonProvider): void {
+    const store = this.deps.history?.();
+    if (!store) return;
+    try {
+      if (what === 'start') {
+        store.startRun({ id: s.id, command: s.command, startMs: s.startedAtMs || Date.now(), gpuUuids: s.gpuUuids, policy: s.policy, budgetPct: s.budgetPct, energyJ: 0, carbonG: 0, status: 'running', zone: provider.info.zone, source: provider.info.label });
+      } else {
+        store.finishRun(s.id, {
+          endMs: s.endedAtMs ?? Date.now(),
+          status: s.state === 'failed' ? 'failed' : 'completed',
+          energyJ: s.energyJ,
+          carbonG: s.carbonG,
+          ...(s.baselineCarbonG !== undefined ? { baselineCarbonG: s.baselineCarbonG } : {}),
+          ...(s.slowdownPct !== undefined ? { slowdownPct: s.slowdownPct } : {}),
+          ...(typeof s.exitCode === 'number' ? { exitCode: s.exitCode } : {}),
+        });
+      }
+    } catch (e) {
+      this.log.warn(`history: could not record run ${s.id}: ${String(e)}`);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    for (const l of this.live.values()) l.run.stop(1000);
+    await Promise.all([...this.live.values()].map((l) => l.run.finished));
+    await this.reporter?.stop();
+  }
+}
