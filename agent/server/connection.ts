@@ -108,7 +108,10 @@ export function startServer(connection: Connection = createConnection(), shared:
     onOutput: (o) => void connection.sendNotification(Methods.runOutput.method, o).catch(() => undefined),
     onUpdate: (s) => void connection.sendNotification(Methods.runUpdated.method, s).catch(() => undefined),
     history: () => {
-      if (!historyOpened) (historyOpened = true), (history = openHistory());
+      if (!historyOpened) {
+        historyOpened = true;
+        history = openHistory();
+      }
       return history;
     },
   });
