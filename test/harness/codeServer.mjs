@@ -292,3 +292,36 @@ export async function launchChromium({ viewport = { width: 1400, height: 900 }, 
     },
   };
 }
+
+// ---- logs ---------------------------------------------------------------------------------------
+
+/**
+ * The extension host's log files for one extension (its LogOutputChannels), plus the extension host's
+ * own log: [{name, text}]. Read them before stop(), which deletes the user-data dir.
+ * @param {{userDataDir: string}} server
+ * @param {string} extensionId  `<publisher>.<name>`
+ */
+export function extensionLogs(server, extensionId) {
+  const root = path.join(server.userDataDir, 'logs');
+  if (!fs.existsSync(root)) return [];
+  const found = [];
+  for (const rel of fs.readdirSync(root, { recursive: true }).map(String).sort()) {
+    const parts = rel.split(path.sep);
+    const ours = parts.includes(extensionId) && rel.endsWith('.log');
+    const host = /^(remote)?exthost\.log$/.test(parts.at(-1));
+    if (ours || host) found.push({ name: rel, text: fs.readFileSync(path.join(root, rel), 'utf8') });
+  }
+  return found;
+}
+
+/** Copies extensionLogs() to `dir` and prints them; for failures. */
+export function dumpExtensionLogs(server, extensionId, dir) {
+  const logs = extensionLogs(server, extensionId);
+  for (const { name, text } of logs) {
+    const file = path.join(dir, name.replaceAll(path.sep, '__'));
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(file, text);
+    console.log(`---- ${name} (copied to ${file}) ----\n${text.trimEnd()}\n---- end of ${path.basename(name)} ----`);
+  }
+  return logs.length;
+}

@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import util, { parseArgs } from 'node:util';
-import { startCodeServer, launchChromium, workbenchUrl, remoteUri, makeTempDir } from './codeServer.mjs';
+import { startCodeServer, launchChromium, workbenchUrl, remoteUri, makeTempDir, dumpExtensionLogs } from './codeServer.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -100,6 +100,11 @@ try {
   code = 'error';
 } finally {
   await browser?.close();
+  if (server && code !== 0) {
+    // the extension's own log channels: what it did while the tests failed
+    const pkg = JSON.parse(fs.readFileSync(path.join(devPath, 'package.json'), 'utf8'));
+    dumpExtensionLogs(server, `${pkg.publisher}.${pkg.name}`, path.join(process.cwd(), 'test-output', 'vscode', 'logs'));
+  }
   if (code === 'timeout' || code === 'error' || code === 'page crashed') {
     console.log(`---- code-server log (${server?.logFile ?? 'not started'}) ----\n${server?.log() ?? ''}---- end of code-server log ----`);
   }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT, startCodeServer, launchChromium, makeTempDir } from '../harness/codeServer.mjs';
+import { REPO_ROOT, startCodeServer, launchChromium, makeTempDir, dumpExtensionLogs } from '../harness/codeServer.mjs';
 
 // CHASE_VSIX: test another package (e.g. a CI artifact) instead of the one npm run package wrote
 const VSIX = path.resolve(process.env.CHASE_VSIX || path.join(REPO_ROOT, 'dist', 'chase-vscode.vsix'));
@@ -74,7 +74,10 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     if (fs.existsSync(OUT)) fs.writeFileSync(path.join(OUT, 'timings.json'), `${JSON.stringify(timings, null, 2)}\n`);
     console.log(`UI timings (ms): ${JSON.stringify(timings)}`);
     await browser?.close();
-    if (anyFailed && server) console.log(`---- code-server log ----\n${server.log()}`);
+    if (anyFailed && server) {
+      dumpExtensionLogs(server, `${PKG.publisher}.${PKG.name}`, path.join(OUT, 'logs'));
+      console.log(`---- code-server log ----\n${server.log()}`);
+    }
     await server?.stop();
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   });
