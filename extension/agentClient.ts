@@ -19,7 +19,7 @@ import {
   type StreamInfo,
 } from 'vscode-languageclient/node';
 import { connect } from 'node:net';
-import { Methods, type GpusResult, type AgentInfo, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesParams, type IntensitySeriesResult } from '../agent/protocol/messages';
+import { Methods, type RunOutput, type RunSummary, type StartRunParams, type StartRunResult, type GpusResult, type AgentInfo, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesParams, type IntensitySeriesResult } from '../agent/protocol/messages';
 import type { ClientState } from './statusModel';
 
 const BACKOFF_START_MS = 1_000;
@@ -31,6 +31,10 @@ export class AgentClient implements vscode.Disposable {
   private state: ClientState = { kind: 'starting' };
   private readonly stateEmitter = new vscode.EventEmitter<ClientState>();
   readonly onDidChangeState = this.stateEmitter.event;
+  private readonly runOutputEmitter = new vscode.EventEmitter<RunOutput>();
+  readonly onRunOutput = this.runOutputEmitter.event;
+  private readonly runUpdatedEmitter = new vscode.EventEmitter<RunSummary>();
+  readonly onRunUpdated = this.runUpdatedEmitter.event;
   private backoffMs = BACKOFF_START_MS;
   private restartTimer: NodeJS.Timeout | undefined;
   private startedAtMs = 0;
@@ -101,6 +105,14 @@ export class AgentClient implements vscode.Disposable {
     return this.request<AgentInfo>(Methods.agentInfo.method);
   }
 
+  startRun(params: StartRunParams): Promise<StartRunResult> {
+    return this.request<StartRunResult>(Methods.startRun.method, params);
+  }
+
+  stopRun(runId: string): Promise<void> {
+    return this.request<void>(Methods.stopRun.method, { runId });
+  }
+
   intensitySeries(params: IntensitySeriesParams): Promise<IntensitySeriesResult> {
     return this.request<IntensitySeriesResult>(Methods.intensitySeries.method, params);
   }
@@ -141,6 +153,8 @@ export class AgentClient implements vscode.Disposable {
       },
     };
     const client = new LanguageClient('chase', 'Chase agent', serverOptions, clientOptions);
+    client.onNotification(Methods.runOutput.method, (o: RunOutput) => this.runOutputEmitter.fire(o));
+    client.onNotification(Methods.runUpdated.method, (r: RunSummary) => this.runUpdatedEmitter.fire(r));
     client.onNotification(Methods.carbonStatusChanged.method, (status: CarbonStatus) => {
       if (this.client === client && this.state.kind !== 'invalid-settings') this.setState({ kind: 'running', carbon: status, ...(this.gpus ? { gpus: this.gpus } : {}) });
     });
@@ -192,5 +206,7 @@ export class AgentClient implements vscode.Disposable {
   dispose(): void {
     void this.stop();
     this.stateEmitter.dispose();
+    this.runOutputEmitter.dispose();
+    this.runUpdatedEmitter.dispose();
   }
 }

@@ -10,6 +10,7 @@ import { createStatusBarItem, renderStatusBar } from './statusBar';
 import type { ClientState } from './statusModel';
 import type { AgentInfo, AgentSettings } from '../agent/protocol/messages';
 import { clearSecrets, isChaseSecret, promptForApiKey, readSecrets } from './secrets';
+import { ChaseTaskProvider, TASK_TYPE } from './tasks';
 
 /** What activate() returns: used by the extension-host tests and available to other extensions. */
 export interface ChaseApi {
@@ -49,6 +50,7 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
     context.secrets.onDidChange((e) => {
       if (isChaseSecret(e.key)) void applySettings('configure');
     }),
+    vscode.tasks.registerTaskProvider(TASK_TYPE, new ChaseTaskProvider(client)),
     vscode.commands.registerCommand('chase.setApiKey', () => promptForApiKey(context.secrets)),
     vscode.commands.registerCommand('chase.clearApiKeys', () => clearSecrets(context.secrets)),
   );

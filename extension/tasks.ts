@@ -1,0 +1,141 @@
+/**
+ * The `chase` task type: a training command run under carbon-aware control by the agent.
+ *
+ *   { "type": "chase", "command": "python", "args": ["train.py"], "budgetPct": 2.5, "gpus": [0, 1], "policy": "default" }
+ *
+ * It runs in a pseudoterminal (CustomExecution) because the agent, not VS Code, owns the process:
+ * the terminal streams the job's output, says once at the start if Chase can only advise, and ends
+ * with a summary line (energy, carbon, saving against max power, slowdown) and the job's exit code.
+ */
+import * as vscode from 'vscode';
+import type { RunPolicyName, RunSummary } from '../agent/protocol/messages';
+import type { AgentClient } from './agentClient';
+
+export const TASK_TYPE = 'chase';
+const POLICIES: readonly RunPolicyName[] = ['default', 'max-power', 'static-best', 'energy-only', 'chase-paper'];
+
+export interface ChaseTaskDefinition extends vscode.TaskDefinition {
+  type: typeof TASK_TYPE;
+  command: string;
+  args?: string[];
+  budgetPct?: number;
+  gpus?: number[];
+  policy?: RunPolicyName;
+  cwd?: string;
+}
+
+/** Checks a tasks.json entry; returns the problem in words, or undefined when it is usable. */
+export function taskProblem(d: vscode.TaskDefinition): string | undefined {
+  if (typeof d.command !== 'string' || d.command.trim() === '') return '"command" is required, e.g. "python".';
+  if (d.args !== undefined && (!Array.isArray(d.args) || d.args.some((a: unknown) => typeof a !== 'string'))) return '"args" must be a list of strings.';
+  if (d.budgetPct !== undefined && !(typeof d.budgetPct === 'number' && d.budgetPct >= 0)) return '"budgetPct" must be a number ≥ 0 (percent of slowdown allowed).';
+  if (d.gpus !== undefined && (!Array.isArray(d.gpus) || d.gpus.some((g: unknown) => !Number.isInteger(g) || (g as number) < 0))) return '"gpus" must be a list of GPU indices, e.g. [0, 1].';
+  if (d.policy !== undefined && !POLICIES.includes(d.policy as RunPolicyName)) return `"policy" must be one of ${POLICIES.join(', ')}.`;
+  return undefined;
+}
+
+export function summaryLine(s: RunSummary): string {
+  const kwh = (s.energyJ / 3_600_000).toFixed(4);
+  const saved =
+    s.savedCarbonG !== undefined && s.baselineCarbonG ? `, saved ${s.savedCarbonG.toFixed(1)} g (${((100 * s.savedCarbonG) / s.baselineCarbonG).toFixed(1)} %) vs max power` : ', no saving estimate (no power profile yet)';
+  const slow = s.slowdownPct !== undefined ? `, slowdown ${s.slowdownPct.toFixed(1)} % (budget ${s.budgetPct} %)` : '';
+  return `Chase: ${kwh} kWh, ${s.carbonG.toFixed(1)} gCO₂${saved}${slow}; exit code ${s.exitCode ?? 'none'}`;
+}
+
+class ChaseRunTerminal implements vscode.Pseudoterminal {
+  private readonly writeEmitter = new vscode.EventEmitter<string>();
+  private readonly closeEmitter = new vscode.EventEmitter<number>();
+  readonly onDidWrite = this.writeEmitter.event;
+  readonly onDidClose = this.closeEmitter.event;
+  private runId: string | undefined;
+  private readonly subs: vscode.Disposable[] = [];
+  private done = false;
+
+  constructor(
+    private readonly def: ChaseTaskDefinition,
+    private readonly agent: AgentClient,
+    private readonly cwd: string | undefined,
+  ) {}
+
+  private write(text: string): void {
+    this.writeEmitter.fire(text.replace(/\r?\n/g, '\r\n'));
+  }
+
+  private finish(code: number): void {
+    if (this.done) return;
+    this.done = true;
+    for (const s of this.subs.splice(0)) s.dispose();
+    this.closeEmitter.fire(code);
+  }
+
+  open(): void {
+    const problem = taskProblem(this.def);
+    if (problem) {
+      this.write(`Chase task: ${problem}\n`);
+      return this.finish(2);
+    }
+    this.subs.push(
+      this.agent.onRunOutput((o) => o.runId === this.runId && this.write(o.text)),
+      this.agent.onRunUpdated((s) => {
+        if (s.id !== this.runId || (s.state !== 'finished' && s.state !== 'failed')) return;
+        if (s.error) this.write(`\nChase: ${s.error}\n`);
+        this.write(`\n${summaryLine(s)}\n`);
+        this.finish(typeof s.exitCode === 'number' ? s.exitCode : 1);
+      }),
+    );
+    const args = this.def.args ?? [];
+    this.write(`Chase: ${[this.def.command, ...args].join(' ')} — budget ${this.def.budgetPct ?? 2.5} %, policy ${this.def.policy ?? 'default'}\n`);
+    this.agent
+      .startRun({
+        command: this.def.command,
+        args,
+        budgetPct: this.def.budgetPct ?? 2.5,
+        ...(this.def.gpus ? { gpus: this.def.gpus } : {}),
+        ...(this.def.policy ? { policy: this.def.policy } : {}),
+        ...(this.def.cwd ?? this.cwd ? { cwd: this.def.cwd ?? this.cwd } : {}),
+      })
+      .then(
+        (r) => {
+          this.runId = r.runId;
+          this.write(`Chase: run ${r.runId} on ${r.gpuUuids.length} GPU(s)${r.simulated ? ' — SIMULATED GPUs (no NVIDIA driver in use)' : ''}\n`);
+          if (r.advise) this.write(`Chase: advise mode — limits are computed and shown but not applied. ${r.advise}\n`);
+        },
+        (e: unknown) => {
+          this.write(`Chase: the run could not start: ${e instanceof Error ? e.message : String(e)}\n`);
+          this.finish(1);
+        },
+      );
+  }
+
+  close(): void {
+    // The user closed the terminal: stop the job; the agent restores the GPUs.
+    if (this.runId && !this.done) void this.agent.stopRun(this.runId).catch(() => undefined);
+    this.finish(130);
+  }
+}
+
+export class ChaseTaskProvider implements vscode.TaskProvider {
+  constructor(private readonly agent: AgentClient) {}
+
+  /** Offers one task per Python file at the top of each workspace folder whose name suggests training. */
+  async provideTasks(): Promise<vscode.Task[]> {
+    const files = await vscode.workspace.findFiles('*train*.py', '**/node_modules/**', 20);
+    return files.map((uri) => {
+      const folder = vscode.workspace.getWorkspaceFolder(uri);
+      const rel = vscode.workspace.asRelativePath(uri, false);
+      return this.task({ type: TASK_TYPE, command: 'python3', args: [rel], budgetPct: 2.5 }, folder ?? vscode.TaskScope.Workspace, `${rel} (carbon-aware)`);
+    });
+  }
+
+  resolveTask(task: vscode.Task): vscode.Task | undefined {
+    if (task.definition.type !== TASK_TYPE) return undefined;
+    return this.task(task.definition as ChaseTaskDefinition, task.scope ?? vscode.TaskScope.Workspace, task.name);
+  }
+
+  private task(def: ChaseTaskDefinition, scope: vscode.WorkspaceFolder | vscode.TaskScope, name: string): vscode.Task {
+    const cwd = typeof scope === 'object' ? scope.uri.fsPath : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const t = new vscode.Task(def, scope, name, TASK_TYPE, new vscode.CustomExecution(async () => new ChaseRunTerminal(def, this.agent, cwd)));
+    t.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated };
+    return t;
+  }
+}

@@ -1,0 +1,57 @@
+import * as assert from 'node:assert/strict';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import { summaryLine, taskProblem } from '../../../extension/tasks';
+import { chaseApi, EXTENSION_ID, isOk, waitForState } from './helpers';
+
+/** Writes the tasks into the workspace's tasks.json, as a user would, and waits until VS Code resolves them. */
+async function defineTasks(tasks: Array<vscode.TaskDefinition & { label: string }>): Promise<vscode.Task[]> {
+  const folder = vscode.workspace.workspaceFolders![0].uri;
+  await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(folder, '.vscode', 'tasks.json'), Buffer.from(JSON.stringify({ version: '2.0.0', tasks }, null, 2)));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const found = (await vscode.tasks.fetchTasks({ type: 'chase' })).filter((t) => tasks.some((d) => d.label === t.name));
+    if (found.length === tasks.length || Date.now() > deadline) return found;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+function runTask(task: vscode.Task): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`task ${task.name} did not end in 60 s`)), 60_000);
+    const sub = vscode.tasks.onDidEndTaskProcess((e) => {
+      if (e.execution.task.name !== task.name) return;
+      clearTimeout(timer);
+      sub.dispose();
+      resolve(e.exitCode);
+    });
+    vscode.tasks.executeTask(task).then(undefined, reject);
+  });
+}
+
+describe('the chase task type', () => {
+  const demo = join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'sample-workspace', 'train_demo.py');
+
+  it('runs a training command through the agent and passes its exit code through', async () => {
+    await waitForState(await chaseApi(), isOk(), 'a running agent');
+    const [task] = await defineTasks([{ label: 'chase-demo-exit-5', type: 'chase', command: 'python3', args: [demo, '--epochs', '1', '--steps', '40', '--step-ms', '5', '--exit-code', '5'], budgetPct: 2.5 }]);
+    assert.ok(task, 'VS Code resolved the tasks.json entry');
+    assert.equal(await runTask(task), 5);
+  });
+
+  it('a bad tasks.json entry ends with a message, not a hang', async () => {
+    const [task] = await defineTasks([{ label: 'chase-bad-budget', type: 'chase', command: 'python3', budgetPct: -1 }]);
+    assert.ok(task);
+    assert.equal(await runTask(task), 2);
+    assert.match(taskProblem({ type: 'chase', command: 'python3', budgetPct: -1 }) ?? '', /budgetPct/);
+    assert.match(taskProblem({ type: 'chase', command: '' }) ?? '', /command/);
+    assert.match(taskProblem({ type: 'chase', command: 'python', policy: 'greedy' }) ?? '', /policy/);
+  });
+
+  it('the provider offers tasks for training scripts and resolves tasks.json entries', async () => {
+    const tasks = await vscode.tasks.fetchTasks({ type: 'chase' });
+    assert.ok(Array.isArray(tasks));
+    const summary = summaryLine({ id: 'r', state: 'finished', command: 'python train.py', gpuUuids: [], policy: 'default', budgetPct: 2.5, startedAtMs: 0, energyJ: 7_200_000, carbonG: 250, baselineCarbonG: 290, savedCarbonG: 40, slowdownPct: 2.4, unitsDone: 10, exitCode: 0 });
+    assert.equal(summary, 'Chase: 2.0000 kWh, 250.0 gCO₂, saved 40.0 g (13.8 %) vs max power, slowdown 2.4 % (budget 2.5 %); exit code 0');
+  });
+});
