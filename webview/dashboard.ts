@@ -24,6 +24,16 @@ function themeColor(name: string, fallback: string): string {
   return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 }
 
+/** A theme colour (#rgb, #rrggbb or rgb()) with transparency, for the band fill. */
+function withAlpha(color: string, alpha: number): string {
+  const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(color.trim());
+  if (hex) {
+    const h = hex[1].length === 3 ? [...hex[1]].map((c) => c + c).join('') : hex[1];
+    return `rgba(${parseInt(h.slice(0, 2), 16)}, ${parseInt(h.slice(2, 4), 16)}, ${parseInt(h.slice(4, 6), 16)}, ${alpha})`;
+  }
+  return color.replace(/^rgb\((.*)\)$/, `rgba($1, ${alpha})`);
+}
+
 function hoursFromNow(ms: number, nowMs: number): number {
   return (ms - nowMs) / HOUR_MS;
 }
@@ -44,15 +54,24 @@ function render(series: IntensitySeriesResult): void {
   const forecastColor = themeColor('--vscode-charts-orange', '#d18616');
   const forecastLabel = series.forecastModel === 'trace' ? 'Next 24 h (recorded trace)' : `Forecast (${series.forecastModel})`;
 
+  // Uncertainty band (when the forecaster gives one): the area between high and low.
+  const withBand = series.forecast.filter((p) => p.lowGPerKwh !== undefined && p.highGPerKwh !== undefined);
+  const high = withBand.map((p) => ({ x: hoursFromNow(p.timestampMs, now), y: p.highGPerKwh! }));
+  const low = withBand.map((p) => ({ x: hoursFromNow(p.timestampMs, now), y: p.lowGPerKwh! }));
+  const bandColor = withAlpha(forecastColor, 0.18);
   const datasets = [
     { label: 'Actual', data: actual, borderColor: actualColor, backgroundColor: actualColor, pointRadius: 0, borderWidth: 2, tension: 0.2 },
     { label: forecastLabel, data: forecast, borderColor: forecastColor, backgroundColor: forecastColor, pointRadius: 0, borderWidth: 2, borderDash: [6, 4], tension: 0.2 },
+    { label: 'Forecast band (10–90 %)', data: high, borderColor: 'transparent', backgroundColor: bandColor, pointRadius: 0, fill: '+1', tension: 0.2 },
+    { label: 'band low', data: low, borderColor: 'transparent', backgroundColor: bandColor, pointRadius: 0, fill: false, tension: 0.2 },
   ];
   if (chart) {
     // Update in place: no re-creation, no flicker.
     chart.data.datasets[0].data = actual;
     chart.data.datasets[1].data = forecast;
     chart.data.datasets[1].label = forecastLabel;
+    chart.data.datasets[2].data = high;
+    chart.data.datasets[3].data = low;
     chart.update('none');
   } else {
     const canvas = document.getElementById('intensity-chart') as HTMLCanvasElement;
@@ -74,7 +93,7 @@ function render(series: IntensitySeriesResult): void {
           },
           y: { title: { display: true, text: 'gCO₂/kWh', color: fg }, ticks: { color: fg }, grid: { color: grid }, beginAtZero: true },
         },
-        plugins: { legend: { labels: { color: fg } } },
+        plugins: { legend: { labels: { color: fg, filter: (item) => item.text !== 'band low' } } },
       },
     });
   }

@@ -16,10 +16,13 @@ import { CarbonSourceError, type CarbonProvider, type CarbonReading } from '../c
 import { ReplayProvider } from '../carbon/replay';
 import { createLogger, describeError } from '../log';
 import { LEVEL_WINDOW_DAYS, levelsFrom, trendOf } from '../carbon/levels';
-import type { IntensityLevels, IntensityTrend } from '../protocol/messages';
+import type { ForecastPoint, IntensityLevels, IntensityTrend } from '../protocol/messages';
+import { createForecaster } from '../forecast/index';
+import type { Forecaster } from '../forecast/types';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
+const MODEL_HISTORY_DAYS = 56;
 const MAX_SERIES_HOURS = 24 * 14;
 
 export interface CarbonMonitorDeps {
@@ -39,6 +42,7 @@ export class CarbonMonitor {
   };
   private lastReading: CarbonReading | undefined;
   /** Levels are recomputed at most once a (provider) day. */
+  private forecaster: Forecaster | undefined;
   private levels: { computedForDay: number; levels: IntensityLevels | undefined } | undefined;
   private timer: { dispose(): void } | undefined;
   private generation = 0;
@@ -86,8 +90,28 @@ export class CarbonMonitor {
     const futureHours = clampHours(params.futureHours);
     const nowMs = this.providerNow(provider);
     const actual = await provider.history(nowMs - pastHours * HOUR_MS, nowMs + 1);
-    const forecast = (await provider.forecast(Math.floor(nowMs / provider.periodMs) * provider.periodMs + provider.periodMs, futureHours)) ?? [];
-    return { source: provider.info, nowMs, actual, forecast, forecastModel: provider instanceof ReplayProvider ? 'trace' : provider.info.kind };
+    const nextPeriodMs = Math.floor(nowMs / provider.periodMs) * provider.periodMs + provider.periodMs;
+    const own = await provider.forecast(nextPeriodMs, futureHours).catch((e: unknown) => {
+      this.log.warn(`provider forecast failed: ${describeError(e)}`);
+      return undefined;
+    });
+    if (own && own.length > 0) return { source: provider.info, nowMs, actual, forecast: own, forecastModel: provider instanceof ReplayProvider ? 'trace' : provider.info.kind };
+    // The provider has no forecast (not in the plan, or none offered): Chase's own model, with its band.
+    return { source: provider.info, nowMs, actual, forecast: await this.modelForecast(provider, nextPeriodMs, futureHours), forecastModel: 'chase default' };
+  }
+
+  /** The project's default forecaster on the provider's own recent history (information rule: only the past). */
+  private async modelForecast(provider: CarbonProvider, nextPeriodMs: number, hours: number): Promise<ForecastPoint[]> {
+    const past = await provider.history(nextPeriodMs - MODEL_HISTORY_DAYS * DAY_MS, nextPeriodMs);
+    if (past.length < 2) return [];
+    this.forecaster ??= createForecaster('default');
+    const steps = Math.max(1, Math.round((hours * HOUR_MS) / provider.periodMs));
+    const out = this.forecaster.forecast({ history: Float64Array.from(past.map((p) => p.intensityGPerKwh)), stepMs: provider.periodMs, nextTimestampMs: nextPeriodMs, horizonSteps: steps });
+    return Array.from(out.mean, (mean, i) => ({
+      timestampMs: nextPeriodMs + i * provider.periodMs,
+      intensityGPerKwh: mean,
+      ...(out.low && out.high ? { lowGPerKwh: out.low[i], highGPerKwh: out.high[i] } : {}),
+    }));
   }
 
   dispose(): void {

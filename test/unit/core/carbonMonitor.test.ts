@@ -113,6 +113,29 @@ describe('CarbonMonitor', () => {
     assert.ok(r.forecast.every((p) => p.timestampMs > r.nowMs));
   });
 
+  it('series: a provider without a forecast gets Chase\'s own, with an uncertainty band', async () => {
+    const provider: CarbonProvider = {
+      info: { kind: 'electricitymaps', label: 'Electricity Maps DE', zone: 'DE', signal: 'average', attribution: '' },
+      periodMs: HOUR,
+      latest: async (now) => ({ timestampMs: Math.floor(now / HOUR) * HOUR, intensityGPerKwh: 300, fetchedAtMs: now, stale: false }),
+      history: async (from, to) => {
+        const out = [];
+        for (let t = Math.ceil(from / HOUR) * HOUR; t < to; t += HOUR) out.push({ timestampMs: t, intensityGPerKwh: 300 + 100 * Math.sin((2 * Math.PI * (t / HOUR)) / 24) });
+        return out;
+      },
+      forecast: async () => undefined,
+    };
+    const h = harness(() => provider);
+    await h.monitor.configure(replay());
+    const r = await h.monitor.series({ pastHours: 24, futureHours: 24 });
+    assert.equal(r.forecastModel, 'chase default');
+    assert.equal(r.forecast.length, 24);
+    assert.ok(r.forecast.every((p) => p.lowGPerKwh !== undefined && p.highGPerKwh !== undefined && p.lowGPerKwh <= p.intensityGPerKwh + 1e-9 && p.intensityGPerKwh <= p.highGPerKwh + 1e-9));
+    // A clean daily sine: the model follows it closely.
+    const err = r.forecast.map((p) => Math.abs(p.intensityGPerKwh - (300 + 100 * Math.sin((2 * Math.PI * (p.timestampMs / HOUR)) / 24))));
+    assert.ok(Math.max(...err) < 30, `max error ${Math.max(...err).toFixed(1)} g/kWh`);
+  });
+
   it('reject() replaces a working source with the settings problem', async () => {
     const h = harness();
     await h.monitor.configure(replay());
