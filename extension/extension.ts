@@ -11,6 +11,7 @@ import type { ClientState } from './statusModel';
 import type { AgentInfo, AgentSettings } from '../agent/protocol/messages';
 import { clearSecrets, isChaseSecret, promptForApiKey, readSecrets } from './secrets';
 import { ChaseTaskProvider, TASK_TYPE } from './tasks';
+import { CarbonAlerts } from './alerts';
 
 /** What activate() returns: used by the extension-host tests and available to other extensions. */
 export interface ChaseApi {
@@ -51,6 +52,7 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
       if (isChaseSecret(e.key)) void applySettings('configure');
     }),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new ChaseTaskProvider(client)),
+    new CarbonAlerts(client, context.globalState),
     vscode.commands.registerCommand('chase.setApiKey', () => promptForApiKey(context.secrets)),
     vscode.commands.registerCommand('chase.clearApiKeys', () => clearSecrets(context.secrets)),
   );

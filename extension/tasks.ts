@@ -69,6 +69,10 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
   }
 
   open(): void {
+    if (!vscode.workspace.isTrusted) {
+      this.write('Chase: this workspace is not trusted, so Chase runs no tasks and controls no GPUs here. Trust the workspace (Manage Workspace Trust) to use it.\n');
+      return this.finish(1);
+    }
     const problem = taskProblem(this.def);
     if (problem) {
       this.write(`Chase task: ${problem}\n`);

@@ -1,0 +1,48 @@
+/** Carbon alerts while runs are live (rules in alertModel.ts); "Mute for today" is kept in globalState. */
+import * as vscode from 'vscode';
+import type { RunSummary } from '../agent/protocol/messages';
+import type { AgentClient } from './agentClient';
+import { endOfLocalDay, shouldAlert } from './alertModel';
+import { formatIntensity, levelOf, UNIT, type IntensityLevel } from './statusModel';
+
+const MUTED_KEY = 'chase.alerts.mutedUntilMs';
+
+export class CarbonAlerts implements vscode.Disposable {
+  private readonly live = new Map<string, RunSummary>();
+  private previousLevel: IntensityLevel | undefined;
+  private lastAlertMs: number | undefined;
+  private readonly subs: vscode.Disposable[];
+
+  constructor(
+    agent: AgentClient,
+    private readonly memento: vscode.Memento,
+  ) {
+    this.subs = [
+      agent.onRunUpdated((r) => {
+        if (r.state === 'finished' || r.state === 'failed') this.live.delete(r.id);
+        else this.live.set(r.id, r);
+      }),
+      agent.onDidChangeState((s) => {
+        if (s.kind !== 'running' || s.carbon.state !== 'ok' || s.carbon.stale) return;
+        const level = levelOf(s.carbon.intensityGPerKwh, s.carbon.levels);
+        const now = Date.now();
+        if (shouldAlert({ previousLevel: this.previousLevel, level, liveRuns: this.live.size, nowMs: now, lastAlertMs: this.lastAlertMs, mutedUntilMs: this.memento.get<number>(MUTED_KEY) })) {
+          this.lastAlertMs = now;
+          const runs = [...this.live.values()].map((r) => `${r.command}${r.currentLimitMw ? ` at ${(r.currentLimitMw / 1000).toFixed(0)} W` : ''}`).join('; ');
+          void this.notify(`Grid carbon intensity is high: ${formatIntensity(s.carbon.intensityGPerKwh)} ${UNIT} in ${s.carbon.source.zone} (high above ${formatIntensity(s.carbon.levels!.highAboveGPerKwh)}). Chase is holding power down on: ${runs}.`);
+        }
+        this.previousLevel = level;
+      }),
+    ];
+  }
+
+  private async notify(message: string): Promise<void> {
+    const choice = await vscode.window.showWarningMessage(message, 'Open Dashboard', 'Mute for today');
+    if (choice === 'Open Dashboard') await vscode.commands.executeCommand('chase.showDashboard');
+    if (choice === 'Mute for today') await this.memento.update(MUTED_KEY, endOfLocalDay(Date.now()));
+  }
+
+  dispose(): void {
+    for (const s of this.subs) s.dispose();
+  }
+}
