@@ -189,7 +189,12 @@ export async function startCodeServer(opts) {
         pid: started.child.pid,
         url: `${origin}/?folder=${encodeURIComponent(workspace)}`,
         log: () => started.log(),
-        stop: () => stopGroup(started.child, dir, opts.keepTemp ?? !!process.env.KEEP_TMP),
+        /** Kills the process group; deletes the temp dir unless keepTemp (or env KEEP_TMP). The
+         *  extension host flushes its log files on the way down: read them after stop({keepTemp: true}). */
+        stop: (stopOpts = {}) => stopGroup(started.child, dir, stopOpts.keepTemp ?? opts.keepTemp ?? !!process.env.KEEP_TMP),
+        removeTemp: () => {
+          if (!process.env.KEEP_TMP) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+        },
       };
       return server;
     }
@@ -250,11 +255,8 @@ async function stopGroup(child, dir, keepTemp) {
   // the extension host and its children share the group even when code-server itself is gone
   killGroup(child.pid, 'SIGKILL');
   liveGroups.delete(child.pid);
-  if (!keepTemp) {
-    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-  } else {
-    console.error(`[harness] kept ${dir}`);
-  }
+  if (!keepTemp) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  else if (process.env.KEEP_TMP) console.error(`[harness] kept ${dir}`);
 }
 
 // ---- Chromium -----------------------------------------------------------------------------------
@@ -297,7 +299,7 @@ export async function launchChromium({ viewport = { width: 1400, height: 900 }, 
 
 /**
  * The extension host's log files for one extension (its LogOutputChannels), plus the extension host's
- * own log: [{name, text}]. Read them before stop(), which deletes the user-data dir.
+ * own log: [{name, text}]. Complete only after stop({keepTemp: true}) (the host flushes on shutdown).
  * @param {{userDataDir: string}} server
  * @param {string} extensionId  `<publisher>.<name>`
  */

@@ -100,15 +100,20 @@ try {
   code = 'error';
 } finally {
   await browser?.close();
-  if (server && code !== 0) {
-    // the extension's own log channels: what it did while the tests failed
-    const pkg = JSON.parse(fs.readFileSync(path.join(devPath, 'package.json'), 'utf8'));
-    dumpExtensionLogs(server, `${pkg.publisher}.${pkg.name}`, path.join(process.cwd(), 'test-output', 'vscode', 'logs'));
-  }
   if (code === 'timeout' || code === 'error' || code === 'page crashed') {
     console.log(`---- code-server log (${server?.logFile ?? 'not started'}) ----\n${server?.log() ?? ''}---- end of code-server log ----`);
   }
-  await server?.stop();
+  if (server) {
+    await server.stop({ keepTemp: true });
+    if (code !== 0) {
+      // the extension's own log channels (flushed when the host stopped): what it did meanwhile
+      const pkg = JSON.parse(fs.readFileSync(path.join(devPath, 'package.json'), 'utf8'));
+      const logsDir = path.join(process.cwd(), 'test-output', 'vscode', 'logs');
+      fs.rmSync(logsDir, { recursive: true, force: true });
+      dumpExtensionLogs(server, `${pkg.publisher}.${pkg.name}`, logsDir);
+    }
+    server.removeTemp();
+  }
 }
 
 let exitCode;

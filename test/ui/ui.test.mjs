@@ -74,11 +74,14 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     if (fs.existsSync(OUT)) fs.writeFileSync(path.join(OUT, 'timings.json'), `${JSON.stringify(timings, null, 2)}\n`);
     console.log(`UI timings (ms): ${JSON.stringify(timings)}`);
     await browser?.close();
-    if (anyFailed && server) {
-      dumpExtensionLogs(server, `${PKG.publisher}.${PKG.name}`, path.join(OUT, 'logs'));
-      console.log(`---- code-server log ----\n${server.log()}`);
+    if (server) {
+      await server.stop({ keepTemp: true }); // the extension host flushes its logs on the way down
+      if (anyFailed) {
+        dumpExtensionLogs(server, `${PKG.publisher}.${PKG.name}`, path.join(OUT, 'logs'));
+        console.log(`---- code-server log ----\n${server.log()}`);
+      }
+      server.removeTemp();
     }
-    await server?.stop();
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   });
 
