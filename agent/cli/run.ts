@@ -13,6 +13,7 @@ import { ReplayProvider } from '../carbon/replay';
 import { createProvider } from '../carbon/index';
 import { secretsFromEnv } from '../carbon/secrets';
 import { createLogger } from '../log';
+import { joulesToKwh } from '../store/accounting';
 import { Run, type RunPolicyName, type RunSummary } from '../runs/run';
 import { RunCarbon } from '../runs/runCarbon';
 import { ReporterServer } from '../runs/reporterServer';
@@ -155,7 +156,7 @@ function jsonSummary(s: RunSummary) {
 }
 
 export function humanSummary(s: RunSummary, simulated: boolean): string {
-  const kwh = s.energyJ / 3_600_000;
+  const kwh = joulesToKwh(s.energyJ);
   const saved = s.savedCarbonG !== undefined && s.baselineCarbonG ? ` (saved ${s.savedCarbonG.toFixed(1)} g, ${((100 * s.savedCarbonG) / s.baselineCarbonG).toFixed(1)} % vs max power)` : '';
   const slow = s.slowdownPct !== undefined ? `, slowdown ${s.slowdownPct.toFixed(1)} % (budget ${s.budgetPct} %)` : '';
   return [

@@ -9,6 +9,7 @@ import type { Trace } from '../carbon/trace';
 import { MW_S_G_PER_KWH_TO_G, planOracle } from '../control/oracle';
 import { deadlineMs, type Policy } from '../control/policy';
 import type { PowerPoint, PowerProfile } from '../control/profile';
+import { joulesToKwh } from '../store/accounting';
 
 export interface JobResult {
   carbonG: number;
@@ -120,7 +121,7 @@ export function simulate(trace: Trace, profile: PowerProfile, policies: Policy[]
       carbonReductionPct: mean((r, i) => (1 - r.carbonG / base[i].carbonG) * 100),
       slowdownPct: mean((r, i) => (r.timeS / base[i].timeS - 1) * 100),
       carbonG: mean((r) => r.carbonG),
-      energyKwh: mean((r) => r.energyJ / 3.6e6),
+      energyKwh: mean((r) => joulesToKwh(r.energyJ)),
       hours: mean((r) => r.timeS / 3600),
     };
   };

@@ -181,7 +181,8 @@ describe('agent replay speed-up', () => {
       const seen: number[] = [];
       const got3 = new Promise<void>((resolve) =>
         agent.rpc.onNotification(Methods.carbonStatusChanged.method, (s: CarbonStatus) => {
-          if (s.state === 'ok') seen.push(s.timestampMs);
+          // A timer may fire a hair early under load and re-read the same hour: count distinct hours.
+          if (s.state === 'ok' && !seen.includes(s.timestampMs)) seen.push(s.timestampMs);
           if (seen.length >= 3) resolve();
         }),
       );

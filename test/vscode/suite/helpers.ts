@@ -30,6 +30,9 @@ export function waitForState(api: ChaseApi, pred: (s: ClientState) => boolean, w
 export const isOk = (label?: string) => (s: ClientState) =>
   s.kind === 'running' && s.carbon.state === 'ok' && (label === undefined || s.carbon.source.label === label);
 
+/** Sets a user-level value; a workspace-level value (e.g. from the opened folder's settings) would win, so it is cleared. */
 export async function setSetting(key: string, value: unknown): Promise<void> {
-  await vscode.workspace.getConfiguration('chase').update(key, value, vscode.ConfigurationTarget.Global);
+  const cfg = vscode.workspace.getConfiguration('chase');
+  if (cfg.inspect(key)?.workspaceValue !== undefined) await cfg.update(key, undefined, vscode.ConfigurationTarget.Workspace);
+  await cfg.update(key, value, vscode.ConfigurationTarget.Global);
 }
