@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
 import { loadTrace } from '../../../agent/carbon/trace';
 import { DefaultForecaster, createForecaster, walkForward, type Forecaster } from '../../../agent/forecast/index';
 
-const SHARED = '/work/shared/data/carbon';
-const dir = existsSync(SHARED) ? SHARED : join(__dirname, '../../../../agent/carbon/traces');
+/** The embedded 2023 traces (the same files as ../shared/data/carbon). */
+const dir = join(__dirname, '../../../../agent/carbon/traces');
 const GRIDS = ['GB', 'DE-LU', 'US-CAL-CISO', 'US-TEX-ERCO', 'US-MIDA-PJM'];
 const DAY = 24;
 
