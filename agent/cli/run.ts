@@ -18,6 +18,9 @@ import { Run, type RunPolicyName, type RunSummary } from '../runs/run';
 import { RunCarbon } from '../runs/runCarbon';
 import { ReporterServer } from '../runs/reporterServer';
 import type { CarbonSourceKind } from '../protocol/messages';
+import { HistoryStore } from '../store/history';
+import { defaultHistoryPath } from '../store/paths';
+import { historyProfileStore } from '../runs/profileStore';
 
 const POLICIES: RunPolicyName[] = ['default', 'max-power', 'static-best', 'energy-only', 'chase-paper'];
 
@@ -37,6 +40,10 @@ Options:
   --speed N          replay the trace N× faster than real time (default 1)
   --total-units N    the job's total work in progress units (steps), when known
   --warmup-s S, --window-s S   profiling warm-up and measurement window per limit (default 10, 30)
+  --workload KEY     key of this workload's stored power profile (default: script name + args hash);
+                     a later run with the same key on the same GPU model skips profiling
+  --db FILE          history database holding the profiles (default $CHASE_STATE_DIR/history.sqlite)
+  --no-profile-store neither load nor save a profile
   --json             print the summary as one JSON object (the job's stdout then goes to stderr)
 API keys come from CHASE_ELECTRICITYMAPS_TOKEN, CHASE_WATTTIME_USERNAME / CHASE_WATTTIME_PASSWORD.`;
 
@@ -64,6 +71,9 @@ export const runCommand: CliCommand = {
         'warmup-s': { type: 'string' },
         'window-s': { type: 'string' },
         json: { type: 'boolean', default: false },
+        workload: { type: 'string' },
+        db: { type: 'string' },
+        'no-profile-store': { type: 'boolean', default: false },
       },
       strict: true,
     });
@@ -92,6 +102,15 @@ export const runCommand: CliCommand = {
     const reporter = new ReporterServer((s) => run.reportSteps(s.steps, s.samples));
     await reporter.start();
     const scratch = mkdtempSync(join(tmpdir(), 'chase-run-'));
+    let history: HistoryStore | undefined;
+    if (!values['no-profile-store']) {
+      const dbPath = values.db ?? defaultHistoryPath();
+      try {
+        history = HistoryStore.open({ path: dbPath, log: createLogger('history') });
+      } catch (e) {
+        log.warn(`profiles: cannot open the history database ${dbPath} (${e instanceof Error ? e.message : String(e)}); profiling without storing the result. Use --db FILE to point elsewhere.`);
+      }
+    }
     const run: Run = new Run(
       {
         id: `run-${Date.now().toString(36)}`,
@@ -99,6 +118,7 @@ export const runCommand: CliCommand = {
         gpuIndices,
         budgetPct,
         policy,
+        ...(values.workload ? { workloadKey: values.workload } : {}),
         ...(values.eta ? { eta: numberArg('eta', values.eta) } : {}),
         ...(values['total-units'] ? { totalUnits: numberArg('total-units', values['total-units']) } : {}),
         profiler: {
@@ -114,6 +134,7 @@ export const runCommand: CliCommand = {
         carbon: new RunCarbon(provider),
         reporter,
         log,
+        ...(history ? { profiles: historyProfileStore(history) } : {}),
         onOutput: (stream, text) => (values.json || stream === 'stderr' ? process.stderr : process.stdout).write(text),
         onDecision: (d) => log.info(`period ${new Date(d.periodStartMs).toISOString()}: ${d.intensityGPerKwh.toFixed(0)} g/kWh → ${(d.powerLimitMw / 1000).toFixed(0)} W${d.applied ? '' : ' (advised, not applied)'}`),
       },
@@ -130,6 +151,7 @@ export const runCommand: CliCommand = {
       process.off('SIGTERM', stopJob);
       await reporter.stop();
       await gpus.stop();
+      history?.close();
       rmSync(scratch, { recursive: true, force: true });
     }
     process.stdout.write(values.json ? JSON.stringify(jsonSummary(summary)) + '\n' : humanSummary(summary, gpus.backend.simulated) + '\n');

@@ -203,6 +203,11 @@ export interface StartRunParams {
   policy?: RunPolicyName;
   /** Total work in progress units (steps), when known. */
   totalUnits?: number;
+  /**
+   * Key of the workload's stored power profile (with the GPU model): a run with a known key skips
+   * profiling. Default: the script name + a hash of the command line.
+   */
+  workload?: string;
 }
 
 export interface StartRunResult {

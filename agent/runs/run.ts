@@ -20,7 +20,7 @@ import type { GpuBackend } from '../gpu/backend';
 import type { PowerLimitGuard } from '../gpu/safety/guard';
 import { EnergyMeter } from '../gpu/energy';
 import { budgetedPolicy, chasePaperPolicy, energyOnlyPolicy, maxPowerPolicy, staticBestPolicy, type Policy } from '../control/policy';
-import { profileFromMeasurements, type PowerProfile } from '../control/profile';
+import { profileFromMeasurements, type LimitMeasurement, type PowerProfile } from '../control/profile';
 import { createForecaster } from '../forecast/index';
 import type { Logger } from '../log';
 import { LineSplitter, parseProgressLine, ProgressTracker } from './progress';
@@ -28,6 +28,7 @@ import type { RunPolicyName, RunState, RunSummary } from '../protocol/messages';
 import { OnlineProfiler, DEFAULT_PROFILER, type ProfilerOptions } from './profiler';
 import type { RunCarbon } from './runCarbon';
 import type { ReporterServer } from './reporterServer';
+import { DriftDetector, workloadKeyOf, type ProfileStore } from './profileStore';
 import { JOULES_PER_KWH } from '../store/accounting';
 
 export type { RunPolicyName, RunState, RunSummary } from '../protocol/messages';
@@ -47,6 +48,11 @@ export interface RunOptions {
   totalUnits?: number;
   /** A profile to reuse (from an earlier run of the same GPU model and workload). */
   profile?: PowerProfile;
+  /**
+   * Key of the workload in the profile store (with the GPU model); default: the command's script
+   * name + a hash of its arguments (see workloadKeyOf). An attached process has none unless given.
+   */
+  workloadKey?: string;
   profiler?: Partial<typeof DEFAULT_PROFILER>;
   /** Accounting and progress tick, wall ms. */
   sampleMs?: number;
@@ -64,6 +70,8 @@ export interface RunDeps {
   /** The job's output, as it comes. */
   onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
   onDecision?: (d: RunDecision) => void;
+  /** Profiles of earlier runs, per (GPU model, workload key): loaded to skip profiling, saved after it. */
+  profiles?: ProfileStore;
 }
 
 export interface RunDecision {
@@ -115,6 +123,13 @@ export class Run {
   private readonly uuids: string[];
   /** Simulated GPUs start at their default (maximum) limit: the epoch time there is the reference. */
   private simEpochMsAtStart: number | undefined;
+  /** The profile came from the store (no profiling was needed). */
+  private profileReused = false;
+  private readonly drift = new DriftDetector();
+  /** Work and wall time at the last decision: the window over which drift is measured. */
+  private lastDecision: { wallMs: number; units: number } | undefined;
+  /** Raw energy counter readings per GPU (first and last), mJ; undefined without a counter. */
+  private readonly counters: Array<{ firstMj?: number; lastMj?: number }>;
 
   constructor(
     readonly options: RunOptions,
@@ -130,6 +145,27 @@ export class Run {
     });
     this.meters = options.gpuIndices.map((i) => new EnergyMeter(devices.find((d) => d.index === i)!.energyCounter));
     this.profile = options.profile;
+    this.counters = options.gpuIndices.map(() => ({}));
+  }
+
+  /** GPU model of the run's (first) GPU: the profile store's key with the workload key. */
+  get gpuModel(): string {
+    return this.deps.backend.devices().find((d) => d.index === this.options.gpuIndices[0])?.name ?? 'unknown GPU';
+  }
+
+  get workloadKey(): string | undefined {
+    const c = this.options.command;
+    return this.options.workloadKey ?? (c ? workloadKeyOf(c.file, c.args) : undefined);
+  }
+
+  /** Whether the profile in use was loaded from the profile store. */
+  get reusedProfile(): boolean {
+    return this.profileReused;
+  }
+
+  /** The GPUs' raw energy counters at the first and the last sample, mJ (for cross-checks). */
+  get energyCounters(): Array<{ uuid: string; firstMj?: number; lastMj?: number }> {
+    return this.uuids.map((uuid, k) => ({ uuid, ...this.counters[k] }));
   }
 
   get summary(): RunSummary {
@@ -172,10 +208,9 @@ export class Run {
     else throw new Error('A run needs a command to launch or a PID to attach to.');
     if (this.state === 'failed') return this.finished;
     await this.sampleGpus(); // first counters: the meters start from here
-    const { minLimitMw, maxLimitMw } = this.limitRange();
+    if (!this.profile) this.loadStoredProfile();
     if (!this.profile) {
-      const o: ProfilerOptions = { minLimitMw, maxLimitMw, budgetPct: this.options.budgetPct, ...DEFAULT_PROFILER, ...this.options.profiler };
-      this.profiler = new OnlineProfiler(o);
+      this.profiler = this.newProfiler();
       this.state = 'profiling';
     } else {
       this.startControl();
@@ -183,6 +218,37 @@ export class Run {
     const tick = this.options.sampleMs ?? 1000;
     this.timer = setInterval(() => void this.tick(), tick);
     return this.finished;
+  }
+
+  private newProfiler(): OnlineProfiler {
+    const { minLimitMw, maxLimitMw } = this.limitRange();
+    const o: ProfilerOptions = { minLimitMw, maxLimitMw, budgetPct: this.options.budgetPct, ...DEFAULT_PROFILER, ...this.options.profiler };
+    return new OnlineProfiler(o);
+  }
+
+  private loadStoredProfile(): void {
+    const key = this.workloadKey;
+    if (!this.deps.profiles || key === undefined) return;
+    try {
+      const p = this.deps.profiles.load(this.gpuModel, key);
+      if (!p) return;
+      this.profile = p;
+      this.profileReused = true;
+      this.deps.log.info(`run ${this.options.id}: reusing the stored profile of workload "${key}" on ${this.gpuModel} (${p.measured.length} limits): no profiling`);
+    } catch (e) {
+      this.deps.log.warn(`run ${this.options.id}: could not load a stored profile for "${key}": ${String(e)}`);
+    }
+  }
+
+  private saveProfile(measurements: readonly LimitMeasurement[]): void {
+    const key = this.workloadKey;
+    if (!this.deps.profiles || key === undefined) return;
+    try {
+      this.deps.profiles.save(this.gpuModel, key, measurements);
+      this.deps.log.info(`run ${this.options.id}: saved the profile of workload "${key}" on ${this.gpuModel}`);
+    } catch (e) {
+      this.deps.log.warn(`run ${this.options.id}: could not save the profile of "${key}": ${String(e)}`);
+    }
   }
 
   private limitRange(): { minLimitMw: number; maxLimitMw: number } {
@@ -247,6 +313,10 @@ export class Run {
       const before = meter.totalMj;
       const reading = await this.deps.backend.read(this.options.gpuIndices[k]);
       meter.update(reading);
+      if (reading.energyMj !== undefined) {
+        this.counters[k].firstMj ??= reading.energyMj;
+        this.counters[k].lastMj = reading.energyMj;
+      }
       deltaMj += meter.totalMj - before;
     }
     if (this.options.attachPid !== undefined && (this.tracker.format === undefined || this.tracker.format === 'gpu-proxy')) {
@@ -315,7 +385,9 @@ export class Run {
         return;
       }
       this.profile = profileFromMeasurements(`run ${this.options.id}`, this.tracker.format === 'reporter' ? 'samples' : 'steps', [...profiler.measurements]);
+      this.profileReused = false;
       this.deps.log.info(`run ${this.options.id}: profiled ${profiler.measurements.length} limits`);
+      this.saveProfile(profiler.measurements);
       this.deps.log.debug(`run ${this.options.id}: measurements ${JSON.stringify(profiler.measurements)}`);
       this.startControl();
     }
@@ -335,6 +407,36 @@ export class Run {
     this.policy = byName[this.options.policy]();
     this.state = 'controlling';
     this.nextDecisionWallMs = 0;
+    this.lastDecision = undefined;
+    this.drift.reset();
+  }
+
+  /** The profile's throughput (wall clock) at a limit: the nearest candidate's. */
+  private expectedUnitsPerS(limitMw: number): number {
+    const c = this.profile!.candidates;
+    return c.reduce((a, b) => (Math.abs(b.powerLimitMw - limitMw) < Math.abs(a.powerLimitMw - limitMw) ? b : a), c[0]).unitsPerS;
+  }
+
+  /**
+   * Re-profile on drift: when the throughput over the last period is off the profile's at the limit
+   * in force by more than 25 % for 3 periods in a row (a new phase: evaluation, another model…), the
+   * profile no longer describes the job; it is measured again (and the stored one replaced).
+   */
+  private checkDrift(wallMs: number, units: number): boolean {
+    const last = this.lastDecision;
+    this.lastDecision = { wallMs, units };
+    if (!last || wallMs <= last.wallMs || !this.profile) return false;
+    const limitMw = this.advise || this.limitMw === undefined ? this.profile.maxPoint.powerLimitMw : this.limitMw;
+    const expected = this.expectedUnitsPerS(limitMw);
+    const measured = (units - last.units) / ((wallMs - last.wallMs) / 1000);
+    if (!this.drift.observe(expected, measured)) return false;
+    this.deps.log.info(
+      `run ${this.options.id}: throughput ${measured.toFixed(2)}/s at ${(limitMw / 1000).toFixed(0)} W is more than 25 % off the profile's ${expected.toFixed(2)}/s for 3 periods in a row (a new phase?): discarding the profile and profiling again`,
+    );
+    this.policy = undefined;
+    this.profiler = this.newProfiler();
+    this.state = 'profiling';
+    return true;
   }
 
   /** The profile in the carbon clock: with a replay N× faster, the job does 1/N of the work per virtual second. */
@@ -355,6 +457,7 @@ export class Run {
     const intensity = await carbon.intensityAt(wall);
     const scaled = this.scaledProfile();
     const unitsDone = this.tracker.cumulative;
+    if (this.checkDrift(wall, unitsDone)) return;
     const elapsedMs = (wall - this.startedAtMs) * carbon.speed;
     const unitsTotal = this.options.totalUnits ?? unitsDone + scaled.maxPoint.unitsPerS * (HORIZON_MS / 1000);
     const t0 = performance.now();

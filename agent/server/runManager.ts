@@ -14,6 +14,7 @@ import { RunCarbon } from '../runs/runCarbon';
 import { ReporterServer } from '../runs/reporterServer';
 import { createLogger } from '../log';
 import type { HistoryStore } from '../store/history';
+import { historyProfileStore } from '../runs/profileStore';
 
 const UPDATE_EVERY_MS = 2000;
 
@@ -64,6 +65,7 @@ export class RunManager {
     }
     const id = `run-${Date.now().toString(36)}-${++this.counter}`;
     const scratch = mkdtempSync(join(tmpdir(), 'chase-run-'));
+    const store = this.deps.history?.();
     const run = new Run(
       {
         id,
@@ -71,6 +73,7 @@ export class RunManager {
         gpuIndices: wanted,
         budgetPct: p.budgetPct,
         policy: p.policy ?? 'default',
+        ...(p.workload ? { workloadKey: p.workload } : {}),
         ...(p.totalUnits ? { totalUnits: p.totalUnits } : {}),
         sampleMs: Math.max(50, Math.min(1000, provider.periodMs / new RunCarbon(provider).speed / 4)),
         ...(gpu.backend.simulated ? { simulatedThroughputFile: join(scratch, 'throughput.json') } : {}),
@@ -81,6 +84,7 @@ export class RunManager {
         carbon: new RunCarbon(provider),
         reporter: this.reporter,
         log: this.log,
+        ...(store ? { profiles: historyProfileStore(store) } : {}),
         onOutput: (stream, text) => this.deps.onOutput({ runId: id, stream, text }),
         onDecision: (d) => this.deps.history?.()?.recordDecision({ runId: id, timestampMs: d.atMs, intensityGPerKwh: d.intensityGPerKwh, powerLimitMw: d.powerLimitMw, ...(d.lastActualGPerKwh !== undefined ? { forecastGPerKwh: d.lastActualGPerKwh } : {}) }),
       },
