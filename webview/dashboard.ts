@@ -93,7 +93,7 @@ function render(series: IntensitySeriesResult): void {
           },
           y: { title: { display: true, text: 'gCO₂/kWh', color: fg }, ticks: { color: fg }, grid: { color: grid }, beginAtZero: true },
         },
-        plugins: { legend: { labels: { color: fg, filter: (item) => item.text !== 'band low' } } },
+        plugins: { legend: { labels: { color: fg, filter: (item, data) => item.text !== 'band low' && (data.datasets[item.datasetIndex ?? 0]?.data.length ?? 0) > 0 } } },
       },
     });
   }
