@@ -25,9 +25,14 @@ import { historyProfileStore } from '../runs/profileStore';
 const POLICIES: RunPolicyName[] = ['default', 'max-power', 'static-best', 'energy-only', 'chase-paper'];
 
 const usage = `chase-agent run [options] -- COMMAND [ARGS…]
+chase-agent run --pid PID [options]
 
 Runs COMMAND (e.g. python train.py) with its GPUs under carbon-aware power control and prints a
 summary when it ends. The job's exit code is passed through.
+With --pid, attaches to a running process instead: its GPUs (--gpus, default all visible) are
+controlled until it exits (exit status 0 then: another process's exit code cannot be read). Its
+progress is unknown, so GPU activity stands in for it (progressSource "gpu-proxy": energy divided by
+the maximum limit's power) — slowdown and savings are estimates.
 
 Options:
   --budget-pct B     allowed slowdown against the maximum power limit, % (default 2.5)
@@ -53,10 +58,11 @@ export const runCommand: CliCommand = {
   usage,
   async run(argv) {
     const dash = argv.indexOf('--');
-    if (dash < 0 || dash === argv.length - 1) throw new UsageError('give the command to run after --, e.g. chase-agent run -- python train.py');
-    const [file, ...args] = argv.slice(dash + 1);
+    const attaching = dash < 0 && argv.some((a) => a === '--pid' || a.startsWith('--pid='));
+    if (!attaching && (dash < 0 || dash === argv.length - 1)) throw new UsageError('give the command to run after --, e.g. chase-agent run -- python train.py (or --pid PID to attach to a running process)');
+    const [file, ...args] = attaching ? [] : argv.slice(dash + 1);
     const { values } = parseArgs({
-      args: argv.slice(0, dash),
+      args: attaching ? argv : argv.slice(0, dash),
       options: {
         'budget-pct': { type: 'string' },
         gpus: { type: 'string' },
@@ -74,6 +80,7 @@ export const runCommand: CliCommand = {
         workload: { type: 'string' },
         db: { type: 'string' },
         'no-profile-store': { type: 'boolean', default: false },
+        pid: { type: 'string' },
       },
       strict: true,
     });
@@ -81,6 +88,13 @@ export const runCommand: CliCommand = {
     if (budgetPct < 0) throw new UsageError('--budget-pct must be ≥ 0');
     const policy = values.policy as RunPolicyName;
     if (!POLICIES.includes(policy)) throw new UsageError(`--policy must be one of ${POLICIES.join(', ')}`);
+    let attachPid: number | undefined;
+    if (values.pid !== undefined) {
+      if (!attaching) throw new UsageError('give either --pid PID (attach) or a command after -- (launch), not both');
+      attachPid = Number(values.pid);
+      if (!Number.isInteger(attachPid) || attachPid <= 0) throw new UsageError(`--pid must be a process id (a positive integer), got "${values.pid}"`);
+      if (!processExists(attachPid)) throw new UsageError(`--pid ${attachPid}: no process with that PID is running. Check it with ps -p ${attachPid}.`);
+    }
     const speed = numberArg('speed', values.speed, 1);
     if (!(speed > 0)) throw new UsageError('--speed must be > 0');
     const log = createLogger('run');
@@ -114,7 +128,7 @@ export const runCommand: CliCommand = {
     const run: Run = new Run(
       {
         id: `run-${Date.now().toString(36)}`,
-        command: { file, args },
+        ...(attachPid !== undefined ? { attachPid } : { command: { file, args } }),
         gpuIndices,
         budgetPct,
         policy,
@@ -154,13 +168,28 @@ export const runCommand: CliCommand = {
       history?.close();
       rmSync(scratch, { recursive: true, force: true });
     }
-    process.stdout.write(values.json ? JSON.stringify(jsonSummary(summary)) + '\n' : humanSummary(summary, gpus.backend.simulated) + '\n');
+    process.stdout.write(values.json ? JSON.stringify(jsonSummary(summary, run)) + '\n' : humanSummary(summary, gpus.backend.simulated) + '\n');
+    // An attached process is not our child: its exit code is unknown; it ending is success.
+    if (attachPid !== undefined) return summary.state === 'failed' ? 1 : 0;
     return summary.exitCode ?? 1;
   },
 };
 
-function jsonSummary(s: RunSummary) {
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function jsonSummary(s: RunSummary, run: Run) {
   return {
+    command: s.command,
+    state: s.state,
+    ...(s.pid !== undefined ? { pid: s.pid } : {}),
+    gpuUuids: s.gpuUuids,
     energyJ: s.energyJ,
     carbonG: s.carbonG,
     baselineCarbonG: s.baselineCarbonG ?? null,
@@ -172,6 +201,9 @@ function jsonSummary(s: RunSummary) {
     progressSource: s.progressSource ?? null,
     unitsDone: s.unitsDone,
     durationMs: (s.endedAtMs ?? s.startedAtMs) - s.startedAtMs,
+    ...(run.workloadKey !== undefined ? { workloadKey: run.workloadKey, profileReused: run.reusedProfile } : {}),
+    /** Raw energy counters at the first and last sample, per GPU (mJ): energyJ is their sum of deltas. */
+    energyCounters: run.energyCounters,
     ...(s.advise ? { advise: s.advise } : {}),
     ...(s.error ? { error: s.error } : {}),
   };
@@ -182,8 +214,11 @@ export function humanSummary(s: RunSummary, simulated: boolean): string {
   const saved = s.savedCarbonG !== undefined && s.baselineCarbonG ? ` (saved ${s.savedCarbonG.toFixed(1)} g, ${((100 * s.savedCarbonG) / s.baselineCarbonG).toFixed(1)} % vs max power)` : '';
   const slow = s.slowdownPct !== undefined ? `, slowdown ${s.slowdownPct.toFixed(1)} % (budget ${s.budgetPct} %)` : '';
   return [
-    `chase: ${s.command} exited with ${s.exitCode ?? 'no code'}${simulated ? ' [simulated GPUs]' : ''}`,
+    s.command.startsWith('pid ') && (s.exitCode ?? undefined) === undefined
+      ? `chase: ${s.command} (attached) ${s.state === 'failed' ? 'could not be controlled' : 'ended'}${simulated ? ' [simulated GPUs]' : ''}`
+      : `chase: ${s.command} exited with ${s.exitCode ?? 'no code'}${simulated ? ' [simulated GPUs]' : ''}`,
     `chase: energy ${kwh.toFixed(4)} kWh, carbon ${s.carbonG.toFixed(1)} gCO₂${saved}${slow}`,
+    ...(s.progressSource === 'gpu-proxy' ? ['chase: progress: GPU activity as a proxy (gpu-proxy; the job reports no steps) — slowdown and savings are estimates'] : []),
     ...(s.advise ? [`chase: advise mode — limits were computed but not applied: ${s.advise}`] : []),
     ...(s.error ? [`chase: ${s.error}`] : []),
   ].join('\n');

@@ -288,12 +288,11 @@ export class Run {
 
   private attach(pid: number): void {
     if (!isAlive(pid)) {
-      this.error = `No process with PID ${pid} is running (or it belongs to another user).`;
-      this.state = 'failed';
-      void this.end(null, 'failed');
+      this.error = `No process with PID ${pid} is running. Check the PID (ps -p ${pid}) and attach to a live process.`;
+      void this.end(null, 'failed'); // sets the state at once; the summary resolves after the GPUs are restored
       return;
     }
-    this.deps.log.info(`run ${this.options.id}: attached to PID ${pid}; progress from GPU activity (a proxy: board power)`);
+    this.deps.log.info(`run ${this.options.id}: attached to PID ${pid}; progress from GPU activity (progressSource gpu-proxy: energy at the maximum limit's power, not the job's own steps)`);
   }
 
   /** Credits work reported by the Python reporter. */
