@@ -23,6 +23,9 @@ export const SETTING_KEYS = [
   'carbon.ukRegionId',
   'carbon.ukPostcode',
   'agent.socket',
+  'metrics.enabled',
+  'metrics.host',
+  'metrics.port',
 ] as const;
 
 /** Where the agent is: a socket of a running service, or (undefined) a process the extension starts. */
@@ -70,6 +73,12 @@ export function parseSettings(get: (key: (typeof SETTING_KEYS)[number]) => unkno
   if (!isBlank(region) && (typeof region !== 'number' || !Number.isInteger(region) || region < 1 || region > 17)) problems.push(`chase.carbon.ukRegionId: ${JSON.stringify(region)} is not a region id from 1 to 17.`);
   const postcode = get('carbon.ukPostcode') ?? '';
   if (typeof postcode !== 'string') problems.push('chase.carbon.ukPostcode: must be text such as "RG10".');
+  const metricsEnabled = get('metrics.enabled') ?? false;
+  const metricsHost = get('metrics.host') ?? '127.0.0.1';
+  const metricsPort = get('metrics.port') ?? 9477;
+  if (typeof metricsEnabled !== 'boolean') problems.push(`chase.metrics.enabled: use true or false (got ${JSON.stringify(metricsEnabled)}).`);
+  if (typeof metricsHost !== 'string' || metricsHost.trim() === '' || /[\s/]/.test(metricsHost.trim())) problems.push(`chase.metrics.host: ${JSON.stringify(metricsHost)} is not an interface address; use "127.0.0.1" (this machine only) or "0.0.0.0" (all interfaces).`);
+  if (typeof metricsPort !== 'number' || !Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) problems.push(`chase.metrics.port: ${JSON.stringify(metricsPort)} is not a TCP port from 1 to 65535.`);
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
@@ -87,6 +96,7 @@ export function parseSettings(get: (key: (typeof SETTING_KEYS)[number]) => unkno
         ...(!isBlank(region) ? { ukRegionId: region as number } : {}),
         ...((postcode as string).trim() !== '' ? { ukPostcode: (postcode as string).trim() } : {}),
       },
+      metrics: { enabled: metricsEnabled as boolean, host: (metricsHost as string).trim(), port: metricsPort as number },
     },
   };
 }

@@ -139,9 +139,19 @@ export interface CarbonSecrets {
   wattTimePassword?: string;
 }
 
+/** Prometheus `/metrics` endpoint of this agent (`chase.metrics.*`). Off when absent. */
+export interface MetricsSettings {
+  enabled: boolean;
+  /** Interface to bind; 127.0.0.1 (loopback) unless configured. */
+  host: string;
+  /** TCP port, 1–65535 (0 picks a free one: tests). */
+  port: number;
+}
+
 export interface AgentSettings {
   carbon: CarbonSettings;
   secrets?: CarbonSecrets;
+  metrics?: MetricsSettings;
 }
 
 export interface AgentInitializationOptions {
@@ -154,6 +164,10 @@ export interface AgentInfo {
   /** Node version the agent runs under (VS Code's own Node or the system's). */
   nodeVersion: string;
   startedAtMs: number;
+  /** The Prometheus endpoint while it serves (chase.metrics.enabled). */
+  metricsUrl?: string;
+  /** What the user should know about the agent's optional parts (e.g. the metrics port was taken). */
+  notes?: string[];
 }
 
 export interface Configured {

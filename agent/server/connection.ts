@@ -22,6 +22,7 @@ import { createLogger, describeError } from '../log';
 import { startGpuControl, type GpuControlHandle } from '../gpu/index';
 import type { GpuStatus, GpusResult, RunSummary, StartRunParams, StartRunResult } from '../protocol/messages';
 import { RunManager } from './runManager';
+import { Telemetry } from './telemetry';
 import { HistoryStore } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 
@@ -58,9 +59,24 @@ export function startGpuControlForServer(): Promise<GpuControlHandle | undefined
 export function startServer(connection: Connection = createConnection(), shared: ServerShared = { gpuControl: startGpuControlForServer(), ownsGpuControl: true }): void {
   const startedAtMs = Date.now();
   const { gpuControl } = shared;
+  // The history database opens on first use (a run, a reading while a run is live), not for an idle editor.
+  let history: HistoryStore | undefined;
+  let historyOpened = false;
+  const historyStore = (): HistoryStore | undefined => {
+    if (!historyOpened) {
+      historyOpened = true;
+      history = openHistory();
+    }
+    return history;
+  };
+  let liveRuns = (): number => 0;
+  const telemetry = new Telemetry({ gpu: () => gpuControl, history: historyStore, liveRuns: () => liveRuns(), log: createLogger('telemetry') });
   const monitor = new CarbonMonitor({
     now: () => Date.now(),
-    onStatus: (status) => void connection.sendNotification(Methods.carbonStatusChanged.method, status).catch(() => undefined),
+    onStatus: (status) => {
+      telemetry.onCarbonStatus(status);
+      void connection.sendNotification(Methods.carbonStatusChanged.method, status).catch(() => undefined);
+    },
     setTimer: (cb, ms) => {
       const t = setTimeout(cb, ms);
       return { dispose: () => clearTimeout(t) };
@@ -83,13 +99,22 @@ export function startServer(connection: Connection = createConnection(), shared:
       return;
     }
     void monitor.configure(checked);
+    void telemetry.configure(checked.metrics);
   });
 
-  connection.onRequest(Methods.agentInfo.method, (): AgentInfo => ({ version: agentVersion, pid: process.pid, nodeVersion: process.version, startedAtMs }));
+  connection.onRequest(Methods.agentInfo.method, (): AgentInfo => ({
+    version: agentVersion,
+    pid: process.pid,
+    nodeVersion: process.version,
+    startedAtMs,
+    ...(telemetry.url ? { metricsUrl: telemetry.url } : {}),
+    ...(telemetry.notes.length > 0 ? { notes: telemetry.notes } : {}),
+  }));
   connection.onRequest(Methods.carbonStatus.method, (): CarbonStatus => monitor.status);
   connection.onRequest(Methods.configure.method, async (params: unknown): Promise<Configured> => {
     const checked = validateSettings(params);
     if (typeof checked === 'string') throw new ResponseError(AgentErrorCodes.invalidSettings, checked);
+    await telemetry.configure(checked.metrics);
     return { status: await monitor.configure(checked) };
   });
   connection.onRequest(Methods.intensitySeries.method, async (params: IntensitySeriesParams): Promise<IntensitySeriesResult> => {
@@ -100,24 +125,22 @@ export function startServer(connection: Connection = createConnection(), shared:
     }
   });
 
-  let history: HistoryStore | undefined;
-  let historyOpened = false;
   const runs = new RunManager({
     gpu: () => gpuControl,
     carbon: () => monitor.currentProvider,
     onOutput: (o) => void connection.sendNotification(Methods.runOutput.method, o).catch(() => undefined),
-    onUpdate: (s) => void connection.sendNotification(Methods.runUpdated.method, s).catch(() => undefined),
-    history: () => {
-      if (!historyOpened) {
-        historyOpened = true;
-        history = openHistory();
-      }
-      return history;
+    onUpdate: (s) => {
+      telemetry.onRunUpdate(s);
+      void connection.sendNotification(Methods.runUpdated.method, s).catch(() => undefined);
     },
+    history: historyStore,
   });
+  liveRuns = () => runs.list().length;
   connection.onRequest(Methods.startRun.method, async (params: StartRunParams): Promise<StartRunResult> => {
     try {
-      return await runs.start(params);
+      const started = await runs.start(params);
+      telemetry.runStarted();
+      return started;
     } catch (e) {
       throw new ResponseError(AgentErrorCodes.runRefused, describeError(e));
     }
@@ -136,11 +159,15 @@ export function startServer(connection: Connection = createConnection(), shared:
   connection.onShutdown(async () => {
     log.info('shutdown requested');
     await runs.dispose();
+    await telemetry.dispose();
     history?.close();
     monitor.dispose();
     if (shared.ownsGpuControl) await (await gpuControl)?.stop();
   });
-  connection.onExit(() => monitor.dispose());
+  connection.onExit(() => {
+    monitor.dispose();
+    void telemetry.dispose();
+  });
   connection.listen();
 }
 

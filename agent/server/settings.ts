@@ -3,7 +3,7 @@
  * the agent is also driven by other clients, so it never trusts the shape. Returns the settings or a
  * message naming the bad setting.
  */
-import type { AgentSettings, CarbonSecrets, CarbonSettings, CarbonSourceKind } from '../protocol/messages';
+import type { AgentSettings, CarbonSecrets, CarbonSettings, CarbonSourceKind, MetricsSettings } from '../protocol/messages';
 
 const PROVIDERS: readonly CarbonSourceKind[] = ['replay', 'static', 'electricitymaps', 'watttime', 'uk-neso'];
 
@@ -26,6 +26,8 @@ export function validateSettings(raw: unknown): AgentSettings | string {
   if (typeof extra === 'string') return extra;
   const secrets = validateSecrets((raw as { secrets?: unknown }).secrets);
   if (typeof secrets === 'string') return secrets;
+  const metrics = validateMetrics((raw as { metrics?: unknown }).metrics);
+  if (typeof metrics === 'string') return metrics;
   return {
     carbon: {
       provider: provider as CarbonSourceKind,
@@ -36,7 +38,20 @@ export function validateSettings(raw: unknown): AgentSettings | string {
       ...extra,
     },
     ...(secrets ? { secrets } : {}),
+    ...(metrics ? { metrics } : {}),
   };
+}
+
+/** `chase.metrics.*`: absent means off. Host defaults to loopback. */
+function validateMetrics(raw: unknown): MetricsSettings | undefined | string {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object') return 'Settings "metrics" must be an object.';
+  const { enabled, host, port } = raw as Record<string, unknown>;
+  if (typeof enabled !== 'boolean') return `chase.metrics.enabled must be true or false (got ${JSON.stringify(enabled)}).`;
+  const h = absent(host) ? '127.0.0.1' : host;
+  if (typeof h !== 'string' || h.trim() === '' || /[\s/]/.test(h.trim())) return `chase.metrics.host must be an interface address such as "127.0.0.1" (got ${JSON.stringify(host)}).`;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) return `chase.metrics.port must be a TCP port from 1 to 65535 (got ${JSON.stringify(port)}).`;
+  return { enabled, host: h.trim(), port };
 }
 
 const absent = (v: unknown) => v === undefined || v === null || v === '';

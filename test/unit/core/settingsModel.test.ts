@@ -43,6 +43,28 @@ describe('extension settings', () => {
     assert.deepEqual(checked, r.settings);
   });
 
+  it('metrics: off on loopback port 9477 by default; validated and passed on; the agent accepts them', () => {
+    const d = parseSettings(from({}));
+    assert.ok(d.ok);
+    assert.deepEqual(d.settings.metrics, { enabled: false, host: '127.0.0.1', port: 9477 });
+    const on = parseSettings(from({ 'metrics.enabled': true, 'metrics.host': ' 0.0.0.0 ', 'metrics.port': 9100 }));
+    assert.ok(on.ok);
+    assert.deepEqual(on.settings.metrics, { enabled: true, host: '0.0.0.0', port: 9100 });
+    assert.deepEqual(validateSettings(on.settings), on.settings);
+    const bad = parseSettings(from({ 'metrics.enabled': 'yes', 'metrics.host': 'http://x', 'metrics.port': 0 }));
+    assert.ok(!bad.ok);
+    assert.equal(bad.problems.length, 3);
+    assert.match(bad.problems.join('\n'), /chase\.metrics\.enabled/);
+    assert.match(bad.problems.join('\n'), /chase\.metrics\.host.*127\.0\.0\.1/);
+    assert.match(bad.problems.join('\n'), /chase\.metrics\.port.*1 to 65535/);
+    // the agent: absent = off; host defaults to loopback; a bad port names the setting
+    const agentSide = validateSettings({ carbon: { provider: 'replay', zone: 'GB', replaySpeed: 1 }, metrics: { enabled: true, port: 9477 } });
+    assert.ok(typeof agentSide !== 'string');
+    assert.deepEqual(agentSide.metrics, { enabled: true, host: '127.0.0.1', port: 9477 });
+    assert.equal((validateSettings({ carbon: { provider: 'replay', zone: 'GB', replaySpeed: 1 } }) as { metrics?: unknown }).metrics, undefined);
+    assert.match(String(validateSettings({ carbon: { provider: 'replay', zone: 'GB', replaySpeed: 1 }, metrics: { enabled: true, host: '127.0.0.1', port: -1 } })), /chase\.metrics\.port/);
+  });
+
   it('the agent rejects wire settings of the wrong shape with a message naming the setting', () => {
     assert.match(String(validateSettings(undefined)), /carbon/);
     assert.match(String(validateSettings({ carbon: { provider: 'replay', zone: 'GB', replaySpeed: -1 } })), /replaySpeed/);

@@ -1,0 +1,127 @@
+/** chase.metrics.*: the agent's Prometheus endpoint, on only when enabled, moved and stopped by chase/configure. */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { Methods, type AgentInfo, type AgentSettings } from '../../agent/protocol/messages';
+import { initialize, shutdown, spawnAgent, type AgentUnderTest } from './agentProcess';
+
+const carbon: AgentSettings['carbon'] = { provider: 'replay', zone: 'GB', replaySpeed: 1 };
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function scrape(port: number): Promise<{ status: number; body: string } | 'refused'> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    return { status: res.status, body: await res.text() };
+  } catch {
+    return 'refused';
+  }
+}
+
+/** Scrapes until `ok(body)` or the deadline. */
+async function scrapeUntil(port: number, ok: (body: string) => boolean, ms = 10_000): Promise<string> {
+  const deadline = Date.now() + ms;
+  let last = '';
+  while (Date.now() < deadline) {
+    const r = await scrape(port);
+    if (r !== 'refused') {
+      last = r.body;
+      if (ok(last)) return last;
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.fail(`no matching /metrics within ${ms} ms; last body:\n${last}`);
+}
+
+const sample = (body: string, name: string): { labels: string; value: number }[] =>
+  [...body.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((m) => ({ labels: m[1] ?? '', value: Number(m[2]) }));
+
+describe('metrics endpoint', () => {
+  const agents: AgentUnderTest[] = [];
+  after(() => {
+    for (const a of agents) if (a.proc.exitCode === null) a.proc.kill('SIGKILL');
+  });
+
+  it('enabled: serves the grid intensity (zone/source labels) and the GPU power limit', async () => {
+    const port = await freePort();
+    const agent = spawnAgent({ CHASE_HISTORY: 'off' });
+    agents.push(agent);
+    await initialize(agent, { settings: { carbon, metrics: { enabled: true, host: '127.0.0.1', port } } });
+    const body = await scrapeUntil(port, (b) => sample(b, 'chase_grid_carbon_intensity_grams_per_kwh').length > 0 && sample(b, 'chase_gpu_power_limit_watts').length > 0);
+    const [intensity] = sample(body, 'chase_grid_carbon_intensity_grams_per_kwh');
+    assert.equal(intensity.labels, '{zone="GB",source="replay"}');
+    assert.ok(intensity.value > 0 && intensity.value < 1000, `intensity ${intensity.value} g/kWh`);
+    const limits = sample(body, 'chase_gpu_power_limit_watts');
+    for (const l of limits) assert.ok(l.value >= 50 && l.value <= 1500, `limit ${l.value} W`);
+    assert.match(limits[0].labels, /gpu="[^"]+",index="0"/);
+    assert.ok(sample(body, 'chase_gpu_power_watts').length > 0);
+    assert.match(body, /# TYPE chase_gpu_energy_joules_total counter/);
+    const info = await agent.rpc.sendRequest<AgentInfo>(Methods.agentInfo.method);
+    assert.equal(info.metricsUrl, `http://127.0.0.1:${port}/metrics`);
+    // 404 for anything but GET /metrics
+    assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 404);
+
+    // chase/configure moves it, then turns it off
+    const moved = await freePort();
+    await agent.rpc.sendRequest(Methods.configure.method, { carbon, metrics: { enabled: true, host: '127.0.0.1', port: moved } });
+    assert.equal(await scrape(port), 'refused');
+    await scrapeUntil(moved, (b) => sample(b, 'chase_grid_carbon_intensity_grams_per_kwh').length > 0);
+    await agent.rpc.sendRequest(Methods.configure.method, { carbon, metrics: { enabled: false, host: '127.0.0.1', port: moved } });
+    assert.equal(await scrape(moved), 'refused');
+    assert.equal(await shutdown(agent), 0);
+  });
+
+  it('off by default: nothing listens', async () => {
+    const port = await freePort();
+    const defaultFree = (await scrape(9477)) === 'refused';
+    const agent = spawnAgent({ CHASE_HISTORY: 'off' });
+    agents.push(agent);
+    await initialize(agent, { settings: { carbon } });
+    await agent.rpc.sendRequest(Methods.carbonStatus.method);
+    await new Promise((r) => setTimeout(r, 500));
+    if (defaultFree) assert.equal(await scrape(9477), 'refused', 'nothing on the default port 9477');
+    await agent.rpc.sendRequest(Methods.configure.method, { carbon, metrics: { enabled: false, host: '127.0.0.1', port } });
+    assert.equal(await scrape(port), 'refused');
+    const info = await agent.rpc.sendRequest<AgentInfo>(Methods.agentInfo.method);
+    assert.equal(info.metricsUrl, undefined);
+    assert.equal(await shutdown(agent), 0);
+  });
+
+  it('a port in use: a warning and a note, and the agent keeps working', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const agent = spawnAgent({ CHASE_HISTORY: 'off' });
+      agents.push(agent);
+      await initialize(agent, { settings: { carbon, metrics: { enabled: true, host: '127.0.0.1', port } } });
+      let info: AgentInfo | undefined;
+      for (let i = 0; i < 50 && !info?.notes; i++) {
+        info = await agent.rpc.sendRequest<AgentInfo>(Methods.agentInfo.method);
+        if (!info.notes) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.match(info?.notes?.join('\n') ?? '', new RegExp(`port ${port} .*in use.*chase\\.metrics\\.port`));
+      assert.match(agent.stderr(), /port \d+ on 127\.0\.0\.1 is in use/);
+      const status = await agent.rpc.sendRequest<{ state: string }>(Methods.carbonStatus.method);
+      assert.ok(status.state === 'ok' || status.state === 'error');
+      assert.equal(await shutdown(agent), 0);
+    } finally {
+      await new Promise<void>((r) => blocker.close(() => r()));
+    }
+  });
+
+  it('rejects malformed metrics settings naming the setting', async () => {
+    const agent = spawnAgent({ CHASE_HISTORY: 'off' });
+    agents.push(agent);
+    await initialize(agent, { settings: { carbon } });
+    await assert.rejects(agent.rpc.sendRequest(Methods.configure.method, { carbon, metrics: { enabled: true, host: '127.0.0.1', port: 70000 } }), /chase\.metrics\.port/);
+    await assert.rejects(agent.rpc.sendRequest(Methods.configure.method, { carbon, metrics: { enabled: 'yes', host: '127.0.0.1', port: 9477 } }), /chase\.metrics\.enabled/);
+    assert.equal(await shutdown(agent), 0);
+  });
+});
