@@ -19,7 +19,7 @@ import {
   type StreamInfo,
 } from 'vscode-languageclient/node';
 import { connect } from 'node:net';
-import { Methods, type RunOutput, type RunSummary, type StartRunParams, type StartRunResult, type GpusResult, type AgentInfo, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesParams, type IntensitySeriesResult } from '../agent/protocol/messages';
+import { Methods, type RunOutput, type RunSummary, type StartRunParams, type StartRunResult, type GpusResult, type AgentInfo, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesParams, type IntensitySeriesResult, type RecentRunsResult, type ExportRunParams, type ExportRunResult } from '../agent/protocol/messages';
 import type { ClientState } from './statusModel';
 
 const BACKOFF_START_MS = 1_000;
@@ -109,12 +109,31 @@ export class AgentClient implements vscode.Disposable {
     return this.request<StartRunResult>(Methods.startRun.method, params);
   }
 
+  /** The GPUs with their current limits and power (for the dashboard). */
+  gpuStatus(): Promise<GpusResult> {
+    return this.request<GpusResult>(Methods.gpus.method);
+  }
+
+  /** Live runs. */
+  liveRuns(): Promise<RunSummary[]> {
+    return this.request<RunSummary[]>(Methods.runs.method);
+  }
+
   stopRun(runId: string): Promise<void> {
     return this.request<void>(Methods.stopRun.method, { runId });
   }
 
   intensitySeries(params: IntensitySeriesParams): Promise<IntensitySeriesResult> {
     return this.request<IntensitySeriesResult>(Methods.intensitySeries.method, params);
+  }
+
+  recentRuns(limit = 50): Promise<RecentRunsResult> {
+    return this.request<RecentRunsResult>(Methods.recentRuns.method, { limit });
+  }
+
+  /** The agent writes the file (the extension never opens the history database). */
+  exportRun(params: ExportRunParams): Promise<ExportRunResult> {
+    return this.request<ExportRunResult>(Methods.exportRun.method, params);
   }
 
   private async request<R>(method: string, params?: unknown): Promise<R> {

@@ -12,6 +12,7 @@ import type { AgentInfo, AgentSettings } from '../agent/protocol/messages';
 import { clearSecrets, isChaseSecret, promptForApiKey, readSecrets } from './secrets';
 import { ChaseTaskProvider, TASK_TYPE } from './tasks';
 import { CarbonAlerts } from './alerts';
+import { exportRunCommand } from './exportRun';
 
 /** What activate() returns: used by the extension-host tests and available to other extensions. */
 export interface ChaseApi {
@@ -55,6 +56,7 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
     new CarbonAlerts(client, context.globalState),
     vscode.commands.registerCommand('chase.setApiKey', () => promptForApiKey(context.secrets)),
     vscode.commands.registerCommand('chase.clearApiKeys', () => clearSecrets(context.secrets)),
+    vscode.commands.registerCommand('chase.exportRun', () => exportRunCommand(client, log)),
   );
 
   /** Settings plus the keys from SecretStorage, to the agent: at start, and on every change. */

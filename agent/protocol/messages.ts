@@ -264,6 +264,46 @@ export interface RunOutput {
   text: string;
 }
 
+export interface RecentRunsParams {
+  /** At most this many, newest first. Default 50. */
+  limit?: number;
+}
+
+/** A run from the history database. Energy in J, carbon in g, times epoch ms. */
+export interface RecentRun {
+  id: string;
+  command: string;
+  startedAtMs: number;
+  endedAtMs?: number;
+  status: 'running' | 'completed' | 'failed' | 'stopped' | 'interrupted';
+  energyJ: number;
+  carbonG: number;
+  /** Against the max-power baseline, when the run had a profile. */
+  savedCarbonG?: number;
+  zone?: string;
+}
+
+export interface RecentRunsResult {
+  runs: RecentRun[];
+  /** The history database the runs come from. */
+  dbPath: string;
+}
+
+/** `codecarbon`: CodeCarbon's emissions.csv (created, or appended to one with the same header); `json`: everything about the run. */
+export type RunExportFormat = 'codecarbon' | 'json';
+
+export interface ExportRunParams {
+  runId: string;
+  format: RunExportFormat;
+  /** Absolute path the agent writes (on the agent's machine). */
+  outFile: string;
+}
+
+export interface ExportRunResult {
+  outFile: string;
+  written: 'created' | 'appended';
+}
+
 /** Application error codes (JSON-RPC `error.code`), outside the ranges JSON-RPC and LSP reserve. */
 export const AgentErrorCodes = {
   /** A setting has a value the agent cannot use; the message names the setting. */
@@ -276,6 +316,10 @@ export const AgentErrorCodes = {
   runRefused: 3004,
   /** No live run with that id. */
   unknownRun: 3005,
+  /** The run history cannot be read (none yet, locked, newer schema); the message says what to do. */
+  historyUnavailable: 3006,
+  /** An export could not be written (unknown run, file not writable, a CSV with other columns). */
+  exportFailed: 3007,
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCodes)[keyof typeof AgentErrorCodes];
 
@@ -309,6 +353,10 @@ export const Methods = {
   stopRun: request<{ runId: string }, void>('chase/stopRun'),
   /** extension → agent: live runs. */
   runs: request<void, RunSummary[]>('chase/runs'),
+  /** extension → agent: runs from the history database, newest first. */
+  recentRuns: request<RecentRunsParams, RecentRunsResult>('chase/recentRuns'),
+  /** extension → agent: the agent writes one run from its history to a file (CodeCarbon CSV or JSON). */
+  exportRun: request<ExportRunParams, ExportRunResult>('chase/exportRun'),
   /** agent → extension: a run's process wrote output. */
   runOutput: notification<RunOutput>('chase/runOutput'),
   /** agent → extension: a run's accounting changed (every few seconds) or it ended (state finished/failed). */

@@ -23,7 +23,12 @@ import { startGpuControl, type GpuControlHandle } from '../gpu/index';
 import type { GpuStatus, GpusResult, RunSummary, StartRunParams, StartRunResult } from '../protocol/messages';
 import { RunManager } from './runManager';
 import { Telemetry } from './telemetry';
-import { HistoryStore } from '../store/history';
+import { HistoryReader, HistoryStore } from '../store/history';
+import { exportRunToFile } from '../store/export';
+import type { RunRecord } from '../store/types';
+import type { ExportRunParams, ExportRunResult, RecentRun, RecentRunsParams, RecentRunsResult } from '../protocol/messages';
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { defaultHistoryPath } from '../store/paths';
 
 const log = createLogger('agent');
@@ -150,6 +155,53 @@ export function startServer(connection: Connection = createConnection(), shared:
   });
   connection.onRequest(Methods.runs.method, (): RunSummary[] => runs.list());
 
+  /** Reads through the agent's own store when open, else a read-only reader on the same file. */
+  const withHistory = <T>(fn: (reader: HistoryReader) => T): T => {
+    if (process.env.CHASE_HISTORY === 'off') throw new ResponseError(AgentErrorCodes.historyUnavailable, 'Run history is off in this agent (CHASE_HISTORY=off); start it without that variable to record runs.');
+    const store = historyOpened ? history : undefined;
+    let reader: HistoryReader;
+    try {
+      reader = store ?? HistoryReader.open({ path: defaultHistoryPath() });
+    } catch (e) {
+      const msg = describeError(e);
+      throw new ResponseError(AgentErrorCodes.historyUnavailable, /no run history/.test(msg) ? `No runs recorded yet: ${msg}. Run a training script through Chase first (the "chase" task).` : `The run history cannot be read: ${msg}`);
+    }
+    try {
+      return fn(reader);
+    } finally {
+      if (reader !== store) reader.close();
+    }
+  };
+  connection.onRequest(Methods.recentRuns.method, (params: RecentRunsParams | undefined): RecentRunsResult => {
+    const limit = typeof params?.limit === 'number' && params.limit > 0 ? Math.min(1000, Math.floor(params.limit)) : 50;
+    return withHistory((reader) => {
+      try {
+        return { runs: reader.listRuns({ limit }).map(recentRun), dbPath: reader.path };
+      } catch (e) {
+        throw new ResponseError(AgentErrorCodes.historyUnavailable, `The run history cannot be read: ${describeError(e)}`);
+      }
+    });
+  });
+  connection.onRequest(Methods.exportRun.method, (params: ExportRunParams): ExportRunResult => {
+    const { runId, format, outFile } = (params ?? {}) as Partial<ExportRunParams>;
+    if (typeof runId !== 'string' || runId === '') throw new ResponseError(AgentErrorCodes.exportFailed, 'exportRun needs a runId (chase/recentRuns lists them).');
+    if (format !== 'codecarbon' && format !== 'json') throw new ResponseError(AgentErrorCodes.exportFailed, `exportRun format must be "codecarbon" or "json" (got ${JSON.stringify(format)}).`);
+    if (typeof outFile !== 'string' || !isAbsolute(outFile)) throw new ResponseError(AgentErrorCodes.exportFailed, `exportRun needs an absolute outFile path (got ${JSON.stringify(outFile)}).`);
+    // what the agent still has queued (samples, readings, decisions) goes in first
+    const dbPath = withHistory((reader) => {
+      if (reader instanceof HistoryStore) reader.flush();
+      if (!reader.getRun(runId)) throw new ResponseError(AgentErrorCodes.unknownRun, `No run "${runId}" in the history at ${reader.path}.`);
+      return reader.path;
+    });
+    if (!existsSync(resolve(outFile, '..'))) throw new ResponseError(AgentErrorCodes.exportFailed, `The folder of ${outFile} does not exist; choose another file.`);
+    try {
+      return { outFile, written: exportRunToFile({ dbPath, runId, format, outFile }) };
+    } catch (e) {
+      const msg = describeError(e);
+      throw new ResponseError(/locked/.test(msg) ? AgentErrorCodes.historyUnavailable : AgentErrorCodes.exportFailed, `Export of run ${runId} failed: ${msg}`);
+    }
+  });
+
   connection.onRequest(Methods.gpus.method, async (): Promise<GpusResult> => {
     const gpu = await gpuControl;
     if (!gpu) return { gpus: [], notes: ['GPU control failed to start; see the agent log.'] };
@@ -169,6 +221,20 @@ export function startServer(connection: Connection = createConnection(), shared:
     void telemetry.dispose();
   });
   connection.listen();
+}
+
+function recentRun(r: RunRecord): RecentRun {
+  return {
+    id: r.id,
+    command: r.command,
+    startedAtMs: r.startMs,
+    ...(r.endMs !== undefined ? { endedAtMs: r.endMs } : {}),
+    status: r.status,
+    energyJ: r.energyJ,
+    carbonG: r.carbonG,
+    ...(r.baselineCarbonG !== undefined ? { savedCarbonG: r.baselineCarbonG - r.carbonG } : {}),
+    ...(r.zone !== undefined ? { zone: r.zone } : {}),
+  };
 }
 
 async function gpuStatus(gpu: GpuControlHandle, index: number): Promise<GpuStatus> {

@@ -8,6 +8,7 @@
  */
 import type { CarbonStatus, MetricsSettings, RunSummary } from '../protocol/messages';
 import type { GpuControlHandle } from '../gpu/index';
+import type { GpuInfo } from '../gpu/backend';
 import { GpuSampler, type GpuSample } from '../gpu/sampler';
 import type { Logger } from '../log';
 import { describeError } from '../log';
@@ -43,6 +44,8 @@ export class Telemetry {
   private lastStatus: CarbonStatus | undefined;
   private readonly forgetTimers = new Map<string, { dispose(): void }>();
   private noteText: string | undefined;
+  private devices: readonly GpuInfo[] = [];
+  private registeredIn: HistoryStore | undefined;
   private disposed = false;
 
   constructor(private readonly deps: TelemetryDeps) {}
@@ -142,7 +145,13 @@ export class Telemetry {
     if (this.server) this.metrics.update({ gpus: metricsGpus(samples) });
     if (this.deps.liveRuns() > 0 && samples.length > 0) {
       try {
-        this.deps.history()?.addSamples(sampleRecords(samples));
+        const store = this.deps.history();
+        if (store && this.registeredIn !== store) {
+          // names and indices, so exports can say which GPU model a run used
+          for (const d of this.devices) store.registerGpu({ uuid: d.uuid, name: d.name, index: d.index });
+          this.registeredIn = store;
+        }
+        store?.addSamples(sampleRecords(samples));
       } catch (e) {
         this.deps.log.warn(`history: could not record GPU samples: ${describeError(e)}`);
       }
@@ -152,6 +161,7 @@ export class Telemetry {
   private getSampler(): Promise<GpuSampler | undefined> {
     this.samplerPromise ??= this.deps.gpu().then((gpu) => {
       if (!gpu) return undefined;
+      this.devices = gpu.visibility.devices;
       const onSample = (s: GpuSample[]) => this.onSample(s);
       this.sampler = this.deps.createSampler?.(gpu, onSample) ?? new GpuSampler(gpu.backend, gpu.visibility.devices, { periodMs: SAMPLE_PERIOD_MS, log: this.deps.log, onSample });
       return this.sampler;
