@@ -11,6 +11,8 @@ import type { ClientState } from './statusModel';
 export const DASHBOARD_VIEW_TYPE = 'chase.dashboard';
 const PAST_HOURS = 48;
 const FUTURE_HOURS = 24;
+/** GPU limits and power are sampled this often while the panel is visible. */
+const GPU_SAMPLE_MS = 5_000;
 
 export class DashboardPanel implements vscode.Disposable {
   private static current: DashboardPanel | undefined;
@@ -48,6 +50,8 @@ export class DashboardPanel implements vscode.Disposable {
       panel.onDidDispose(() => this.dispose()),
       panel.webview.onDidReceiveMessage((m: WebviewToExtension) => this.onMessage(m)),
       agent.onDidChangeState((s) => this.onState(s)),
+      agent.onRunUpdated((run) => this.post({ type: 'run', atMs: Date.now(), run })),
+      panel.onDidChangeViewState(() => this.updateSampling()),
     );
   }
 
@@ -56,6 +60,8 @@ export class DashboardPanel implements vscode.Disposable {
       case 'ready':
         this.ready = true;
         void this.sendSeries();
+        void this.sendLive();
+        this.updateSampling();
         break;
       case 'refresh':
         void this.sendSeries();
@@ -83,11 +89,42 @@ export class DashboardPanel implements vscode.Disposable {
     }
   }
 
+  private sampler: NodeJS.Timeout | undefined;
+
+  /** Samples GPUs only while the panel is visible: no work for a hidden dashboard. */
+  private updateSampling(): void {
+    const want = this.ready && this.panel.visible;
+    if (want && !this.sampler) this.sampler = setInterval(() => void this.sendGpus(), GPU_SAMPLE_MS);
+    if (!want && this.sampler) {
+      clearInterval(this.sampler);
+      this.sampler = undefined;
+    }
+  }
+
+  private async sendGpus(): Promise<void> {
+    try {
+      this.post({ type: 'gpus', atMs: Date.now(), gpus: await this.agent.gpuStatus() });
+    } catch (e) {
+      this.log.debug(`dashboard: no GPU sample: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private async sendLive(): Promise<void> {
+    await this.sendGpus();
+    try {
+      for (const run of await this.agent.liveRuns()) this.post({ type: 'run', atMs: Date.now(), run });
+    } catch (e) {
+      this.log.debug(`dashboard: no runs: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
   private post(message: ExtensionToWebview): void {
     if (this.ready) void this.panel.webview.postMessage(message);
   }
 
   dispose(): void {
+    if (this.sampler) clearInterval(this.sampler);
+    this.sampler = undefined;
     if (DashboardPanel.current === this) DashboardPanel.current = undefined;
     this.panel.dispose();
     for (const d of this.disposables.splice(0)) d.dispose();
@@ -129,6 +166,17 @@ function dashboardHtml(webview: vscode.Webview, extensionUri: vscode.Uri): strin
   <div class="chart-box"><canvas id="intensity-chart" role="img" aria-label="Carbon intensity, last 48 hours and next 24 hours"></canvas></div>
   <figcaption id="caption"></figcaption>
 </figure>
+<section aria-labelledby="gpu-heading">
+  <h2 id="gpu-heading">GPU power</h2>
+  <p id="gpu-status" class="note">No GPU sample yet.</p>
+  <div class="chart-box small"><canvas id="gpu-chart" role="img" aria-label="Power limit and power draw per GPU, watts, over the time the dashboard is open"></canvas></div>
+</section>
+<section aria-labelledby="run-heading">
+  <h2 id="run-heading">Runs</h2>
+  <p id="run-status" class="note">No run yet: start a task of type "chase" (Tasks: Run Task).</p>
+  <div class="chart-box small"><canvas id="run-chart" role="img" aria-label="Cumulative carbon of the live run and of its max-power baseline, grams"></canvas></div>
+  <table id="runs-table"><thead><tr><th scope="col">Run</th><th scope="col">State</th><th scope="col">kWh</th><th scope="col">gCO₂</th><th scope="col">Saved g</th><th scope="col">Slowdown %</th><th scope="col">Limit W</th></tr></thead><tbody></tbody></table>
+</section>
 <details id="table-view">
   <summary>Table view</summary>
   <table id="intensity-table"><thead><tr><th scope="col">Time (UTC)</th><th scope="col">gCO₂/kWh</th><th scope="col">Kind</th></tr></thead><tbody></tbody></table>

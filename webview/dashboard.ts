@@ -5,7 +5,7 @@
  */
 import { Chart, LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip } from 'chart.js';
 import type { DashboardState, ExtensionToWebview, WebviewToExtension } from '../agent/protocol/dashboard';
-import type { IntensitySeriesResult } from '../agent/protocol/messages';
+import type { GpusResult, IntensitySeriesResult, RunSummary } from '../agent/protocol/messages';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip);
 
@@ -18,7 +18,95 @@ declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
 const HOUR_MS = 3_600_000;
-let chart: Chart<'line', Array<{ x: number; y: number }>> | undefined;
+const MAX_GPU_SAMPLES = 720; // one hour at the extension's 5 s sampling
+const MAX_RUN_POINTS = 2000;
+type Line = Chart<'line', Array<{ x: number; y: number }>>;
+let chart: Line | undefined;
+let gpuChart: Line | undefined;
+let runChart: Line | undefined;
+const state: Required<Pick<DashboardState, 'gpuSamples' | 'runs'>> & DashboardState = { gpuSamples: [], runs: [], ...vscode.getState() };
+
+function save(): void {
+  vscode.setState(state);
+}
+
+/** A small line chart with theme colours; x is minutes relative to the first point. */
+function lineChart(id: string, yTitle: string): Line {
+  const fg = themeColor('--vscode-foreground', '#333');
+  const grid = themeColor('--vscode-editorWidget-border', 'rgba(128,128,128,0.3)');
+  return new Chart(document.getElementById(id) as HTMLCanvasElement, {
+    type: 'line',
+    data: { datasets: [] },
+    options: {
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      parsing: false,
+      scales: {
+        x: { type: 'linear', title: { display: true, text: 'minutes', color: fg }, ticks: { color: fg }, grid: { color: grid } },
+        y: { title: { display: true, text: yTitle, color: fg }, ticks: { color: fg }, grid: { color: grid }, beginAtZero: true },
+      },
+      plugins: { legend: { labels: { color: fg } } },
+    },
+  });
+}
+
+const PALETTE = ['--vscode-charts-blue', '--vscode-charts-green', '--vscode-charts-purple', '--vscode-charts-orange', '--vscode-charts-red', '--vscode-charts-yellow'];
+
+function renderGpus(): void {
+  const samples = state.gpuSamples;
+  if (samples.length === 0) return;
+  const t0 = samples[0].atMs;
+  const latest = samples[samples.length - 1].gpus;
+  const datasets = latest.gpus.flatMap((g, k) => {
+    const color = themeColor(PALETTE[k % PALETTE.length], '#1a85ff');
+    const points = (pick: (x: GpusResult['gpus'][number]) => number) =>
+      samples.flatMap((s) => s.gpus.gpus.filter((x) => x.uuid === g.uuid).map((x) => ({ x: (s.atMs - t0) / 60_000, y: pick(x) / 1000 })));
+    return [
+      { label: `GPU ${g.index} limit`, data: points((x) => x.powerLimitMw), borderColor: color, backgroundColor: color, borderDash: [6, 4], pointRadius: 2, borderWidth: 2 },
+      { label: `GPU ${g.index} power`, data: points((x) => x.powerMw), borderColor: color, backgroundColor: color, pointRadius: 2, borderWidth: 1 },
+    ];
+  });
+  gpuChart ??= lineChart('gpu-chart', 'W');
+  gpuChart.data.datasets = datasets;
+  gpuChart.update('none');
+  const sim = latest.gpus.some((g) => g.simulated) ? ' — SIMULATED GPUs' : '';
+  const advise = latest.gpus.find((g) => g.control === 'advise');
+  setText('gpu-status', `${latest.gpus.map((g) => `GPU ${g.index} ${g.name}: limit ${(g.powerLimitMw / 1000).toFixed(0)} W, drawing ${(g.powerMw / 1000).toFixed(0)} W`).join('; ')}${sim}${advise ? ` — advise mode: ${advise.reason ?? ''}` : ''}`);
+  document.body.dataset.gpuRendered = 'true';
+}
+
+function renderRuns(): void {
+  const byId = new Map<string, RunSummary>();
+  for (const r of state.runs) byId.set(r.run.id, r.run);
+  const body = document.querySelector('#runs-table tbody');
+  body?.replaceChildren(
+    ...[...byId.values()].reverse().map((r) => {
+      const tr = document.createElement('tr');
+      const cells = [r.command, r.state, (r.energyJ / 3_600_000).toFixed(4), r.carbonG.toFixed(1), r.savedCarbonG?.toFixed(1) ?? '–', r.slowdownPct?.toFixed(1) ?? '–', r.currentLimitMw ? (r.currentLimitMw / 1000).toFixed(0) : '–'];
+      for (const c of cells) {
+        const td = document.createElement('td');
+        td.textContent = c;
+        tr.appendChild(td);
+      }
+      return tr;
+    }),
+  );
+  const last = state.runs[state.runs.length - 1]?.run;
+  if (!last) return;
+  const points = state.runs.filter((r) => r.run.id === last.id);
+  const t0 = points[0].atMs;
+  const x = (atMs: number) => (atMs - t0) / 60_000;
+  const actualColor = themeColor('--vscode-charts-green', '#388a34');
+  const baseColor = themeColor('--vscode-charts-red', '#e51400');
+  runChart ??= lineChart('run-chart', 'gCO₂');
+  runChart.data.datasets = [
+    { label: 'this run', data: points.map((p) => ({ x: x(p.atMs), y: p.run.carbonG })), borderColor: actualColor, backgroundColor: actualColor, pointRadius: 0, borderWidth: 2 },
+    { label: 'at max power (baseline)', data: points.filter((p) => p.run.baselineCarbonG !== undefined).map((p) => ({ x: x(p.atMs), y: p.run.baselineCarbonG! })), borderColor: baseColor, backgroundColor: baseColor, pointRadius: 0, borderWidth: 2, borderDash: [6, 4] },
+  ];
+  runChart.update('none');
+  setText('run-status', `${last.command}: ${last.state}, ${last.carbonG.toFixed(1)} gCO₂${last.savedCarbonG !== undefined ? `, saved ${last.savedCarbonG.toFixed(1)} g vs max power` : ''}${last.slowdownPct !== undefined ? `, slowdown ${last.slowdownPct.toFixed(1)} % (budget ${last.budgetPct} %)` : ''}`);
+}
 
 function themeColor(name: string, fallback: string): string {
   return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
@@ -134,8 +222,21 @@ window.addEventListener('message', (event: MessageEvent<ExtensionToWebview>) => 
   const message = event.data;
   switch (message.type) {
     case 'series':
-      vscode.setState({ series: message.series });
+      state.series = message.series;
+      save();
       render(message.series);
+      break;
+    case 'gpus':
+      state.gpuSamples.push({ atMs: message.atMs, gpus: message.gpus });
+      state.gpuSamples.splice(0, Math.max(0, state.gpuSamples.length - MAX_GPU_SAMPLES));
+      save();
+      renderGpus();
+      break;
+    case 'run':
+      state.runs.push({ atMs: message.atMs, run: message.run });
+      state.runs.splice(0, Math.max(0, state.runs.length - MAX_RUN_POINTS));
+      save();
+      renderRuns();
       break;
     case 'status':
       if (message.status.state === 'error') setText('status', `No carbon data: ${message.status.message}`);
@@ -148,6 +249,7 @@ window.addEventListener('message', (event: MessageEvent<ExtensionToWebview>) => 
 
 document.getElementById('refresh')?.addEventListener('click', () => vscode.postMessage({ type: 'refresh' }));
 
-const saved = vscode.getState();
-if (saved?.series) render(saved.series);
+if (state.series) render(state.series);
+renderGpus();
+renderRuns();
 vscode.postMessage({ type: 'ready' });

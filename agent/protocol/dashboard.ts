@@ -5,7 +5,7 @@
  * Handshake: the webview posts `ready` once its script runs (also after a reload); only then does the
  * extension post `series` / `status`. Live updates reuse the same messages.
  */
-import type { CarbonStatus, IntensitySeriesResult } from './messages';
+import type { CarbonStatus, GpusResult, IntensitySeriesResult, RunSummary } from './messages';
 
 /** webview → extension */
 export type WebviewToExtension =
@@ -17,9 +17,16 @@ export type WebviewToExtension =
 export type ExtensionToWebview =
   | { type: 'series'; series: IntensitySeriesResult }
   | { type: 'status'; status: CarbonStatus }
+  /** A sample of the GPUs (limits and power draw), taken every few seconds while the panel is visible. */
+  | { type: 'gpus'; atMs: number; gpus: GpusResult }
+  /** A run's accounting (live every few seconds, and at its end). */
+  | { type: 'run'; atMs: number; run: RunSummary }
   | { type: 'error'; message: string };
 
 /** State the webview keeps across reloads (vscode.setState). */
 export interface DashboardState {
   series?: IntensitySeriesResult;
+  /** Recent GPU samples and run summaries, so a reload redraws the same charts. */
+  gpuSamples?: Array<{ atMs: number; gpus: GpusResult }>;
+  runs?: Array<{ atMs: number; run: RunSummary }>;
 }
