@@ -19,7 +19,7 @@ import {
   type StreamInfo,
 } from 'vscode-languageclient/node';
 import { connect } from 'node:net';
-import { Methods, type RunOutput, type RunSummary, type StartRunParams, type StartRunResult, type GpusResult, type AgentInfo, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesParams, type IntensitySeriesResult, type RecentRunsResult, type ExportRunParams, type ExportRunResult } from '../agent/protocol/messages';
+import { Methods, type EnergyBetweenParams, type EnergyBetweenResult, type RunOutput, type RunSummary, type StartRunParams, type StartRunResult, type GpusResult, type AgentInfo, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesParams, type IntensitySeriesResult, type RecentRunsResult, type ExportRunParams, type ExportRunResult } from '../agent/protocol/messages';
 import type { ClientState } from './statusModel';
 
 const BACKOFF_START_MS = 1_000;
@@ -112,6 +112,11 @@ export class AgentClient implements vscode.Disposable {
   /** The GPUs with their current limits and power (for the dashboard). */
   gpuStatus(): Promise<GpusResult> {
     return this.request<GpusResult>(Methods.gpus.method);
+  }
+
+  /** Energy and carbon of the GPUs over a past interval (notebook cells). */
+  energyBetween(params: EnergyBetweenParams): Promise<EnergyBetweenResult> {
+    return this.request<EnergyBetweenResult>(Methods.energyBetween.method, params);
   }
 
   /** Live runs. */

@@ -8,10 +8,11 @@ import { affectsConfig, readAgentSocket, readConfig } from './config';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard';
 import { createStatusBarItem, renderStatusBar } from './statusBar';
 import type { ClientState } from './statusModel';
-import type { AgentInfo, AgentSettings } from '../agent/protocol/messages';
+import type { AgentInfo, AgentSettings, EnergyBetweenParams, EnergyBetweenResult } from '../agent/protocol/messages';
 import { clearSecrets, isChaseSecret, promptForApiKey, readSecrets } from './secrets';
 import { ChaseTaskProvider, TASK_TYPE } from './tasks';
 import { CarbonAlerts } from './alerts';
+import { CellEnergyProvider } from './notebookCells';
 import { exportRunCommand } from './exportRun';
 
 /** What activate() returns: used by the extension-host tests and available to other extensions. */
@@ -19,6 +20,8 @@ export interface ChaseApi {
   readonly state: ClientState;
   readonly onDidChangeState: vscode.Event<ClientState>;
   agentInfo(): Promise<AgentInfo>;
+  /** Energy and carbon of the GPUs over a past interval. */
+  energyBetween(params: EnergyBetweenParams): Promise<EnergyBetweenResult>;
   /** How long activate() took, ms. */
   readonly activationMs: number;
 }
@@ -32,6 +35,7 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
   agent = new AgentClient(context.asAbsolutePath('dist/agent.js'), log, readAgentSocket);
   const client = agent;
   renderStatusBar(item, client.currentState);
+  const cellEnergy = new CellEnergyProvider(client);
 
   context.subscriptions.push(
     log,
@@ -54,6 +58,11 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
     }),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new ChaseTaskProvider(client)),
     new CarbonAlerts(client, context.globalState),
+    cellEnergy,
+    vscode.notebooks.registerNotebookCellStatusBarItemProvider('jupyter-notebook', cellEnergy),
+    vscode.workspace.onDidChangeNotebookDocument((e) => {
+      if (e.cellChanges.some((c) => c.executionSummary?.timing?.endTime)) cellEnergy.refreshSoon();
+    }),
     vscode.commands.registerCommand('chase.setApiKey', () => promptForApiKey(context.secrets)),
     vscode.commands.registerCommand('chase.clearApiKeys', () => clearSecrets(context.secrets)),
     vscode.commands.registerCommand('chase.exportRun', () => exportRunCommand(client, log)),
@@ -77,6 +86,7 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
     },
     onDidChangeState: client.onDidChangeState,
     agentInfo: () => client.agentInfo(),
+    energyBetween: (params) => client.energyBetween(params),
     activationMs,
   };
 }

@@ -304,6 +304,23 @@ export interface ExportRunResult {
   written: 'created' | 'appended';
 }
 
+export interface EnergyBetweenParams {
+  /** Wall-clock interval, epoch ms (e.g. a notebook cell's execution start and end). */
+  fromMs: number;
+  toMs: number;
+}
+
+export interface EnergyBetweenResult {
+  /** Energy of all GPUs the agent sees, J. */
+  energyJ: number;
+  /** Carbon of that energy at the intensity of the time it was used, g. */
+  carbonG: number;
+  /** How much of the interval the agent's samples cover, ms (less when the agent started later). */
+  coveredMs: number;
+  gpuCount: number;
+  simulated: boolean;
+}
+
 /** Application error codes (JSON-RPC `error.code`), outside the ranges JSON-RPC and LSP reserve. */
 export const AgentErrorCodes = {
   /** A setting has a value the agent cannot use; the message names the setting. */
@@ -347,6 +364,8 @@ export const Methods = {
   gpus: request<void, GpusResult>('chase/gpus'),
   /** extension → agent: new settings; answers with the status under them (or an invalidSettings error). */
   configure: request<AgentSettings, Configured>('chase/configure'),
+  /** extension → agent: energy and carbon of the GPUs in a past interval (notebook cells). */
+  energyBetween: request<EnergyBetweenParams, EnergyBetweenResult>('chase/energyBetween'),
   /** extension → agent: launch a training command under carbon-aware control. */
   startRun: request<StartRunParams, StartRunResult>('chase/startRun'),
   /** extension → agent: stop a run's process (SIGTERM, then SIGKILL); its GPUs are restored. */

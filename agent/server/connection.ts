@@ -22,6 +22,9 @@ import { createLogger, describeError } from '../log';
 import { startGpuControl, type GpuControlHandle } from '../gpu/index';
 import type { GpuStatus, GpusResult, RunSummary, StartRunParams, StartRunResult } from '../protocol/messages';
 import { RunManager } from './runManager';
+import { EnergyTimeline } from './energyTimeline';
+import { RunCarbon } from '../runs/runCarbon';
+import type { EnergyBetweenParams, EnergyBetweenResult } from '../protocol/messages';
 import { Telemetry } from './telemetry';
 import { HistoryReader, HistoryStore } from '../store/history';
 import { exportRunToFile } from '../store/export';
@@ -202,6 +205,20 @@ export function startServer(connection: Connection = createConnection(), shared:
     }
   });
 
+  // GPU energy over time, for after-the-fact questions (notebook cells): 1 Hz, last 24 h, in memory.
+  const timeline: Promise<EnergyTimeline | undefined> = gpuControl.then((g) => {
+    if (!g) return undefined;
+    const t = new EnergyTimeline(g.backend, g.visibility.devices.map((d) => d.index));
+    t.start();
+    return t;
+  });
+  connection.onRequest(Methods.energyBetween.method, async (p: EnergyBetweenParams): Promise<EnergyBetweenResult> => {
+    const [t, g] = await Promise.all([timeline, gpuControl]);
+    if (!t || !g) throw new ResponseError(AgentErrorCodes.carbonSourceUnavailable, 'GPU control failed to start; see the agent log.');
+    if (!(Number.isFinite(p?.fromMs) && Number.isFinite(p?.toMs) && p.toMs > p.fromMs)) throw new ResponseError(AgentErrorCodes.invalidSettings, 'energyBetween needs fromMs < toMs (epoch ms).');
+    return { ...t.query(p.fromMs, p.toMs, await intensityLookup(monitor, p)), gpuCount: t.gpuCount, simulated: g.backend.simulated };
+  });
+
   connection.onRequest(Methods.gpus.method, async (): Promise<GpusResult> => {
     const gpu = await gpuControl;
     if (!gpu) return { gpus: [], notes: ['GPU control failed to start; see the agent log.'] };
@@ -210,6 +227,7 @@ export function startServer(connection: Connection = createConnection(), shared:
 
   connection.onShutdown(async () => {
     log.info('shutdown requested');
+    (await timeline)?.stop();
     await runs.dispose();
     await telemetry.dispose();
     history?.close();
@@ -217,6 +235,7 @@ export function startServer(connection: Connection = createConnection(), shared:
     if (shared.ownsGpuControl) await (await gpuControl)?.stop();
   });
   connection.onExit(() => {
+    void timeline.then((t) => t?.stop());
     monitor.dispose();
     void telemetry.dispose();
   });
@@ -255,4 +274,15 @@ async function gpuStatus(gpu: GpuControlHandle, index: number): Promise<GpuStatu
     control: control.state,
     ...(control.state === 'advise' ? { reason: control.reason } : {}),
   };
+}
+
+/** Intensity by wall time over an interval: the source's history (in its own clock), else the current reading. */
+async function intensityLookup(monitor: CarbonMonitor, p: EnergyBetweenParams): Promise<(t: number) => number | undefined> {
+  const provider = monitor.currentProvider;
+  const current = monitor.status.state === 'ok' ? monitor.status.intensityGPerKwh : undefined;
+  if (!provider) return () => current;
+  const clock = new RunCarbon(provider);
+  const points = await provider.history(clock.periodStart(clock.virtualNow(p.fromMs)), clock.virtualNow(p.toMs) + clock.periodMs).catch(() => []);
+  const byPeriod = new Map(points.map((x) => [x.timestampMs, x.intensityGPerKwh]));
+  return (t) => byPeriod.get(clock.periodStart(clock.virtualNow(t))) ?? current;
 }

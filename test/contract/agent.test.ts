@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCodes, ResponseError } from 'vscode-jsonrpc/node';
-import { Methods, AgentErrorCodes, type GpusResult, type AgentInfo, type CarbonStatus, type Configured, type IntensitySeriesResult } from '../../agent/protocol/messages';
+import { Methods, AgentErrorCodes, type EnergyBetweenResult, type GpusResult, type AgentInfo, type CarbonStatus, type Configured, type IntensitySeriesResult } from '../../agent/protocol/messages';
 import { agentJs, initialize, repoRoot, shutdown, spawnAgent, type AgentUnderTest } from './agentProcess';
 
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
@@ -205,6 +205,30 @@ describe('agent replay speed-up', () => {
       const s = await status;
       assert.equal(s.state, 'error');
       if (s.state === 'error') assert.equal(s.code, AgentErrorCodes.invalidSettings);
+      assert.equal(await shutdown(agent), 0);
+    } finally {
+      if (agent.proc.exitCode === null) agent.proc.kill('SIGKILL');
+    }
+  });
+});
+
+describe('chase/energyBetween', () => {
+  it('reports the simulated GPU energy over a past interval, with carbon at the grid intensity then', async () => {
+    const agent = spawnAgent({ CHASE_HISTORY: 'off' });
+    try {
+      await initialize(agent, replayGB);
+      const t0 = Date.now();
+      await new Promise((r) => setTimeout(r, 3500));
+      const r = await agent.rpc.sendRequest<EnergyBetweenResult>(Methods.energyBetween.method, { fromMs: t0 + 1000, toMs: t0 + 3000 });
+      assert.equal(r.simulated, true);
+      assert.equal(r.gpuCount, 1);
+      assert.ok(r.coveredMs > 1900, `covered ${r.coveredMs} ms`);
+      // the simulated A40 at its default 300 W limit draws 244.3 W (Zeus profile): ~489 J in 2 s
+      assert.ok(Math.abs(r.energyJ - 244.3 * (r.coveredMs / 1000)) / r.energyJ < 0.02, `energy ${r.energyJ} J over ${r.coveredMs} ms`);
+      const status = await agent.rpc.sendRequest<CarbonStatus>(Methods.carbonStatus.method);
+      assert.ok(status.state === 'ok');
+      if (status.state === 'ok') assert.ok(Math.abs(r.carbonG - (r.energyJ / 3.6e6) * status.intensityGPerKwh) < 1e-6 * Math.max(1, r.carbonG) + 1e-9);
+      await expectRpcError(agent.rpc.sendRequest(Methods.energyBetween.method, { fromMs: 5, toMs: 1 }), AgentErrorCodes.invalidSettings);
       assert.equal(await shutdown(agent), 0);
     } finally {
       if (agent.proc.exitCode === null) agent.proc.kill('SIGKILL');

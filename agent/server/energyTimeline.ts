@@ -1,0 +1,103 @@
+/**
+ * A rolling record of the GPUs' cumulative energy (1 Hz, the last 24 h in memory), so the editor can
+ * ask "how much energy and carbon did the GPUs use between t0 and t1?" after the fact — e.g. for a
+ * notebook cell that ran from t0 to t1. Energy counters are cumulative, so the answer is the counter
+ * difference, interpolated between samples; carbon weights each sample interval by the intensity of
+ * the carbon period it falls in.
+ */
+import type { GpuBackend } from '../gpu/backend';
+import { EnergyMeter } from '../gpu/energy';
+import { JOULES_PER_KWH } from '../store/accounting';
+import type { EnergyBetweenResult } from '../protocol/messages';
+
+const KEEP_MS = 24 * 3_600_000;
+
+export interface TimelineSample {
+  atMs: number;
+  /** Energy of all GPUs since the timeline started, mJ. */
+  totalMj: number;
+}
+
+/** Counter value at `t` by linear interpolation; undefined outside the samples. */
+export function energyAt(samples: readonly TimelineSample[], t: number): number | undefined {
+  if (samples.length === 0 || t < samples[0].atMs || t > samples[samples.length - 1].atMs) return undefined;
+  let lo = 0;
+  let hi = samples.length - 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (samples[mid].atMs <= t) lo = mid;
+    else hi = mid;
+  }
+  const a = samples[lo];
+  const b = samples[hi];
+  return b.atMs === a.atMs ? a.totalMj : a.totalMj + ((b.totalMj - a.totalMj) * (t - a.atMs)) / (b.atMs - a.atMs);
+}
+
+/**
+ * Energy and carbon between two times. `intensityAt(t)` gives the intensity (g/kWh) of the period
+ * containing wall time t. Intervals are split at samples, each weighted by its own midpoint's intensity.
+ */
+export function energyBetween(samples: readonly TimelineSample[], fromMs: number, toMs: number, intensityAt: (t: number) => number | undefined): { energyJ: number; carbonG: number; coveredMs: number } {
+  const lo = Math.max(fromMs, samples[0]?.atMs ?? Infinity);
+  const hi = Math.min(toMs, samples[samples.length - 1]?.atMs ?? -Infinity);
+  if (!(hi > lo)) return { energyJ: 0, carbonG: 0, coveredMs: 0 };
+  const cuts = [lo, ...samples.filter((s) => s.atMs > lo && s.atMs < hi).map((s) => s.atMs), hi];
+  let energyJ = 0;
+  let carbonG = 0;
+  for (let i = 1; i < cuts.length; i++) {
+    const j = ((energyAt(samples, cuts[i]) ?? 0) - (energyAt(samples, cuts[i - 1]) ?? 0)) / 1000;
+    energyJ += j;
+    carbonG += (j / JOULES_PER_KWH) * (intensityAt((cuts[i] + cuts[i - 1]) / 2) ?? 0);
+  }
+  return { energyJ, carbonG, coveredMs: hi - lo };
+}
+
+export class EnergyTimeline {
+  private readonly samples: TimelineSample[] = [];
+  private readonly meters: EnergyMeter[];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly backend: GpuBackend,
+    private readonly indices: number[],
+    private readonly now: () => number = Date.now,
+  ) {
+    const devices = backend.devices();
+    this.meters = indices.map((i) => new EnergyMeter(devices.find((d) => d.index === i)?.energyCounter ?? false));
+  }
+
+  start(periodMs = 1000): void {
+    void this.sample();
+    this.timer = setInterval(() => void this.sample(), periodMs);
+    this.timer.unref();
+  }
+
+  async sample(): Promise<void> {
+    let total = 0;
+    for (let k = 0; k < this.indices.length; k++) {
+      try {
+        this.meters[k].update(await this.backend.read(this.indices[k]));
+      } catch {
+        /* a GPU that cannot be read adds nothing this tick; GPU errors are logged by the sampler */
+      }
+      total += this.meters[k].totalMj;
+    }
+    const atMs = this.now();
+    this.samples.push({ atMs, totalMj: total });
+    while (this.samples.length > 2 && this.samples[0].atMs < atMs - KEEP_MS) this.samples.shift();
+  }
+
+  query(fromMs: number, toMs: number, intensityAt: (t: number) => number | undefined): Omit<EnergyBetweenResult, 'gpuCount' | 'simulated'> {
+    const r = energyBetween(this.samples, fromMs, toMs, intensityAt);
+    return { energyJ: r.energyJ, carbonG: r.carbonG, coveredMs: r.coveredMs };
+  }
+
+  get gpuCount(): number {
+    return this.indices.length;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

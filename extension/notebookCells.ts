@@ -1,0 +1,57 @@
+/**
+ * Energy and carbon per executed notebook cell: a cell status bar item computed from the cell's
+ * execution start and end (executionSummary.timing) and the agent's record of the GPUs' energy
+ * counters over that interval. Without a way to tell which GPUs a Jupyter kernel uses, all the GPUs
+ * the agent sees count (the tooltip says so); simulated GPUs are labelled.
+ */
+import * as vscode from 'vscode';
+import type { EnergyBetweenResult } from '../agent/protocol/messages';
+import type { AgentClient } from './agentClient';
+
+/** Cells that ran for less than this are not worth a number (the counters are sampled at 1 Hz). */
+const MIN_CELL_MS = 1000;
+
+export function cellItemText(r: EnergyBetweenResult): string {
+  const wh = r.energyJ / 3600;
+  const whText = wh >= 100 ? wh.toFixed(0) : wh >= 1 ? wh.toFixed(1) : wh.toFixed(2);
+  const g = r.carbonG >= 10 ? r.carbonG.toFixed(0) : r.carbonG.toFixed(2);
+  return `$(pulse) ${whText} Wh · ${g} gCO₂${r.simulated ? ' (simulated GPUs)' : ''}`;
+}
+
+export function cellTiming(cell: Pick<vscode.NotebookCell, 'executionSummary'>): { startMs: number; endMs: number } | undefined {
+  const t = cell.executionSummary?.timing;
+  if (!t || !(t.endTime > t.startTime) || t.endTime - t.startTime < MIN_CELL_MS) return undefined;
+  return { startMs: t.startTime, endMs: t.endTime };
+}
+
+export class CellEnergyProvider implements vscode.NotebookCellStatusBarItemProvider {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeCellStatusBarItems = this.changed.event;
+
+  constructor(private readonly agent: Pick<AgentClient, 'energyBetween'>) {}
+
+  /** Cells that just finished get their numbers once the agent's next sample covers their end. */
+  refreshSoon(): void {
+    setTimeout(() => this.changed.fire(), 1500);
+  }
+
+  async provideCellStatusBarItems(cell: vscode.NotebookCell): Promise<vscode.NotebookCellStatusBarItem[]> {
+    const timing = cellTiming(cell);
+    if (!timing) return [];
+    let r: EnergyBetweenResult;
+    try {
+      r = await this.agent.energyBetween({ fromMs: timing.startMs, toMs: timing.endMs });
+    } catch {
+      return [];
+    }
+    if (r.coveredMs < (timing.endMs - timing.startMs) / 2) return []; // the agent was not sampling then
+    const item = new vscode.NotebookCellStatusBarItem(cellItemText(r), vscode.NotebookCellStatusBarAlignment.Right);
+    item.tooltip = `Energy of ${r.gpuCount} GPU(s) while this cell ran (${((timing.endMs - timing.startMs) / 1000).toFixed(1)} s): ${(r.energyJ / 3600).toFixed(3)} Wh, ${r.carbonG.toFixed(3)} gCO₂ at the grid's intensity then. All GPUs the Chase agent sees are counted.`;
+    item.command = 'chase.showDashboard';
+    return [item];
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}
