@@ -249,7 +249,23 @@ window.addEventListener('message', (event: MessageEvent<ExtensionToWebview>) => 
 
 document.getElementById('refresh')?.addEventListener('click', () => vscode.postMessage({ type: 'refresh' }));
 
-if (state.series) render(state.series);
-renderGpus();
-renderRuns();
+function renderAll(): void {
+  if (state.series) render(state.series);
+  renderGpus();
+  renderRuns();
+}
+
+// VS Code swaps the body's theme class (vscode-light / vscode-dark / vscode-high-contrast) and its CSS
+// variables in place; chart.js keeps the colours it was given, so the charts are rebuilt.
+let themeClass = document.body.className;
+new MutationObserver(() => {
+  if (document.body.className === themeClass) return;
+  themeClass = document.body.className;
+  for (const c of [chart, gpuChart, runChart]) c?.destroy();
+  chart = gpuChart = runChart = undefined;
+  renderAll();
+  document.body.dataset.theme = themeClass.match(/vscode-(light|dark|high-contrast(-light)?)/)?.[1] ?? '';
+}).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
+renderAll();
 vscode.postMessage({ type: 'ready' });

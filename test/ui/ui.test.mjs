@@ -172,6 +172,13 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     assert.ok(painted > 1000, `the chart canvas has only ${painted} painted pixels`);
   }));
 
+  it('the dashboard shows the GPUs\' power limit and draw (simulated, labelled so)', tracked(async () => {
+    const frame = page.frameLocator('iframe.webview.ready').first().frameLocator('#active-frame');
+    await frame.locator('body[data-gpu-rendered="true"]').waitFor({ state: 'attached', timeout: 20_000 });
+    const text = await frame.locator('#gpu-status').innerText();
+    assert.match(text, /GPU 0 .*limit \d+ W, drawing \d+ W.*SIMULATED/);
+  }));
+
   it('wrote screenshots of the workbench, the status bar item and the dashboard', tracked(async () => {
     await page.screenshot({ path: path.join(OUT, 'dashboard.png') });
     await page.locator('iframe.webview.ready').first().screenshot({ path: path.join(OUT, 'dashboard-webview.png'), timeout: 5_000 })
