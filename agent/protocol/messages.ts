@@ -205,9 +205,11 @@ export type RunState = 'starting' | 'profiling' | 'controlling' | 'finished' | '
 export type ProgressFormat = 'tqdm' | 'lightning' | 'hf-trainer' | 'keras' | 'reporter' | 'gpu-proxy';
 
 export interface StartRunParams {
-  /** The program and its arguments, e.g. "python", ["train.py"]. */
+  /** The program and its arguments, e.g. "python", ["train.py"] (empty when attaching by `pid`). */
   command: string;
   args: string[];
+  /** Attach to this running process instead of launching `command`; its GPUs come from NVML's process list unless `gpus` is given. */
+  pid?: number;
   cwd?: string;
   env?: Record<string, string>;
   /** Allowed slowdown against the maximum power limit, %. */

@@ -43,14 +43,18 @@ export class RunManager {
   }
 
   async start(p: StartRunParams): Promise<StartRunResult> {
-    if (typeof p.command !== 'string' || p.command.trim() === '') throw new RunRefusedError('A run needs a command, e.g. "python" with args ["train.py"].');
+    const attach = p.pid !== undefined;
+    if (attach && !(Number.isInteger(p.pid) && p.pid! > 0)) throw new RunRefusedError(`pid must be a process id (got ${String(p.pid)}).`);
+    if (attach && !processExists(p.pid!)) throw new RunRefusedError(`No process with PID ${p.pid} is running on this host (the agent runs where the GPUs are).`);
+    if (!attach && (typeof p.command !== 'string' || p.command.trim() === '')) throw new RunRefusedError('A run needs a command, e.g. "python" with args ["train.py"], or the pid of a running process.');
     if (!(p.budgetPct >= 0)) throw new RunRefusedError(`budgetPct must be ≥ 0 (got ${String(p.budgetPct)}).`);
     const gpu = await this.deps.gpu();
     if (!gpu) throw new RunRefusedError('GPU control is not available in this agent; see its log.');
     const provider = this.deps.carbon();
     if (!provider) throw new RunRefusedError('There is no working carbon source; fix chase.carbon.* first (see the status bar tooltip).');
     const visible = gpu.visibility.devices.map((d) => d.index);
-    const wanted = p.gpus && p.gpus.length > 0 ? p.gpus : visible.filter((i) => !this.owner.has(gpu.backend.devices().find((d) => d.index === i)!.uuid));
+    const free = visible.filter((i) => !this.owner.has(gpu.backend.devices().find((d) => d.index === i)!.uuid));
+    const wanted = p.gpus && p.gpus.length > 0 ? p.gpus : attach ? (gpusOfProcess(gpu, p.pid!) ?? free) : free;
     const unknown = wanted.filter((i) => !visible.includes(i));
     if (unknown.length > 0) throw new RunRefusedError(`GPU ${unknown.join(', ')} is not visible to this agent; visible: ${visible.join(', ') || 'none'}.`);
     const uuids = wanted.map((i) => gpu.backend.devices().find((d) => d.index === i)!.uuid);
@@ -69,7 +73,7 @@ export class RunManager {
     const run = new Run(
       {
         id,
-        command: { file: p.command, args: p.args ?? [], ...(p.cwd ? { cwd: p.cwd } : {}), ...(p.env ? { env: p.env } : {}) },
+        ...(attach ? { attachPid: p.pid! } : { command: { file: p.command, args: p.args ?? [], ...(p.cwd ? { cwd: p.cwd } : {}), ...(p.env ? { env: p.env } : {}) } }),
         gpuIndices: wanted,
         budgetPct: p.budgetPct,
         policy: p.policy ?? 'default',
@@ -142,5 +146,22 @@ export class RunManager {
     for (const l of this.live.values()) l.run.stop(1000);
     await Promise.all([...this.live.values()].map((l) => l.run.finished));
     await this.reporter?.stop();
+  }
+}
+
+/** The GPUs on which NVML lists `pid` as a compute process; undefined when the backend cannot tell. */
+function gpusOfProcess(gpu: GpuControlHandle, pid: number): number[] | undefined {
+  const backend = gpu.backend as GpuControlHandle['backend'] & { details?(index: number): { processes?: Array<{ pid: number }> } };
+  if (typeof backend.details !== 'function') return undefined;
+  const found = gpu.visibility.devices.filter((d) => backend.details!(d.index).processes?.some((x) => x.pid === pid)).map((d) => d.index);
+  return found.length > 0 ? found : undefined;
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // someone else's process: it exists
   }
 }

@@ -2,6 +2,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { Methods, AgentErrorCodes, type RunOutput, type RunSummary, type StartRunResult } from '../../agent/protocol/messages';
 import { initialize, repoRoot, shutdown, spawnAgent, type AgentUnderTest } from './agentProcess';
@@ -59,6 +60,19 @@ describe('chase/startRun', () => {
     await assert.rejects(agent.rpc.sendRequest(Methods.startRun.method, { command: 'python3', args: [], budgetPct: 2.5, gpus: [7] }), /GPU 7 is not visible/);
     await assert.rejects(agent.rpc.sendRequest(Methods.startRun.method, { command: '', args: [], budgetPct: 2.5 }), /needs a command/);
     await assert.rejects(agent.rpc.sendRequest(Methods.stopRun.method, { runId: 'nope' }), (e: unknown) => e instanceof ResponseError && e.code === AgentErrorCodes.unknownRun);
+  });
+
+  it('attaches to a running process by PID and ends when it exits (progress: labelled GPU proxy)', async () => {
+    const job = spawn('python3', ['-c', 'import time; time.sleep(2.5)'], { stdio: 'ignore' });
+    const r = await agent.rpc.sendRequest<StartRunResult>(Methods.startRun.method, { command: '', args: [], pid: job.pid, budgetPct: 2.5 });
+    const deadline = Date.now() + 20_000;
+    while (!updates.some((u) => u.id === r.runId && u.state === 'finished') && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    const end = updates.find((u) => u.id === r.runId && u.state === 'finished');
+    assert.ok(end, 'the run ended with the process');
+    assert.equal(end.pid, job.pid);
+    assert.equal(end.progressSource, 'gpu-proxy');
+    assert.ok(end.energyJ > 0);
+    await assert.rejects(agent.rpc.sendRequest(Methods.startRun.method, { command: '', args: [], pid: 2 ** 22 + 12345, budgetPct: 2.5 }), /No process with PID/);
   });
 
   it('shuts down cleanly', async () => {
