@@ -7,8 +7,8 @@ import { AgentClient } from './agentClient';
 import { affectsConfig, readAgentSocket, readConfig } from './config';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard';
 import { createStatusBarItem, renderStatusBar } from './statusBar';
-import type { ClientState } from './statusModel';
-import type { AgentInfo, AgentSettings, EnergyBetweenParams, EnergyBetweenResult } from '../agent/protocol/messages';
+import type { ClientState, StatusExtras } from './statusModel';
+import type { AgentInfo, AgentSettings, EnergyBetweenParams, EnergyBetweenResult, RunSummary } from '../agent/protocol/messages';
 import { clearSecrets, isChaseSecret, promptForApiKey, readSecrets } from './secrets';
 import { ChaseTaskProvider, TASK_TYPE } from './tasks';
 import { CarbonAlerts } from './alerts';
@@ -34,14 +34,37 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
   const item = createStatusBarItem();
   agent = new AgentClient(context.asAbsolutePath('dist/agent.js'), log, readAgentSocket);
   const client = agent;
-  renderStatusBar(item, client.currentState);
+  const extras: StatusExtras = {};
+  const liveRuns = new Map<string, RunSummary>();
+  let nextFor: number | undefined;
+  const render = () => renderStatusBar(item, client.currentState, extras);
+  render();
   const cellEnergy = new CellEnergyProvider(client);
 
   context.subscriptions.push(
     log,
     item,
     client,
-    client.onDidChangeState((state) => renderStatusBar(item, state)),
+    client.onDidChangeState((state) => {
+      render();
+      // Once per reading: the next hours for the tooltip.
+      if (state.kind === 'running' && state.carbon.state === 'ok' && state.carbon.timestampMs !== nextFor) {
+        nextFor = state.carbon.timestampMs;
+        client.intensitySeries({ pastHours: 0, futureHours: 6 }).then(
+          (s) => {
+            extras.next = { model: s.forecastModel, points: s.forecast };
+            render();
+          },
+          () => undefined,
+        );
+      }
+    }),
+    client.onRunUpdated((r) => {
+      if (r.state === 'finished' || r.state === 'failed') liveRuns.delete(r.id);
+      else liveRuns.set(r.id, r);
+      extras.runs = [...liveRuns.values()];
+      render();
+    }),
     vscode.commands.registerCommand('chase.showDashboard', () => DashboardPanel.createOrShow(context.extensionUri, client, log)),
     vscode.commands.registerCommand('chase.restartAgent', () => client.restart()),
     vscode.commands.registerCommand('chase.showLog', () => log.show()),

@@ -1,6 +1,6 @@
 /** Applies a {@link StatusView} to the one status bar item. The only place that touches it. */
 import * as vscode from 'vscode';
-import { statusView, type ClientState } from './statusModel';
+import { statusView, type ClientState, type StatusExtras } from './statusModel';
 
 export function createStatusBarItem(): vscode.StatusBarItem {
   const item = vscode.window.createStatusBarItem('chase.carbon', vscode.StatusBarAlignment.Right, 100);
@@ -8,8 +8,8 @@ export function createStatusBarItem(): vscode.StatusBarItem {
   return item;
 }
 
-export function renderStatusBar(item: vscode.StatusBarItem, state: ClientState): void {
-  const view = statusView(state);
+export function renderStatusBar(item: vscode.StatusBarItem, state: ClientState, extras: StatusExtras = {}): void {
+  const view = statusView(state, extras);
   item.text = view.text;
   const tooltip = new vscode.MarkdownString(view.tooltipMarkdown, true);
   tooltip.isTrusted = { enabledCommands: ['chase.showDashboard', 'chase.restartAgent', 'chase.showLog', 'workbench.action.openSettings'] };

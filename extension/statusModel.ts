@@ -5,7 +5,13 @@
  * States: starting → running(carbon status from the agent) ⇄ agent-down(restarting with backoff)
  *         any → invalid-settings (until the settings are fixed).
  */
-import type { CarbonStatus, GpusResult, IntensityLevels, IntensityTrend } from '../agent/protocol/messages';
+import type { CarbonStatus, ForecastPoint, GpusResult, IntensityLevels, IntensityTrend, RunSummary } from '../agent/protocol/messages';
+
+/** What the tooltip adds to the state when known: live runs, and the next hours of expected intensity. */
+export interface StatusExtras {
+  runs?: RunSummary[];
+  next?: { model: string; points: ForecastPoint[] };
+}
 
 export type IntensityLevel = 'low' | 'medium' | 'high';
 
@@ -53,7 +59,7 @@ export function escapeMarkdown(s: string): string {
   return s.replace(/[\\`*_{}[\]()#+!|<>]/g, (c) => '\\' + c);
 }
 
-export function statusView(state: ClientState): StatusView {
+export function statusView(state: ClientState, extras: StatusExtras = {}): StatusView {
   switch (state.kind) {
     case 'starting':
       return {
@@ -83,7 +89,11 @@ export function statusView(state: ClientState): StatusView {
     }
     case 'running': {
       const view = carbonView(state.carbon);
-      return state.gpus ? { ...view, tooltipMarkdown: `${view.tooltipMarkdown}\n\n${gpuLines(state.gpus)}` } : view;
+      const parts = [view.tooltipMarkdown];
+      if (state.carbon.state === 'ok' && extras.next && extras.next.points.length > 0) parts.push(nextHoursLine(extras.next));
+      if (extras.runs && extras.runs.length > 0) parts.push(runLines(extras.runs));
+      if (state.gpus) parts.push(gpuLines(state.gpus));
+      return { ...view, tooltipMarkdown: parts.join('\n\n') };
     }
   }
 }
@@ -137,4 +147,26 @@ export function gpuLines(r: GpusResult): string {
   const advise = r.gpus.find((g) => g.control === 'advise');
   const control = advise ? `$(eye) Advise mode: Chase shows the limits it would set but cannot apply them. ${escapeMarkdown(advise.reason ?? '')}` : 'Power-limit control: permitted.';
   return `GPUs: ${r.gpus.length} × ${escapeMarkdown(names)}${simulated}\n\n${control}`;
+}
+
+function hourUtc(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 16);
+}
+
+/** "Next hours (trace): 14:00 201 · 15:00 190 · …" */
+export function nextHoursLine(next: NonNullable<StatusExtras['next']>): string {
+  const pts = next.points.slice(0, 6).map((p) => `${hourUtc(p.timestampMs)} ${formatIntensity(p.intensityGPerKwh)}`);
+  return `Next hours (${escapeMarkdown(next.model)}, ${UNIT}, UTC): ${pts.join(' · ')}`;
+}
+
+/** One line per live run: its limit now, carbon so far and saving. */
+export function runLines(runs: RunSummary[]): string {
+  return runs
+    .map((r) => {
+      const limit = r.currentLimitMw !== undefined ? `${(r.currentLimitMw / 1000).toFixed(0)} W` : 'profiling';
+      const saved = r.savedCarbonG !== undefined ? `, saved ${r.savedCarbonG.toFixed(1)} g` : '';
+      const advise = r.advise ? ' (advise only)' : '';
+      return `$(play) ${escapeMarkdown(r.command)}: ${limit}${advise}, ${r.carbonG.toFixed(1)} gCO₂${saved}`;
+    })
+    .join('\n\n');
 }

@@ -75,3 +75,18 @@ describe('GPU lines in the tooltip', () => {
     assert.match(gpuLines({ gpus: [], notes: ['No NVIDIA driver found'] }), /none found\. No NVIDIA driver found/);
   });
 });
+
+describe('tooltip extras', () => {
+  const source: CarbonSourceInfo = { kind: 'replay', label: 'replay GB 2023', zone: 'GB', signal: 'average', attribution: 'x' };
+  const state: ClientState = { kind: 'running', carbon: { state: 'ok', source, intensityGPerKwh: 150, timestampMs: Date.UTC(2026, 10, 27, 13), periodMs: 3_600_000, fetchedAtMs: 0, stale: false } };
+  it('shows the next hours of expected intensity', () => {
+    const v = statusView(state, { next: { model: 'trace', points: [14, 15, 16].map((h, i) => ({ timestampMs: Date.UTC(2026, 10, 27, h), intensityGPerKwh: 140 - i * 10 })) } });
+    assert.ok(v.tooltipMarkdown.includes('Next hours (trace, gCO₂/kWh, UTC): 14:00 140 · 15:00 130 · 16:00 120'), v.tooltipMarkdown);
+  });
+  it('shows each live run with its current limit, carbon and saving', () => {
+    const run = { id: 'r1', state: 'controlling' as const, command: 'python train.py', gpuUuids: ['G'], policy: 'default', budgetPct: 2.5, startedAtMs: 0, energyJ: 1, carbonG: 12.34, savedCarbonG: 1.5, unitsDone: 1, currentLimitMw: 225_000 };
+    const v = statusView(state, { runs: [run, { ...run, id: 'r2', currentLimitMw: undefined, advise: 'no permission' }] });
+    assert.ok(v.tooltipMarkdown.includes('python train.py: 225 W, 12.3 gCO₂, saved 1.5 g'), v.tooltipMarkdown);
+    assert.ok(v.tooltipMarkdown.includes('profiling (advise only)'), v.tooltipMarkdown);
+  });
+});
