@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { AgentErrorCodes, Methods, type ExportRunResult, type RecentRunsResult, type RunSummary, type StartRunResult } from '../../agent/protocol/messages';
 import { CODECARBON_COLUMNS } from '../../agent/store/export';
@@ -15,10 +16,15 @@ describe('run history over the wire', () => {
   let agent: AgentUnderTest;
   const updates: RunSummary[] = [];
   const out = mkdtempSync(join(tmpdir(), 'chase-export-'));
+  let metricsPort = 0;
   before(async () => {
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    metricsPort = (probe.address() as { port: number }).port;
+    await new Promise<void>((r) => probe.close(() => r()));
     agent = spawnAgent();
     agent.rpc.onNotification(Methods.runUpdated.method, (s: RunSummary) => updates.push(s));
-    await initialize(agent, { settings: { carbon: { provider: 'replay', zone: 'GB', replaySpeed: 3600 } } });
+    await initialize(agent, { settings: { carbon: { provider: 'replay', zone: 'GB', replaySpeed: 3600 }, metrics: { enabled: true, host: '127.0.0.1', port: metricsPort } } });
     for (let i = 0; i < 50; i++) {
       const s = await agent.rpc.sendRequest<{ state: string }>(Methods.carbonStatus.method);
       if (s.state === 'ok') break;
@@ -50,6 +56,10 @@ describe('run history over the wire', () => {
     assert.match(run.command, /python3/);
     assert.ok(run.energyJ > 0 && run.carbonG > 0, `energy ${run.energyJ} J, carbon ${run.carbonG} g`);
     assert.ok(run.endedAtMs !== undefined && run.endedAtMs >= run.startedAtMs);
+    // the run's totals reached the Prometheus counters too
+    const body = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const m = new RegExp(`^chase_emissions_grams_total\\{run="${runId}"\\} (\\S+)$`, 'm').exec(body);
+    assert.ok(m && Math.abs(Number(m[1]) - end.carbonG) < 1e-9, `chase_emissions_grams_total for the run = ${end.carbonG} g; got ${m?.[1]}`);
   });
 
   it('exports it as a CodeCarbon emissions.csv (header and one row)', async () => {

@@ -2,6 +2,9 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Methods, type AgentInfo, type AgentSettings } from '../../agent/protocol/messages';
 import { initialize, shutdown, spawnAgent, type AgentUnderTest } from './agentProcess';
 
@@ -74,6 +77,21 @@ describe('metrics endpoint', () => {
     await scrapeUntil(moved, (b) => sample(b, 'chase_grid_carbon_intensity_grams_per_kwh').length > 0);
     await agent.rpc.sendRequest(Methods.configure.method, { carbon, metrics: { enabled: false, host: '127.0.0.1', port: moved } });
     assert.equal(await scrape(moved), 'refused');
+    assert.equal(await shutdown(agent), 0);
+  });
+
+  it('an idle agent with metrics on samples GPUs for /metrics but writes no history', async () => {
+    const port = await freePort();
+    const stateDir = mkdtempSync(join(tmpdir(), 'chase-metrics-state-'));
+    const agent = spawnAgent({ CHASE_STATE_DIR: stateDir });
+    agents.push(agent);
+    await initialize(agent, { settings: { carbon, metrics: { enabled: true, host: '127.0.0.1', port } } });
+    const first = await scrapeUntil(port, (b) => sample(b, 'chase_gpu_energy_joules_total').length > 0);
+    await new Promise((r) => setTimeout(r, 2200));
+    const later = await scrapeUntil(port, () => true);
+    const energy = (b: string) => sample(b, 'chase_gpu_energy_joules_total')[0]?.value ?? 0;
+    assert.ok(energy(later) > energy(first), `the 1 Hz sampler runs: ${energy(first)} J → ${energy(later)} J`);
+    assert.equal(existsSync(join(stateDir, 'history.sqlite')), false, 'no history database for an idle editor');
     assert.equal(await shutdown(agent), 0);
   });
 
