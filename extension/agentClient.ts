@@ -19,7 +19,7 @@ import {
   type StreamInfo,
 } from 'vscode-languageclient/node';
 import { connect } from 'node:net';
-import { Methods, type EnergyBetweenParams, type EnergyBetweenResult, type RunOutput, type RunSummary, type StartRunParams, type StartRunResult, type GpusResult, type AgentInfo, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesParams, type IntensitySeriesResult, type RecentRunsResult, type ExportRunParams, type ExportRunResult } from '../agent/protocol/messages';
+import { Methods, type GpuProcess, type EnergyBetweenParams, type EnergyBetweenResult, type RunOutput, type RunSummary, type StartRunParams, type StartRunResult, type GpusResult, type AgentInfo, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesParams, type IntensitySeriesResult, type RecentRunsResult, type ExportRunParams, type ExportRunResult } from '../agent/protocol/messages';
 import type { ClientState } from './statusModel';
 
 const BACKOFF_START_MS = 1_000;
@@ -117,6 +117,11 @@ export class AgentClient implements vscode.Disposable {
   /** Energy and carbon of the GPUs over a past interval (notebook cells). */
   energyBetween(params: EnergyBetweenParams): Promise<EnergyBetweenResult> {
     return this.request<EnergyBetweenResult>(Methods.energyBetween.method, params);
+  }
+
+  /** Processes running on the GPUs. */
+  gpuProcesses(): Promise<GpuProcess[]> {
+    return this.request<GpuProcess[]>(Methods.gpuProcesses.method);
   }
 
   /** Live runs. */

@@ -13,6 +13,7 @@ import { clearSecrets, isChaseSecret, promptForApiKey, readSecrets } from './sec
 import { ChaseTaskProvider, TASK_TYPE } from './tasks';
 import { CarbonAlerts } from './alerts';
 import { CellEnergyProvider } from './notebookCells';
+import { controlNotebookGpus } from './notebookControl';
 import { exportRunCommand } from './exportRun';
 
 /** What activate() returns: used by the extension-host tests and available to other extensions. */
@@ -86,6 +87,7 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
     vscode.workspace.onDidChangeNotebookDocument((e) => {
       if (e.cellChanges.some((c) => c.executionSummary?.timing?.endTime)) cellEnergy.refreshSoon();
     }),
+    vscode.commands.registerCommand('chase.controlNotebookGpus', () => controlNotebookGpus(client)),
     vscode.commands.registerCommand('chase.setApiKey', () => promptForApiKey(context.secrets)),
     vscode.commands.registerCommand('chase.clearApiKeys', () => clearSecrets(context.secrets)),
     vscode.commands.registerCommand('chase.exportRun', () => exportRunCommand(client, log)),

@@ -306,6 +306,14 @@ export interface ExportRunResult {
   written: 'created' | 'appended';
 }
 
+/** A process using GPUs (NVML's compute process list), e.g. a Jupyter kernel. */
+export interface GpuProcess {
+  pid: number;
+  gpuIndices: number[];
+  /** The process's command line, when this host lets the agent read it. */
+  commandLine?: string;
+}
+
 export interface EnergyBetweenParams {
   /** Wall-clock interval, epoch ms (e.g. a notebook cell's execution start and end). */
   fromMs: number;
@@ -366,6 +374,8 @@ export const Methods = {
   gpus: request<void, GpusResult>('chase/gpus'),
   /** extension → agent: new settings; answers with the status under them (or an invalidSettings error). */
   configure: request<AgentSettings, Configured>('chase/configure'),
+  /** extension → agent: processes running on the GPUs (to pick a notebook kernel to control). */
+  gpuProcesses: request<void, GpuProcess[]>('chase/gpuProcesses'),
   /** extension → agent: energy and carbon of the GPUs in a past interval (notebook cells). */
   energyBetween: request<EnergyBetweenParams, EnergyBetweenResult>('chase/energyBetween'),
   /** extension → agent: launch a training command under carbon-aware control. */

@@ -21,10 +21,10 @@ import { agentVersion } from '../version';
 import { createLogger, describeError } from '../log';
 import { startGpuControl, type GpuControlHandle } from '../gpu/index';
 import type { GpuStatus, GpusResult, RunSummary, StartRunParams, StartRunResult } from '../protocol/messages';
-import { RunManager } from './runManager';
+import { gpuProcesses, RunManager } from './runManager';
 import { EnergyTimeline } from './energyTimeline';
 import { RunCarbon } from '../runs/runCarbon';
-import type { EnergyBetweenParams, EnergyBetweenResult } from '../protocol/messages';
+import type { EnergyBetweenParams, EnergyBetweenResult, GpuProcess } from '../protocol/messages';
 import { Telemetry } from './telemetry';
 import { HistoryReader, HistoryStore } from '../store/history';
 import { exportRunToFile } from '../store/export';
@@ -217,6 +217,11 @@ export function startServer(connection: Connection = createConnection(), shared:
     if (!t || !g) throw new ResponseError(AgentErrorCodes.carbonSourceUnavailable, 'GPU control failed to start; see the agent log.');
     if (!(Number.isFinite(p?.fromMs) && Number.isFinite(p?.toMs) && p.toMs > p.fromMs)) throw new ResponseError(AgentErrorCodes.invalidSettings, 'energyBetween needs fromMs < toMs (epoch ms).');
     return { ...t.query(p.fromMs, p.toMs, await intensityLookup(monitor, p)), gpuCount: t.gpuCount, simulated: g.backend.simulated };
+  });
+
+  connection.onRequest(Methods.gpuProcesses.method, async (): Promise<GpuProcess[]> => {
+    const g = await gpuControl;
+    return g ? gpuProcesses(g) : [];
   });
 
   connection.onRequest(Methods.gpus.method, async (): Promise<GpusResult> => {

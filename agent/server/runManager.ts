@@ -3,10 +3,10 @@
  * keeps "a GPU belongs to at most one controlled run", forwards output and accounting to the client,
  * and records each run in the history database when one is open.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RunOutput, RunSummary, StartRunParams, StartRunResult } from '../protocol/messages';
+import type { GpuProcess, RunOutput, RunSummary, StartRunParams, StartRunResult } from '../protocol/messages';
 import type { GpuControlHandle } from '../gpu/index';
 import type { CarbonProvider } from '../carbon/provider';
 import { Run } from '../runs/run';
@@ -164,4 +164,21 @@ function processExists(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'; // someone else's process: it exists
   }
+}
+
+/** Processes NVML lists on the visible GPUs, with their command lines where /proc allows. */
+export function gpuProcesses(gpu: GpuControlHandle): GpuProcess[] {
+  const backend = gpu.backend as GpuControlHandle['backend'] & { details?(index: number): { processes?: Array<{ pid: number }> } };
+  if (typeof backend.details !== 'function') return [];
+  const byPid = new Map<number, number[]>();
+  for (const d of gpu.visibility.devices) for (const x of backend.details(d.index).processes ?? []) byPid.set(x.pid, [...(byPid.get(x.pid) ?? []), d.index]);
+  return [...byPid].map(([pid, gpuIndices]) => {
+    let commandLine: string | undefined;
+    try {
+      commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ') || undefined;
+    } catch {
+      /* another user's process, or not Linux */
+    }
+    return { pid, gpuIndices, ...(commandLine ? { commandLine } : {}) };
+  });
 }

@@ -155,6 +155,10 @@ describe('agent JSON-RPC contract', () => {
     assert.ok(r.notes.some((n) => /driver|simulated/i.test(n)), r.notes.join(' | '));
   });
 
+  it('gpuProcesses: simulated GPUs run no processes', async () => {
+    assert.deepEqual(await agent.rpc.sendRequest(Methods.gpuProcesses.method), []);
+  });
+
   it('an unknown method is MethodNotFound', async () => {
     await expectRpcError(agent.rpc.sendRequest('chase/noSuchThing'), ErrorCodes.MethodNotFound);
   });
