@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import type { RunSummary } from '../agent/protocol/messages';
 import type { AgentClient } from './agentClient';
-import { endOfLocalDay, shouldAlert } from './alertModel';
+import { ALERT_MIN_GAP_MS, cleanerWindow, endOfLocalDay, shouldAlert } from './alertModel';
 import { formatIntensity, levelOf, UNIT, type IntensityLevel } from './statusModel';
 
 const MUTED_KEY = 'chase.alerts.mutedUntilMs';
@@ -24,12 +24,25 @@ export class CarbonAlerts implements vscode.Disposable {
       }),
       agent.onDidChangeState((s) => {
         if (s.kind !== 'running' || s.carbon.state !== 'ok' || s.carbon.stale) return;
+        const carbon = s.carbon;
         const level = levelOf(s.carbon.intensityGPerKwh, s.carbon.levels);
         const now = Date.now();
         if (shouldAlert({ previousLevel: this.previousLevel, level, liveRuns: this.live.size, nowMs: now, lastAlertMs: this.lastAlertMs, mutedUntilMs: this.memento.get<number>(MUTED_KEY) })) {
           this.lastAlertMs = now;
           const runs = [...this.live.values()].map((r) => `${r.command}${r.currentLimitMw ? ` at ${(r.currentLimitMw / 1000).toFixed(0)} W` : ''}`).join('; ');
           void this.notify(`Grid carbon intensity is high: ${formatIntensity(s.carbon.intensityGPerKwh)} ${UNIT} in ${s.carbon.source.zone} (high above ${formatIntensity(s.carbon.levels!.highAboveGPerKwh)}). Chase is holding power down on: ${runs}.`);
+        } else if (this.live.size > 0 && (this.lastAlertMs === undefined || now - this.lastAlertMs >= ALERT_MIN_GAP_MS) && now >= (this.memento.get<number>(MUTED_KEY) ?? 0)) {
+          const levels = carbon.levels;
+          agent.intensitySeries({ pastHours: 0, futureHours: 6 }).then(
+            (series) => {
+              const clean = cleanerWindow(level, levels, series.forecast, series.nowMs);
+              if (!clean || (this.lastAlertMs !== undefined && Date.now() - this.lastAlertMs < ALERT_MIN_GAP_MS)) return;
+              this.lastAlertMs = Date.now();
+              const at = new Date(clean.timestampMs).toISOString().slice(11, 16);
+              void this.notify(`A cleaner window is expected at ${at} UTC (${formatIntensity(clean.intensityGPerKwh)} ${UNIT}, low for ${carbon.source.zone}): Chase will let your runs go faster then.`);
+            },
+            () => undefined,
+          );
         }
         this.previousLevel = level;
       }),
