@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { AgentErrorCodes, Methods, type ExportRunResult, type RecentRunsResult, type RunSummary, type StartRunResult } from '../../agent/protocol/messages';
 import { CODECARBON_COLUMNS } from '../../agent/store/export';
+import { HistoryReader } from '../../agent/store/history';
 import { initialize, repoRoot, shutdown, spawnAgent, type AgentUnderTest } from './agentProcess';
 
 const demo = join(repoRoot, 'sample-workspace', 'train_demo.py');
@@ -16,13 +17,14 @@ describe('run history over the wire', () => {
   let agent: AgentUnderTest;
   const updates: RunSummary[] = [];
   const out = mkdtempSync(join(tmpdir(), 'chase-export-'));
+  const stateDir = mkdtempSync(join(tmpdir(), 'chase-export-state-'));
   let metricsPort = 0;
   before(async () => {
     const probe = createServer();
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
     metricsPort = (probe.address() as { port: number }).port;
     await new Promise<void>((r) => probe.close(() => r()));
-    agent = spawnAgent();
+    agent = spawnAgent({ CHASE_STATE_DIR: stateDir });
     agent.rpc.onNotification(Methods.runUpdated.method, (s: RunSummary) => updates.push(s));
     await initialize(agent, { settings: { carbon: { provider: 'replay', zone: 'GB', replaySpeed: 3600 }, metrics: { enabled: true, host: '127.0.0.1', port: metricsPort } } });
     for (let i = 0; i < 50; i++) {
@@ -90,8 +92,17 @@ describe('run history over the wire', () => {
     assert.equal(j.format, 'chase-run');
     assert.equal(j.run.id, runId);
     assert.ok(j.samples.length > 0, 'GPU samples of the run');
-    assert.ok(j.intensity.length > 0 && j.intensity.every((i) => i.zone === 'GB'), 'intensity readings');
+    assert.ok(j.intensity.every((i) => i.zone === 'GB'), 'intensity readings of the run\'s zone');
     assert.match(j.gpus[0]?.name ?? '', /A40/);
+    // The readings themselves: at replaySpeed 3600 they carry the replay's virtual time (hours ahead of
+    // the wall clock the run's window uses), so look them up in the database rather than in the run's window.
+    const reader = HistoryReader.open({ path: join(stateDir, 'history.sqlite') });
+    try {
+      const readings = reader.intensity({ fromMs: 0, toMs: Number.MAX_SAFE_INTEGER, zone: 'GB' });
+      assert.ok(readings.length > 0 && readings.every((r) => r.source === 'replay' && r.intensityGPerKwh > 0), `intensity readings recorded while the run was live: ${readings.length}`);
+    } finally {
+      reader.close();
+    }
   });
 
   it('bad requests: unknown run, relative path, unknown format', async () => {
