@@ -129,7 +129,7 @@ export class RunManager {
       } else {
         store.finishRun(s.id, {
           endMs: s.endedAtMs ?? Date.now(),
-          status: s.state === 'failed' ? 'failed' : 'completed',
+          status: s.state === 'failed' || (typeof s.exitCode === 'number' && s.exitCode !== 0) ? 'failed' : 'completed',
           energyJ: s.energyJ,
           carbonG: s.carbonG,
           ...(s.baselineCarbonG !== undefined ? { baselineCarbonG: s.baselineCarbonG } : {}),
