@@ -150,7 +150,11 @@ export const runCommand: CliCommand = {
         log,
         ...(history ? { profiles: historyProfileStore(history) } : {}),
         onOutput: (stream, text) => (values.json || stream === 'stderr' ? process.stderr : process.stdout).write(text),
-        onDecision: (d) => log.info(`period ${new Date(d.periodStartMs).toISOString()}: ${d.intensityGPerKwh.toFixed(0)} g/kWh → ${(d.powerLimitMw / 1000).toFixed(0)} W${d.applied ? '' : ' (advised, not applied)'}`),
+        onDecision: (d) =>
+          log.info(
+            `period ${new Date(d.periodStartMs).toISOString()}: ${d.intensityGPerKwh.toFixed(0)} g/kWh → ${(d.powerLimitMw / 1000).toFixed(0)} W${d.applied ? '' : ' (advised, not applied)'}` +
+              (d.forecastGPerKwh !== undefined ? ` (forecast ${d.forecastGPerKwh.toFixed(0)} g/kWh${d.expectedSavingG !== undefined ? `, expected saving ${d.expectedSavingG.toFixed(3)} g` : ''})` : ''),
+          ),
       },
     );
     const stopJob = (): void => run.stop();

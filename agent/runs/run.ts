@@ -22,6 +22,7 @@ import { EnergyMeter } from '../gpu/energy';
 import { budgetedPolicy, chasePaperPolicy, energyOnlyPolicy, maxPowerPolicy, staticBestPolicy, type Policy } from '../control/policy';
 import { profileFromMeasurements, type LimitMeasurement, type PowerProfile } from '../control/profile';
 import { createForecaster } from '../forecast/index';
+import type { Forecaster } from '../forecast/types';
 import type { Logger } from '../log';
 import { LineSplitter, parseProgressLine, ProgressTracker } from './progress';
 import type { RunPolicyName, RunState, RunSummary } from '../protocol/messages';
@@ -81,7 +82,11 @@ export interface RunDecision {
   intensityGPerKwh: number;
   /** The previous period's actual value: what persistence would forecast. */
   lastActualGPerKwh?: number;
+  /** The default forecaster's expectation for this period (the information rule: from history only). */
+  forecastGPerKwh?: number;
   powerLimitMw: number;
+  /** Expected carbon saved in this period against doing the same work at the maximum limit, g (from the profile and the forecast). */
+  expectedSavingG?: number;
   /** Applied, or only advised (no permission). */
   applied: boolean;
   policy: string;
@@ -464,16 +469,43 @@ export class Run {
     this.deps.log.debug(`run ${this.options.id}: ${this.policy!.name} decided ${limitMw} mW in ${(performance.now() - t0).toFixed(1)} ms`);
     const applied = await this.apply(limitMw);
     this.nextDecisionWallMs = carbon.nextPeriodWallMs(wall);
+    const forecastGPerKwh = history.length > 0 ? this.expectedIntensity(history, periodStartMs) : undefined;
+    const expectedSavingG = forecastGPerKwh !== undefined ? this.expectedSavingG(limitMw, forecastGPerKwh) : undefined;
     const decision: RunDecision = {
       atMs: wall,
       periodStartMs,
       intensityGPerKwh: intensity,
       ...(history.length > 0 ? { lastActualGPerKwh: history[history.length - 1] } : {}),
+      ...(forecastGPerKwh !== undefined && Number.isFinite(forecastGPerKwh) ? { forecastGPerKwh } : {}),
+      ...(expectedSavingG !== undefined && Number.isFinite(expectedSavingG) ? { expectedSavingG } : {}),
       powerLimitMw: limitMw,
       applied,
       policy: this.policy!.name,
     };
     this.deps.onDecision?.(decision);
+  }
+
+  private decisionForecaster: Forecaster | undefined;
+
+  /** What the default forecaster expects for the period being decided (recorded with the decision). */
+  private expectedIntensity(history: Float64Array, periodStartMs: number): number {
+    this.decisionForecaster ??= createForecaster('default');
+    return this.decisionForecaster.forecast({ history, stepMs: this.deps.carbon.periodMs, nextTimestampMs: periodStartMs, horizonSteps: 1 }).mean[0];
+  }
+
+  /**
+   * Carbon this period's limit is expected to save: the work it does in one period (wall time), done
+   * instead at the maximum limit, at the forecast intensity. Uses the nearest profiled limit.
+   */
+  private expectedSavingG(limitMw: number, intensityGPerKwh: number): number | undefined {
+    const p = this.profile;
+    if (!p) return undefined;
+    const at = p.candidates.reduce((a, b) => (Math.abs(b.powerLimitMw - limitMw) < Math.abs(a.powerLimitMw - limitMw) ? b : a), p.maxPoint);
+    const periodS = this.deps.carbon.periodMs / this.deps.carbon.speed / 1000;
+    const units = at.unitsPerS * periodS;
+    const energyAtLimitJ = (at.avgPowerMw / 1000) * periodS;
+    const energyAtMaxJ = (p.maxPoint.avgPowerMw / 1000) * (units / p.maxPoint.unitsPerS);
+    return ((energyAtMaxJ - energyAtLimitJ) / JOULES_PER_KWH) * intensityGPerKwh;
   }
 
   /** Applies one limit to all the run's GPUs; in advise mode only records it. */

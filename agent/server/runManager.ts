@@ -90,7 +90,7 @@ export class RunManager {
         log: this.log,
         ...(store ? { profiles: historyProfileStore(store) } : {}),
         onOutput: (stream, text) => this.deps.onOutput({ runId: id, stream, text }),
-        onDecision: (d) => this.deps.history?.()?.recordDecision({ runId: id, timestampMs: d.atMs, intensityGPerKwh: d.intensityGPerKwh, powerLimitMw: d.powerLimitMw, ...(d.lastActualGPerKwh !== undefined ? { forecastGPerKwh: d.lastActualGPerKwh } : {}) }),
+        onDecision: (d) => this.deps.history?.()?.recordDecision({ runId: id, timestampMs: d.atMs, intensityGPerKwh: d.intensityGPerKwh, powerLimitMw: d.powerLimitMw, ...(d.forecastGPerKwh !== undefined ? { forecastGPerKwh: d.forecastGPerKwh } : {}), ...(d.expectedSavingG !== undefined ? { expectedSavingG: d.expectedSavingG } : {}) }),
       },
     );
     for (const u of uuids) this.owner.set(u, id);

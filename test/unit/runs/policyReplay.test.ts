@@ -69,6 +69,12 @@ test(`over ${HOURS} replayed hours the limits follow intensity and the slowdown 
   assert.equal(s.progressSource, 'reporter');
   assert.ok(Math.abs(s.unitsDone - totalUnits) < 1e-6 * totalUnits);
   assert.ok(decisions.length >= HOURS, `a decision per trace hour (${decisions.length})`);
+  // Every decision is recorded with its inputs: the forecast it was made on and the saving it expects.
+  for (const d of decisions) {
+    assert.ok(d.forecastGPerKwh !== undefined && d.forecastGPerKwh > 0, 'forecast recorded');
+    assert.ok(d.expectedSavingG !== undefined && Number.isFinite(d.expectedSavingG), 'expected saving recorded');
+    if (d.powerLimitMw >= 299_000) assert.ok(Math.abs(d.expectedSavingG) < 1e-9, 'no saving expected at the maximum limit');
+  }
   const sorted = decisions.map((d) => d.intensityGPerKwh).sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
