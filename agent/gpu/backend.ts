@@ -59,5 +59,10 @@ export interface GpuBackend {
    * handlers, where async work never completes.
    */
   setPowerLimitSync(index: number, limitMw: number): void;
+  /**
+   * GPU activity for jobs with no progress signal: utilization (0–1) × SM clock (MHz), where the
+   * backend can read both; undefined otherwise. A proxy for work done, labelled so wherever used.
+   */
+  activity?(index: number): number | undefined;
   close(): Promise<void>;
 }

@@ -121,6 +121,7 @@ export class Nvml {
       ['nvmlDeviceGetEnforcedPowerLimit', [dev, u32p]],
       ['nvmlDeviceSetPowerManagementLimit', [dev, 'unsigned int']],
       ['nvmlDeviceGetUtilizationRates', [dev, u32p]], // nvmlUtilization_t { unsigned int gpu, memory; }
+      ['nvmlDeviceGetClockInfo', [dev, 'unsigned int', u32p]], // (device, nvmlClockType_t, unsigned int *clock MHz)
       ['nvmlDeviceGetComputeRunningProcesses_v3', [dev, u32p, 'void *']],
       ['nvmlDeviceGetPersistenceMode', [dev, u32p]], // nvmlEnableState_t *
       ['nvmlDeviceGetMigMode', [dev, u32p, u32p]],
@@ -299,6 +300,12 @@ export class Nvml {
     const buf = this.util;
     this.check(this.fns.nvmlDeviceGetUtilizationRates(h, buf), 'nvmlDeviceGetUtilizationRates', device);
     return { gpuPercent: buf[0], memoryPercent: buf[1] };
+  }
+
+  /** Current SM clock, MHz (nvmlDeviceGetClockInfo with NVML_CLOCK_SM = 1). */
+  smClockMhz(h: NvmlDeviceHandle, device?: string): number {
+    this.check(this.fns.nvmlDeviceGetClockInfo(h, 1, this.u32a), 'nvmlDeviceGetClockInfo', device);
+    return this.u32a[0];
   }
 
   runningComputeProcesses(h: NvmlDeviceHandle, device?: string): NvmlProcessInfo[] {

@@ -323,12 +323,24 @@ export class Run {
       }
       deltaMj += meter.totalMj - before;
     }
-    if (this.options.attachPid !== undefined && (this.tracker.format === undefined || this.tracker.format === 'gpu-proxy')) {
-      // No progress signal from an attached job: GPU activity as a proxy, in "seconds at the
-      // maximum limit's power" (energy / max limit). Crude — it assumes work ∝ energy — and labelled so.
-      this.tracker.addProxy(deltaMj / this.limitRange().maxLimitMw, this.now());
-    }
+    if (this.options.attachPid !== undefined && (this.tracker.format === undefined || this.tracker.format === 'gpu-proxy')) this.addActivityProxy(deltaMj);
     return deltaMj;
+  }
+
+  private lastProxyAtMs: number | undefined;
+
+  /**
+   * No progress signal from an attached job: GPU activity as a proxy, labelled `gpu-proxy`. Where
+   * the backend reads it, utilization × SM clock (work units = busy seconds at 1 GHz, summed over
+   * the run's GPUs); else energy at the maximum limit's power (assumes work ∝ energy: cruder).
+   */
+  private addActivityProxy(deltaMj: number): void {
+    const now = this.now();
+    const dtS = this.lastProxyAtMs === undefined ? 0 : (now - this.lastProxyAtMs) / 1000;
+    this.lastProxyAtMs = now;
+    const activity = this.options.gpuIndices.map((i) => this.deps.backend.activity?.(i));
+    const units = activity.every((a) => a !== undefined) ? activity.reduce((sum: number, a) => sum + (a as number) / 1000, 0) * dtS : deltaMj / this.limitRange().maxLimitMw;
+    this.tracker.addProxy(units, now);
   }
 
   private async tick(): Promise<void> {

@@ -381,6 +381,15 @@ nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_
   return NVML_SUCCESS;
 }
 
+/* NVML_CLOCK_SM = 1. The fake's SM clock falls with the power it may draw: 1740 MHz at the maximum
+ * limit, proportionally less below it (real GPUs lower clocks to meet a power cap). */
+nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, unsigned int type, unsigned int *clock) {
+  CHECK_DEV("nvmlDeviceGetClockInfo");
+  if (!clock || type > 3) return NVML_ERROR_INVALID_ARGUMENT;
+  *clock = (unsigned int)(1740.0 * (double)power_mw(device) / (double)device->max_mw);
+  return NVML_SUCCESS;
+}
+
 nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount, nvmlProcessInfo_t *infos) {
   CHECK_DEV("nvmlDeviceGetComputeRunningProcesses_v3");
   if (!infoCount) return NVML_ERROR_INVALID_ARGUMENT;

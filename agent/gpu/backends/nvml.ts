@@ -114,6 +114,13 @@ export class NvmlBackend implements GpuBackend {
     };
   }
 
+  activity(index: number): number | undefined {
+    const d = this.device(index);
+    const util = optional(() => this.nvml.utilization(d.handle, d.label));
+    const clock = optional(() => this.nvml.smClockMhz(d.handle, d.label));
+    return util && clock !== undefined ? (util.gpuPercent / 100) * clock : undefined;
+  }
+
   async control(index: number): Promise<GpuControl> {
     const d = this.device(index);
     if (d.control) return d.control;

@@ -81,6 +81,12 @@ export class SimulatedBackend implements GpuBackend {
     return profileAt(this.options.profile, this.gpu(index).limitMw).epochMs;
   }
 
+  /** Fully busy, at an SM clock that scales with throughput (1740 MHz at the maximum limit). */
+  activity(index: number): number {
+    const g = this.gpu(index);
+    return (1740 * profileAt(this.options.profile, g.info.maxLimitMw).epochMs) / this.epochMs(index);
+  }
+
   private energyAt(g: SimGpu, t: number): number {
     const power = profileAt(this.options.profile, g.limitMw).powerMw;
     return g.energyMj + (power * Math.max(0, t - g.bankedAtMs)) / 1000;

@@ -141,3 +141,14 @@ test('a missing library is a typed NvmlLibraryNotFoundError, not a crash', () =>
   assert.deepEqual(nvmlLibraryCandidates('linux', {}), ['libnvidia-ml.so.1']);
   assert.equal(nvmlLibraryCandidates('win32', {})[0], 'nvml.dll');
 });
+
+test('SM clock (nvmlDeviceGetClockInfo, NVML_CLOCK_SM): the activity proxy falls when the limit caps power', () => {
+  reinit();
+  const h = nvml.handleByIndex(0);
+  // The fake's clock: 1740 MHz × drawn power / maximum limit; GPU 0 draws its 250 W demand under a 300 W limit.
+  assert.equal(nvml.smClockMhz(h), 1450);
+  nvml.setPowerLimitMw(h, 150_000);
+  assert.equal(nvml.smClockMhz(h), 870);
+  nvml.setPowerLimitMw(h, 300_000);
+  assert.equal(nvml.utilization(h).gpuPercent, 97);
+});
