@@ -113,7 +113,8 @@ async function simRun(profiles: MemoryProfileStore, args: string[], key = 'demo'
 
 test('a run saves its measured profile; the next run of the same workload on the same GPU model skips profiling', async () => {
   const profiles = new MemoryProfileStore();
-  const first = await simRun(profiles, ['--epochs', '1', '--steps', '300', '--step-ms', '10']);
+  // Long enough (≥ 9 s) that the 5 profiling windows (~4 s) finish even on a loaded machine.
+  const first = await simRun(profiles, ['--epochs', '1', '--steps', '900', '--step-ms', '10']);
   assert.equal(first.summary.exitCode, 0, first.log);
   assert.match(first.log, /profiled \d+ limits/);
   const saved = profiles.saved.get('NVIDIA A40 (simulated)\u0000demo');
