@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { RunSummary } from '../agent/protocol/messages';
 import type { AgentClient } from './agentClient';
 import { ALERT_MIN_GAP_MS, cleanerWindow, endOfLocalDay, shouldAlert } from './alertModel';
-import { formatIntensity, levelOf, UNIT, type IntensityLevel } from './statusModel';
+import { effectiveLevels, formatIntensity, levelOf, UNIT, type IntensityLevel, type StatusExtras } from './statusModel';
 
 const MUTED_KEY = 'chase.alerts.mutedUntilMs';
 
@@ -16,6 +16,8 @@ export class CarbonAlerts implements vscode.Disposable {
   constructor(
     agent: AgentClient,
     private readonly memento: vscode.Memento,
+    /** The user's level thresholds, applied over the grid's own (same as the status bar). */
+    thresholds: () => StatusExtras['thresholds'] = () => undefined,
   ) {
     this.subs = [
       agent.onRunUpdated((r) => {
@@ -25,14 +27,14 @@ export class CarbonAlerts implements vscode.Disposable {
       agent.onDidChangeState((s) => {
         if (s.kind !== 'running' || s.carbon.state !== 'ok' || s.carbon.stale) return;
         const carbon = s.carbon;
-        const level = levelOf(s.carbon.intensityGPerKwh, s.carbon.levels);
+        const levels = effectiveLevels(carbon.levels, thresholds());
+        const level = levelOf(carbon.intensityGPerKwh, levels);
         const now = Date.now();
         if (shouldAlert({ previousLevel: this.previousLevel, level, liveRuns: this.live.size, nowMs: now, lastAlertMs: this.lastAlertMs, mutedUntilMs: this.memento.get<number>(MUTED_KEY) })) {
           this.lastAlertMs = now;
           const runs = [...this.live.values()].map((r) => `${r.command}${r.currentLimitMw ? ` at ${(r.currentLimitMw / 1000).toFixed(0)} W` : ''}`).join('; ');
-          void this.notify(`Grid carbon intensity is high: ${formatIntensity(s.carbon.intensityGPerKwh)} ${UNIT} in ${s.carbon.source.zone} (high above ${formatIntensity(s.carbon.levels!.highAboveGPerKwh)}). Chase is holding power down on: ${runs}.`);
+          void this.notify(`Grid carbon intensity is high: ${formatIntensity(s.carbon.intensityGPerKwh)} ${UNIT} in ${s.carbon.source.zone} (high above ${formatIntensity(levels!.highAboveGPerKwh)}). Chase is holding power down on: ${runs}.`);
         } else if (this.live.size > 0 && (this.lastAlertMs === undefined || now - this.lastAlertMs >= ALERT_MIN_GAP_MS) && now >= (this.memento.get<number>(MUTED_KEY) ?? 0)) {
-          const levels = carbon.levels;
           agent.intensitySeries({ pastHours: 0, futureHours: 6 }).then(
             (series) => {
               const clean = cleanerWindow(level, levels, series.forecast, series.nowMs);

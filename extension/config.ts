@@ -1,6 +1,6 @@
 /** The only reader of `workspace.getConfiguration('chase')`; the parsing rules live in settingsModel.ts. */
 import * as vscode from 'vscode';
-import { agentSocket, parseSettings, SECTION, type ConfigResult } from './settingsModel';
+import { agentSocket, levelOverrides, parseSettings, SECTION, type ConfigResult, type LevelOverrides } from './settingsModel';
 
 export function readConfig(): ConfigResult {
   const cfg = vscode.workspace.getConfiguration(SECTION);
@@ -14,4 +14,9 @@ export function affectsConfig(e: vscode.ConfigurationChangeEvent): boolean {
 export function readAgentSocket(): string | undefined {
   const cfg = vscode.workspace.getConfiguration(SECTION);
   return agentSocket((key) => cfg.get(key));
+}
+
+export function readLevelOverrides(): LevelOverrides {
+  const cfg = vscode.workspace.getConfiguration(SECTION);
+  return levelOverrides((key) => cfg.get(key));
 }

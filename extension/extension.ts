@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { AgentClient } from './agentClient';
-import { affectsConfig, readAgentSocket, readConfig } from './config';
+import { affectsConfig, readAgentSocket, readConfig, readLevelOverrides } from './config';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard';
 import { createStatusBarItem, renderStatusBar } from './statusBar';
 import type { ClientState, StatusExtras } from './statusModel';
@@ -35,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
   const item = createStatusBarItem();
   agent = new AgentClient(context.asAbsolutePath('dist/agent.js'), log, readAgentSocket);
   const client = agent;
-  const extras: StatusExtras = {};
+  const extras: StatusExtras = { thresholds: readLevelOverrides() };
   const liveRuns = new Map<string, RunSummary>();
   let nextFor: number | undefined;
   const render = () => renderStatusBar(item, client.currentState, extras);
@@ -74,6 +74,10 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       // Switching between a service socket and an own agent needs a new connection.
+      if (e.affectsConfiguration('chase.statusBar')) {
+        extras.thresholds = readLevelOverrides();
+        render();
+      }
       if (e.affectsConfiguration('chase.agent.socket')) void applySettings('start');
       else if (affectsConfig(e)) void applySettings('configure');
     }),
@@ -81,7 +85,7 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
       if (isChaseSecret(e.key)) void applySettings('configure');
     }),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new ChaseTaskProvider(client)),
-    new CarbonAlerts(client, context.globalState),
+    new CarbonAlerts(client, context.globalState, () => extras.thresholds),
     cellEnergy,
     vscode.notebooks.registerNotebookCellStatusBarItemProvider('jupyter-notebook', cellEnergy),
     vscode.workspace.onDidChangeNotebookDocument((e) => {

@@ -23,6 +23,8 @@ export const SETTING_KEYS = [
   'carbon.ukRegionId',
   'carbon.ukPostcode',
   'agent.socket',
+  'statusBar.lowBelow',
+  'statusBar.highAbove',
   'metrics.enabled',
   'metrics.host',
   'metrics.port',
@@ -101,3 +103,16 @@ export function parseSettings(get: (key: (typeof SETTING_KEYS)[number]) => unkno
   };
 }
 
+
+/** Level thresholds the user set (g/kWh); each falls back to the grid's own percentiles when unset. */
+export interface LevelOverrides {
+  lowBelowGPerKwh?: number;
+  highAboveGPerKwh?: number;
+}
+
+export function levelOverrides(get: (key: (typeof SETTING_KEYS)[number]) => unknown): LevelOverrides {
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined);
+  const low = num(get('statusBar.lowBelow'));
+  const high = num(get('statusBar.highAbove'));
+  return { ...(low !== undefined ? { lowBelowGPerKwh: low } : {}), ...(high !== undefined ? { highAboveGPerKwh: high } : {}) };
+}

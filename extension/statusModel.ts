@@ -9,11 +9,22 @@ import type { CarbonStatus, ForecastPoint, GpusResult, IntensityLevels, Intensit
 
 /** What the tooltip adds to the state when known: live runs, and the next hours of expected intensity. */
 export interface StatusExtras {
+  /** User-set thresholds (g/kWh), replacing the grid's percentiles where given. */
+  thresholds?: { lowBelowGPerKwh?: number; highAboveGPerKwh?: number };
   runs?: RunSummary[];
   next?: { model: string; points: ForecastPoint[] };
 }
 
 export type IntensityLevel = 'low' | 'medium' | 'high';
+
+/** The grid's own levels with the user's thresholds applied on top (either side may be set alone). */
+export function effectiveLevels(levels: IntensityLevels | undefined, thresholds: StatusExtras['thresholds']): IntensityLevels | undefined {
+  const low = thresholds?.lowBelowGPerKwh ?? levels?.lowBelowGPerKwh;
+  const high = thresholds?.highAboveGPerKwh ?? levels?.highAboveGPerKwh;
+  if (low === undefined || high === undefined) return undefined;
+  const custom = thresholds?.lowBelowGPerKwh !== undefined || thresholds?.highAboveGPerKwh !== undefined;
+  return { lowBelowGPerKwh: low, highAboveGPerKwh: high, basis: custom ? 'your chase.statusBar settings' + (levels ? `, else ${levels.basis}` : '') : levels!.basis };
+}
 
 export function levelOf(intensityGPerKwh: number, levels: IntensityLevels | undefined): IntensityLevel | undefined {
   if (!levels) return undefined;
@@ -88,7 +99,8 @@ export function statusView(state: ClientState, extras: StatusExtras = {}): Statu
       };
     }
     case 'running': {
-      const view = carbonView(state.carbon);
+      const carbon = state.carbon.state === 'ok' ? { ...state.carbon, levels: effectiveLevels(state.carbon.levels, extras.thresholds) } : state.carbon;
+      const view = carbonView(carbon);
       const parts = [view.tooltipMarkdown];
       if (state.carbon.state === 'ok' && extras.next && extras.next.points.length > 0) parts.push(nextHoursLine(extras.next));
       if (extras.runs && extras.runs.length > 0) parts.push(runLines(extras.runs));

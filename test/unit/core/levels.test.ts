@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { levelsFrom, percentile, trendOf } from '../../../agent/carbon/levels';
-import { levelOf, statusView } from '../../../extension/statusModel';
+import { effectiveLevels, levelOf, statusView } from '../../../extension/statusModel';
 import { loadTrace } from '../../../agent/carbon/trace';
 import { join } from 'node:path';
 
@@ -56,5 +56,25 @@ describe('grid-relative levels', () => {
     const stale = statusView({ kind: 'running', carbon: { ...base, stale: true } });
     assert.doesNotMatch(stale.text, /arrow/);
     assert.equal(stale.level, undefined);
+  });
+});
+
+describe('user-set level thresholds', () => {
+  const grid = { lowBelowGPerKwh: 100, highAboveGPerKwh: 200, basis: 'percentiles 33/67 of the last 30 days' };
+  it('replace the grid\'s percentiles where set, one side alone or both', () => {
+    assert.deepEqual(effectiveLevels(grid, undefined), grid);
+    const high = effectiveLevels(grid, { highAboveGPerKwh: 150 })!;
+    assert.equal(high.lowBelowGPerKwh, 100);
+    assert.equal(high.highAboveGPerKwh, 150);
+    assert.match(high.basis, /your chase\.statusBar settings/);
+    assert.equal(levelOf(170, high), 'high');
+    assert.deepEqual(effectiveLevels(undefined, { lowBelowGPerKwh: 50, highAboveGPerKwh: 300 })?.highAboveGPerKwh, 300);
+    assert.equal(effectiveLevels(undefined, { lowBelowGPerKwh: 50 }), undefined, 'half a threshold and no grid data: no levels');
+  });
+  it('the status bar colours by the user\'s thresholds', () => {
+    const source = { kind: 'replay' as const, label: 'replay GB 2023', zone: 'GB', signal: 'average' as const, attribution: 'x' };
+    const carbon = { state: 'ok' as const, source, intensityGPerKwh: 170, timestampMs: 0, periodMs: 3_600_000, fetchedAtMs: 0, stale: false, levels: grid };
+    assert.equal(statusView({ kind: 'running', carbon }).level, 'medium');
+    assert.equal(statusView({ kind: 'running', carbon }, { thresholds: { highAboveGPerKwh: 150 } }).level, 'high');
   });
 });

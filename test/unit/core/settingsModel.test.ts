@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSettings, SETTING_KEYS } from '../../../extension/settingsModel';
+import { levelOverrides, parseSettings, SETTING_KEYS } from '../../../extension/settingsModel';
 import { validateSettings } from '../../../agent/server/settings';
 
 const from = (values: Record<string, unknown>) => (key: (typeof SETTING_KEYS)[number]) => values[key];
@@ -69,5 +69,12 @@ describe('extension settings', () => {
     assert.match(String(validateSettings(undefined)), /carbon/);
     assert.match(String(validateSettings({ carbon: { provider: 'replay', zone: 'GB', replaySpeed: -1 } })), /replaySpeed/);
     assert.match(String(validateSettings({ carbon: { provider: 'nuclear', zone: 'GB', replaySpeed: 1 } })), /provider/);
+  });
+});
+
+describe('level thresholds from settings', () => {
+  it('numbers ≥ 0 are taken, anything else means "the grid\'s own"', () => {
+    assert.deepEqual(levelOverrides(from({ 'statusBar.lowBelow': 80, 'statusBar.highAbove': 250 })), { lowBelowGPerKwh: 80, highAboveGPerKwh: 250 });
+    assert.deepEqual(levelOverrides(from({ 'statusBar.lowBelow': null, 'statusBar.highAbove': 'high' })), {});
   });
 });
