@@ -41,3 +41,38 @@ export async function shutdown(agent: AgentUnderTest): Promise<number | null> {
   agent.rpc.dispose();
   return code;
 }
+
+/** Waits until the agent has a carbon reading (its first refresh is asynchronous). */
+export async function waitForCarbon(agent: AgentUnderTest, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await agent.rpc.sendRequest<{ state: string }>('chase/carbonStatus');
+    if (s.state === 'ok' || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs `chase-agent ARGS…` (the built bundle) to completion; SIGTERM after `killAfterMs`, SIGKILL after `timeoutMs`. */
+export function runAgentCli(args: string[], env: NodeJS.ProcessEnv, opts: { killAfterMs?: number; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const p = spawn(process.execPath, [agentJs, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    if (opts.killAfterMs) setTimeout(() => p.kill('SIGTERM'), opts.killAfterMs);
+    const guard = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 90_000);
+    p.on('close', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
+    });
+  });
+}

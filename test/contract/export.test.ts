@@ -9,7 +9,7 @@ import { ResponseError } from 'vscode-jsonrpc/node';
 import { AgentErrorCodes, Methods, type ExportRunResult, type RecentRunsResult, type RunSummary, type StartRunResult } from '../../agent/protocol/messages';
 import { CODECARBON_COLUMNS } from '../../agent/store/export';
 import { HistoryReader } from '../../agent/store/history';
-import { initialize, repoRoot, shutdown, spawnAgent, type AgentUnderTest } from './agentProcess';
+import { initialize, repoRoot, shutdown, spawnAgent, type AgentUnderTest, waitForCarbon } from './agentProcess';
 
 const demo = join(repoRoot, 'sample-workspace', 'train_demo.py');
 
@@ -27,11 +27,7 @@ describe('run history over the wire', () => {
     agent = spawnAgent({ CHASE_STATE_DIR: stateDir });
     agent.rpc.onNotification(Methods.runUpdated.method, (s: RunSummary) => updates.push(s));
     await initialize(agent, { settings: { carbon: { provider: 'replay', zone: 'GB', replaySpeed: 3600 }, metrics: { enabled: true, host: '127.0.0.1', port: metricsPort } } });
-    for (let i = 0; i < 50; i++) {
-      const s = await agent.rpc.sendRequest<{ state: string }>(Methods.carbonStatus.method);
-      if (s.state === 'ok') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitForCarbon(agent);
   });
   after(() => {
     if (agent.proc.exitCode === null) agent.proc.kill('SIGKILL');

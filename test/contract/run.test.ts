@@ -5,29 +5,15 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agentJs, repoRoot } from './agentProcess';
+import { repoRoot, runAgentCli, type CliResult } from './agentProcess';
 
 const demo = join(repoRoot, 'sample-workspace', 'train_demo.py');
 
-function runAgent(args: string[], opts: { killAfterMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const env = { ...process.env, CHASE_STATE_DIR: mkdtempSync(join(tmpdir(), 'chase-run-state-')) };
-    const p = spawn(process.execPath, [agentJs, 'run', ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    if (opts.killAfterMs) setTimeout(() => p.kill('SIGTERM'), opts.killAfterMs);
-    const guard = setTimeout(() => p.kill('SIGKILL'), 90_000);
-    p.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runAgent(args: string[], opts: { killAfterMs?: number } = {}): Promise<CliResult> {
+  return runAgentCli(['run', ...args], { CHASE_STATE_DIR: mkdtempSync(join(tmpdir(), 'chase-run-state-')) }, opts);
 }
 
 const fast = ['--simulate', '--speed', '3600', '--warmup-s', '0.3', '--window-s', '1'];

@@ -9,23 +9,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agentJs } from './agentProcess';
+import { runAgentCli, type CliResult } from './agentProcess';
 
-function runAgent(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  return new Promise((resolve) => {
-    const env = { ...process.env, CHASE_STATE_DIR: mkdtempSync(join(tmpdir(), 'chase-attach-state-')) };
-    const t0 = Date.now();
-    const p = spawn(process.execPath, [agentJs, 'run', ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const guard = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
-    });
-  });
+function runAgent(args: string[]): Promise<CliResult> {
+  return runAgentCli(['run', ...args], { CHASE_STATE_DIR: mkdtempSync(join(tmpdir(), 'chase-attach-state-')) });
 }
 
 const fast = ['--simulate', '--speed', '3600', '--warmup-s', '0.3', '--window-s', '1'];

@@ -4,28 +4,16 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agentJs, repoRoot } from './agentProcess';
+import { repoRoot, runAgentCli, type CliResult } from './agentProcess';
 import { HistoryReader } from '../../agent/store/history';
 
 const demo = join(repoRoot, 'sample-workspace', 'train_demo.py');
 
-function runAgent(args: string[], stateDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [agentJs, 'run', ...args], { env: { ...process.env, CHASE_STATE_DIR: stateDir } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const guard = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runAgent(args: string[], stateDir: string): Promise<CliResult> {
+  return runAgentCli(['run', ...args], { CHASE_STATE_DIR: stateDir }, { timeoutMs: 60_000 });
 }
 
 const fast = ['--simulate', '--speed', '3600', '--warmup-s', '0.3', '--window-s', '1', '--json'];

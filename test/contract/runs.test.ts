@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { Methods, AgentErrorCodes, type RunOutput, type RunSummary, type StartRunResult } from '../../agent/protocol/messages';
-import { initialize, repoRoot, shutdown, spawnAgent, type AgentUnderTest } from './agentProcess';
+import { initialize, repoRoot, shutdown, spawnAgent, type AgentUnderTest, waitForCarbon } from './agentProcess';
 
 const demo = join(repoRoot, 'sample-workspace', 'train_demo.py');
 
@@ -18,11 +18,7 @@ describe('chase/startRun', () => {
     agent.rpc.onNotification(Methods.runOutput.method, (o: RunOutput) => output.push(o));
     agent.rpc.onNotification(Methods.runUpdated.method, (s: RunSummary) => updates.push(s));
     await initialize(agent, { settings: { carbon: { provider: 'replay', zone: 'GB', replaySpeed: 3600 } } });
-    for (let i = 0; i < 50; i++) {
-      const s = await agent.rpc.sendRequest<{ state: string }>(Methods.carbonStatus.method);
-      if (s.state === 'ok') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitForCarbon(agent);
   });
   after(() => {
     if (agent.proc.exitCode === null) agent.proc.kill('SIGKILL');
