@@ -52,7 +52,8 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     if (fs.existsSync(SAMPLE)) fs.cpSync(SAMPLE, workspace, { recursive: true });
     else fs.mkdirSync(workspace);
 
-    server = await startCodeServer({ vsix: VSIX, workspace });
+    // The DOM terminal renderer, so the task's output can be read from the page.
+    server = await startCodeServer({ vsix: VSIX, workspace, settings: { 'terminal.integrated.gpuAcceleration': 'off' } });
     timings.codeServerReadyMs = since(t0);
     browser = await launchChromium();
     page = browser.page;
@@ -188,5 +189,29 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
       assert.ok(fs.existsSync(file), `${name} was not written`);
       assert.ok(fs.statSync(file).size > 500, `${name} is only ${fs.statSync(file).size} bytes`);
     }
+  }));
+
+  it('runs the sample "chase" task to completion and shows its carbon summary in the terminal', tracked(async (t) => {
+    // Close the dashboard so that keys go to the workbench, not the webview.
+    await page.locator('.tabs-container .tab .action-label.codicon-close').first().click({ timeout: 5_000 }).catch(() => {});
+    await page.locator('.part.sidebar').first().click({ position: { x: 120, y: 400 } });
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input.input');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill('>Tasks: Run Task');
+    const command = page.locator('.quick-input-list .monaco-list-row[aria-label^="Tasks: Run Task"]').first();
+    await command.waitFor({ timeout: 10_000 });
+    await command.click();
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Train demo (carbon-aware)' }).first();
+    await row.waitFor({ timeout: 20_000 });
+    await row.click();
+    const startedAt = Date.now();
+    const terminal = page.locator('.terminal-wrapper .xterm-rows').last();
+    await page.waitForFunction(() => [...document.querySelectorAll('.xterm-rows')].some((e) => /Chase: [\d.]+ kWh, [\d.]+ gCO₂.*exit code 0/.test(e.textContent ?? '')), null, { timeout: 120_000 });
+    const text = (await terminal.innerText()).replace(/\s+/g, ' ');
+    timings.taskSummaryMs = since(startedAt);
+    t.diagnostic(`task finished ${timings.taskSummaryMs} ms after it started: ${text.match(/Chase: [\d.]+ kWh[^;]*; exit code \d+/)?.[0] ?? ''}`);
+    assert.match(text, /SIMULATED GPUs/);
+    await page.screenshot({ path: path.join(OUT, 'task.png') });
   }));
 });
