@@ -21,6 +21,7 @@ import type { CarbonSourceKind } from '../protocol/messages';
 import { HistoryStore } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 import { historyProfileStore } from '../runs/profileStore';
+import { processAlive } from '../process';
 
 const POLICIES: RunPolicyName[] = ['default', 'max-power', 'static-best', 'energy-only', 'chase-paper'];
 
@@ -93,7 +94,7 @@ export const runCommand: CliCommand = {
       if (!attaching) throw new UsageError('give either --pid PID (attach) or a command after -- (launch), not both');
       attachPid = Number(values.pid);
       if (!Number.isInteger(attachPid) || attachPid <= 0) throw new UsageError(`--pid must be a process id (a positive integer), got "${values.pid}"`);
-      if (!processExists(attachPid)) throw new UsageError(`--pid ${attachPid}: no process with that PID is running. Check it with ps -p ${attachPid}.`);
+      if (!processAlive(attachPid)) throw new UsageError(`--pid ${attachPid}: no process with that PID is running. Check it with ps -p ${attachPid}.`);
     }
     const speed = numberArg('speed', values.speed, 1);
     if (!(speed > 0)) throw new UsageError('--speed must be > 0');
@@ -179,14 +180,6 @@ export const runCommand: CliCommand = {
   },
 };
 
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function jsonSummary(s: RunSummary, run: Run) {
   return {

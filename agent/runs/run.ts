@@ -31,6 +31,7 @@ import type { RunCarbon } from './runCarbon';
 import type { ReporterServer } from './reporterServer';
 import { DriftDetector, workloadKeyOf, type ProfileStore } from './profileStore';
 import { JOULES_PER_KWH } from '../store/accounting';
+import { processAlive } from '../process';
 
 export type { RunPolicyName, RunState, RunSummary } from '../protocol/messages';
 
@@ -91,7 +92,6 @@ export interface RunDecision {
   applied: boolean;
   policy: string;
 }
-
 
 const HORIZON_MS = 24 * 3_600_000;
 
@@ -292,7 +292,7 @@ export class Run {
   }
 
   private attach(pid: number): void {
-    if (!isAlive(pid)) {
+    if (!processAlive(pid)) {
       this.error = `No process with PID ${pid} is running. Check the PID (ps -p ${pid}) and attach to a live process.`;
       void this.end(null, 'failed'); // sets the state at once; the summary resolves after the GPUs are restored
       return;
@@ -348,7 +348,7 @@ export class Run {
     this.ticking = true;
     try {
       await this.account();
-      if (this.options.attachPid !== undefined && !isAlive(this.options.attachPid)) return void (await this.end(null, 'finished'));
+      if (this.options.attachPid !== undefined && !processAlive(this.options.attachPid)) return void (await this.end(null, 'finished'));
       if (this.profiler) await this.stepProfiler();
       else if (this.policy && this.now() >= this.nextDecisionWallMs) await this.decide();
       this.writeSimulatedThroughput();
@@ -575,15 +575,6 @@ export class Run {
       this.deps.log.error(`run ${this.options.id}: restoring limits failed`, e);
     }
     this.finishedResolve(this.summary);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

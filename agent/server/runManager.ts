@@ -15,6 +15,7 @@ import { ReporterServer } from '../runs/reporterServer';
 import { createLogger } from '../log';
 import type { HistoryStore } from '../store/history';
 import { historyProfileStore } from '../runs/profileStore';
+import { processAlive } from '../process';
 
 const UPDATE_EVERY_MS = 2000;
 
@@ -45,7 +46,7 @@ export class RunManager {
   async start(p: StartRunParams): Promise<StartRunResult> {
     const attach = p.pid !== undefined;
     if (attach && !(Number.isInteger(p.pid) && p.pid! > 0)) throw new RunRefusedError(`pid must be a process id (got ${String(p.pid)}).`);
-    if (attach && !processExists(p.pid!)) throw new RunRefusedError(`No process with PID ${p.pid} is running on this host (the agent runs where the GPUs are).`);
+    if (attach && !processAlive(p.pid!)) throw new RunRefusedError(`No process with PID ${p.pid} is running on this host (the agent runs where the GPUs are).`);
     if (!attach && (typeof p.command !== 'string' || p.command.trim() === '')) throw new RunRefusedError('A run needs a command, e.g. "python" with args ["train.py"], or the pid of a running process.');
     if (!(p.budgetPct >= 0)) throw new RunRefusedError(`budgetPct must be ≥ 0 (got ${String(p.budgetPct)}).`);
     const gpu = await this.deps.gpu();
@@ -155,15 +156,6 @@ function gpusOfProcess(gpu: GpuControlHandle, pid: number): number[] | undefined
   if (typeof backend.details !== 'function') return undefined;
   const found = gpu.visibility.devices.filter((d) => backend.details!(d.index).processes?.some((x) => x.pid === pid)).map((d) => d.index);
   return found.length > 0 ? found : undefined;
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // someone else's process: it exists
-  }
 }
 
 /** Processes NVML lists on the visible GPUs, with their command lines where /proc allows. */

@@ -19,6 +19,7 @@
 import { closeSync, existsSync, fsyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../log';
+import { processAlive } from '../process';
 
 const MAGIC = Buffer.from([0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7]);
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
@@ -71,15 +72,6 @@ export function noteHolding(dbPath: string, holding: boolean): void {
   busyHere.set(dbPath, Math.max(0, (busyHere.get(dbPath) ?? 0) + (holding ? 1 : -1)));
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Other live Chase processes registered on this database, with their roles (dead ones pruned). */
 export function liveProcesses(dbPath: string): { pid: number; role: string }[] {
   let names: string[];
@@ -92,7 +84,7 @@ export function liveProcesses(dbPath: string): { pid: number; role: string }[] {
   for (const n of names) {
     const pid = Number(n);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
-    if (isAlive(pid)) {
+    if (processAlive(pid)) {
       let role = 'reader';
       try {
         role = readFileSync(`${pidsDirOf(dbPath)}/${n}`, 'utf8').trim() || 'reader';
@@ -136,8 +128,8 @@ export function yieldToWaiters(dbPath: string, maxMs: number): void {
         if (!n.endsWith('.waiting')) continue;
         const pid = Number(n.slice(0, -'.waiting'.length));
         const f = `${pidsDirOf(dbPath)}/${n}`;
-        if (pid !== process.pid && isAlive(pid) && (ageMs(f, Date.now) ?? Infinity) < 5000) waiting = true;
-        else if (!isAlive(pid)) unlinkSync(f);
+        if (pid !== process.pid && processAlive(pid) && (ageMs(f, Date.now) ?? Infinity) < 5000) waiting = true;
+        else if (!processAlive(pid)) unlinkSync(f);
       }
     } catch {
       return;
@@ -315,7 +307,7 @@ export function breakStaleLock(dbPath: string, o: RawLockOptions): void {
     const age = ageMs(mutex, now);
     let ownerDead = false;
     try {
-      ownerDead = !isAlive(Number(readFileSync(`${mutex}/pid`, 'utf8')));
+      ownerDead = !processAlive(Number(readFileSync(`${mutex}/pid`, 'utf8')));
     } catch {
       ownerDead = age !== undefined && age > 1000; // created, but its owner never wrote its pid
     }

@@ -15,6 +15,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { GpuBackendKind } from '../backend';
+import { processAlive } from '../../process';
 
 export interface JournalEntry {
   uuid: string;
@@ -52,16 +53,6 @@ export function currentBootId(): string | undefined {
     }
   }
   return cachedBootId;
-}
-
-/** True when `pid` may still be running (EPERM: alive but another user's). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class LimitJournal {
