@@ -32,6 +32,7 @@ import type { ReporterServer } from './reporterServer';
 import { DriftDetector, workloadKeyOf, type ProfileStore } from './profileStore';
 import { JOULES_PER_KWH } from '../store/accounting';
 import { processAlive } from '../process';
+import { constants } from 'node:os';
 
 export type { RunPolicyName, RunState, RunSummary } from '../protocol/messages';
 
@@ -287,7 +288,7 @@ export class Run {
     });
     child.on('exit', (code, signal) => {
       for (const s of ['stdout', 'stderr'] as const) for (const line of splitters[s].flush()) this.observeLine(line);
-      void this.end(code ?? (signal ? 128 + signalNumber(signal) : null), 'finished');
+      void this.end(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : null), 'finished');
     });
   }
 
@@ -576,9 +577,4 @@ export class Run {
     }
     this.finishedResolve(this.summary);
   }
-}
-
-function signalNumber(signal: NodeJS.Signals): number {
-  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
-  return numbers[signal] ?? 0;
 }

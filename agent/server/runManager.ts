@@ -152,10 +152,7 @@ export class RunManager {
 
 /** The GPUs on which NVML lists `pid` as a compute process; undefined when the backend cannot tell. */
 function gpusOfProcess(gpu: GpuControlHandle, pid: number): number[] | undefined {
-  const backend = gpu.backend as GpuControlHandle['backend'] & { details?(index: number): { processes?: Array<{ pid: number }> } };
-  if (typeof backend.details !== 'function') return undefined;
-  const found = gpu.visibility.devices.filter((d) => backend.details!(d.index).processes?.some((x) => x.pid === pid)).map((d) => d.index);
-  return found.length > 0 ? found : undefined;
+  return gpuProcesses(gpu).find((p) => p.pid === pid)?.gpuIndices;
 }
 
 /** Processes NVML lists on the visible GPUs, with their command lines where /proc allows. */
