@@ -78,7 +78,18 @@ export function startServer(connection: Connection = createConnection(), shared:
     return history;
   };
   let liveRuns = (): number => 0;
-  const telemetry = new Telemetry({ gpu: () => gpuControl, history: historyStore, liveRuns: () => liveRuns(), log: createLogger('telemetry') });
+  // GPU energy over time, for after-the-fact questions (notebook cells): from the telemetry's one
+  // 1 Hz sampler, which therefore always runs; the last 24 h in memory.
+  const timeline = new EnergyTimeline();
+  const telemetry = new Telemetry({
+    gpu: () => gpuControl,
+    history: historyStore,
+    liveRuns: () => liveRuns(),
+    log: createLogger('telemetry'),
+    onGpuSamples: (samples) => timeline.record(samples),
+    alwaysSample: true,
+  });
+  void telemetry.updateSampling();
   const monitor = new CarbonMonitor({
     now: () => Date.now(),
     onStatus: (status) => {
@@ -205,18 +216,11 @@ export function startServer(connection: Connection = createConnection(), shared:
     }
   });
 
-  // GPU energy over time, for after-the-fact questions (notebook cells): 1 Hz, last 24 h, in memory.
-  const timeline: Promise<EnergyTimeline | undefined> = gpuControl.then((g) => {
-    if (!g) return undefined;
-    const t = new EnergyTimeline(g.backend, g.visibility.devices.map((d) => d.index));
-    t.start();
-    return t;
-  });
   connection.onRequest(Methods.energyBetween.method, async (p: EnergyBetweenParams): Promise<EnergyBetweenResult> => {
-    const [t, g] = await Promise.all([timeline, gpuControl]);
-    if (!t || !g) throw new ResponseError(AgentErrorCodes.carbonSourceUnavailable, 'GPU control failed to start; see the agent log.');
+    const g = await gpuControl;
+    if (!g) throw new ResponseError(AgentErrorCodes.carbonSourceUnavailable, 'GPU control failed to start; see the agent log.');
     if (!(Number.isFinite(p?.fromMs) && Number.isFinite(p?.toMs) && p.toMs > p.fromMs)) throw new ResponseError(AgentErrorCodes.invalidSettings, 'energyBetween needs fromMs < toMs (epoch ms).');
-    return { ...t.query(p.fromMs, p.toMs, await intensityLookup(monitor, p)), gpuCount: t.gpuCount, simulated: g.backend.simulated };
+    return { ...timeline.query(p.fromMs, p.toMs, await intensityLookup(monitor, p)), gpuCount: timeline.gpuCount || g.visibility.devices.length, simulated: g.backend.simulated };
   });
 
   connection.onRequest(Methods.gpuProcesses.method, async (): Promise<GpuProcess[]> => {
@@ -232,7 +236,6 @@ export function startServer(connection: Connection = createConnection(), shared:
 
   connection.onShutdown(async () => {
     log.info('shutdown requested');
-    (await timeline)?.stop();
     await runs.dispose();
     await telemetry.dispose();
     history?.close();
@@ -240,7 +243,6 @@ export function startServer(connection: Connection = createConnection(), shared:
     if (shared.ownsGpuControl) await (await gpuControl)?.stop();
   });
   connection.onExit(() => {
-    void timeline.then((t) => t?.stop());
     monitor.dispose();
     void telemetry.dispose();
   });

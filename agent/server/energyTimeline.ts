@@ -1,12 +1,11 @@
 /**
- * A rolling record of the GPUs' cumulative energy (1 Hz, the last 24 h in memory), so the editor can
+ * A rolling record of the GPUs' cumulative energy (each sampler tick, the last 24 h in memory), so the editor can
  * ask "how much energy and carbon did the GPUs use between t0 and t1?" after the fact — e.g. for a
  * notebook cell that ran from t0 to t1. Energy counters are cumulative, so the answer is the counter
  * difference, interpolated between samples; carbon weights each sample interval by the intensity of
  * the carbon period it falls in.
  */
-import type { GpuBackend } from '../gpu/backend';
-import { EnergyMeter } from '../gpu/energy';
+import type { GpuSample } from '../gpu/sampler';
 import { JOULES_PER_KWH } from '../store/accounting';
 import type { EnergyBetweenResult } from '../protocol/messages';
 
@@ -52,38 +51,20 @@ export function energyBetween(samples: readonly TimelineSample[], fromMs: number
   return { energyJ, carbonG, coveredMs: hi - lo };
 }
 
+/**
+ * The record itself: fed with the agent's one GPU sampler's samples (server/telemetry.ts), so the
+ * GPUs are read once per second for metrics, history and this alike.
+ */
 export class EnergyTimeline {
   private readonly samples: TimelineSample[] = [];
-  private readonly meters: EnergyMeter[];
-  private timer: NodeJS.Timeout | undefined;
+  private gpus = 0;
 
-  constructor(
-    private readonly backend: GpuBackend,
-    private readonly indices: number[],
-    private readonly now: () => number = Date.now,
-  ) {
-    const devices = backend.devices();
-    this.meters = indices.map((i) => new EnergyMeter(devices.find((d) => d.index === i)?.energyCounter ?? false));
-  }
-
-  start(periodMs = 1000): void {
-    void this.sample();
-    this.timer = setInterval(() => void this.sample(), periodMs);
-    this.timer.unref();
-  }
-
-  async sample(): Promise<void> {
-    let total = 0;
-    for (let k = 0; k < this.indices.length; k++) {
-      try {
-        this.meters[k].update(await this.backend.read(this.indices[k]));
-      } catch {
-        /* a GPU that cannot be read adds nothing this tick; GPU errors are logged by the sampler */
-      }
-      total += this.meters[k].totalMj;
-    }
-    const atMs = this.now();
-    this.samples.push({ atMs, totalMj: total });
+  /** One sampler tick: each GPU's energy since sampling started (mJ), summed. */
+  record(gpuSamples: readonly GpuSample[]): void {
+    if (gpuSamples.length === 0) return;
+    this.gpus = gpuSamples.length;
+    const atMs = Math.max(...gpuSamples.map((g) => g.timestampMs));
+    this.samples.push({ atMs, totalMj: gpuSamples.reduce((sum, g) => sum + g.energyMj, 0) });
     while (this.samples.length > 2 && this.samples[0].atMs < atMs - KEEP_MS) this.samples.shift();
   }
 
@@ -93,11 +74,6 @@ export class EnergyTimeline {
   }
 
   get gpuCount(): number {
-    return this.indices.length;
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    return this.gpus;
   }
 }

@@ -28,6 +28,10 @@ export interface TelemetryDeps {
   liveRuns: () => number;
   log: Logger;
   setTimer?: (cb: () => void, ms: number) => { dispose(): void };
+  /** Every sampler tick's samples, for other consumers of the same reading (the energy timeline). */
+  onGpuSamples?: (samples: GpuSample[]) => void;
+  /** Sample all the time, not only while metrics serve or a run is live (someone else needs the samples). */
+  alwaysSample?: boolean;
   /** For tests: a sampler over a fake backend. */
   createSampler?: (gpu: GpuControlHandle, onSample: (s: GpuSample[]) => void) => GpuSampler;
 }
@@ -142,6 +146,7 @@ export class Telemetry {
   }
 
   private onSample(samples: GpuSample[]): void {
+    this.deps.onGpuSamples?.(samples);
     if (this.server) this.metrics.update({ gpus: metricsGpus(samples) });
     if (this.deps.liveRuns() > 0 && samples.length > 0) {
       try {
@@ -169,9 +174,9 @@ export class Telemetry {
     return this.samplerPromise;
   }
 
-  /** Samples while metrics serve or a run is live; idle otherwise. */
-  private async updateSampling(): Promise<void> {
-    const want = !this.disposed && (this.server !== undefined || this.deps.liveRuns() > 0);
+  /** Samples while metrics serve or a run is live (or always, when asked to); idle otherwise. */
+  async updateSampling(): Promise<void> {
+    const want = !this.disposed && (this.deps.alwaysSample === true || this.server !== undefined || this.deps.liveRuns() > 0);
     if (want === this.sampling) return;
     this.sampling = want;
     const sampler = await this.getSampler();
