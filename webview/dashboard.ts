@@ -30,6 +30,13 @@ function save(): void {
   vscode.setState(state);
 }
 
+/** Keeps the newest `max` entries of a saved series, then saves the state. */
+function appendCapped<T>(list: T[], item: T, max: number): void {
+  list.push(item);
+  list.splice(0, Math.max(0, list.length - max));
+  save();
+}
+
 /** A small line chart with theme colours; x is minutes relative to the first point. */
 function lineChart(id: string, yTitle: string): Line {
   const fg = themeColor('--vscode-foreground', '#333');
@@ -227,15 +234,11 @@ window.addEventListener('message', (event: MessageEvent<ExtensionToWebview>) => 
       render(message.series);
       break;
     case 'gpus':
-      state.gpuSamples.push({ atMs: message.atMs, gpus: message.gpus });
-      state.gpuSamples.splice(0, Math.max(0, state.gpuSamples.length - MAX_GPU_SAMPLES));
-      save();
+      appendCapped(state.gpuSamples, { atMs: message.atMs, gpus: message.gpus }, MAX_GPU_SAMPLES);
       renderGpus();
       break;
     case 'run':
-      state.runs.push({ atMs: message.atMs, run: message.run });
-      state.runs.splice(0, Math.max(0, state.runs.length - MAX_RUN_POINTS));
-      save();
+      appendCapped(state.runs, { atMs: message.atMs, run: message.run }, MAX_RUN_POINTS);
       renderRuns();
       break;
     case 'status':
