@@ -129,6 +129,7 @@ export class Run {
   private readonly uuids: string[];
   /** Simulated GPUs start at their default (maximum) limit: the epoch time there is the reference. */
   private simEpochMsAtStart: number | undefined;
+  private simWritten: string | undefined;
   /** The profile came from the store (no profiling was needed). */
   private profileReused = false;
   private readonly drift = new DriftDetector();
@@ -543,8 +544,11 @@ export class Run {
     if (!file || !backend.simulated || typeof backend.epochMs !== 'function') return;
     const epochMsNow = backend.epochMs(this.options.gpuIndices[0]);
     this.simEpochMsAtStart ??= epochMsNow;
+    const content = JSON.stringify({ relativeThroughput: this.simEpochMsAtStart / epochMsNow, powerLimitMw: this.limitMw });
+    if (content === this.simWritten) return; // written each tick only when the limit moved
     try {
-      writeFileSync(file, JSON.stringify({ relativeThroughput: this.simEpochMsAtStart / epochMsNow, powerLimitMw: this.limitMw }));
+      writeFileSync(file, content);
+      this.simWritten = content;
     } catch (e) {
       this.deps.log.warn(`cannot write ${file}: ${String(e)}`);
     }
