@@ -32,8 +32,8 @@ export class CarbonAlerts implements vscode.Disposable {
         const now = Date.now();
         if (shouldAlert({ previousLevel: this.previousLevel, level, liveRuns: this.live.size, nowMs: now, lastAlertMs: this.lastAlertMs, mutedUntilMs: this.memento.get<number>(MUTED_KEY) })) {
           this.lastAlertMs = now;
-          const runs = [...this.live.values()].map((r) => `${r.command}${r.currentLimitMw ? ` at ${(r.currentLimitMw / 1000).toFixed(0)} W` : ''}`).join('; ');
-          void this.notify(`Grid carbon intensity is high: ${formatIntensity(s.carbon.intensityGPerKwh)} ${UNIT} in ${s.carbon.source.zone} (high above ${formatIntensity(levels!.highAboveGPerKwh)}). Chase is holding power down on: ${runs}.`);
+          const runs = [...this.live.values()].map((r) => `${r.command}${r.currentLimitMw ? ` (power limit now ${(r.currentLimitMw / 1000).toFixed(0)} W)` : ''}`).join('; ');
+          void this.notify(`Grid carbon intensity is high: ${formatIntensity(s.carbon.intensityGPerKwh)} ${UNIT} in ${s.carbon.source.zone} (high above ${formatIntensity(levels!.highAboveGPerKwh)}). Chase holds its runs' GPUs at lower power while it lasts, within each run's slowdown budget: ${runs}.`);
         } else if (this.live.size > 0 && (this.lastAlertMs === undefined || now - this.lastAlertMs >= ALERT_MIN_GAP_MS) && now >= (this.memento.get<number>(MUTED_KEY) ?? 0)) {
           agent.intensitySeries({ pastHours: 0, futureHours: 6 }).then(
             (series) => {

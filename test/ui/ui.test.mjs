@@ -3,6 +3,9 @@
 //   (a) a status bar item shows the carbon intensity with its unit within 15 s of the workbench
 //   (b) clicking it opens the dashboard webview and the chart paints its canvas
 //   (c) screenshots of the workbench, the status bar item and the dashboard in test-output/ui/
+//   (d) the sample `chase` task runs to completion and prints its carbon summary
+//   (e) switching to a dark theme: the dashboard rebuilds its charts in the theme's colours
+//   (f) a sped-up replay of a square-wave trace raises a carbon alert while the task runs
 // Needs dist/chase-vscode.vsix (npm run package; or env CHASE_VSIX) and code-server
 // (scripts/install-code-server.sh, or env CHASE_CODE_SERVER).
 import assert from 'node:assert/strict';
@@ -97,6 +100,8 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
   };
 
   const statusItem = () => page.locator('.statusbar-item').filter({ hasText: STATUS_TEXT }).first();
+  /** The dashboard's document, inside the webview's two iframes. */
+  const dashboardFrame = () => page.frameLocator('iframe.webview.ready').first().frameLocator('#active-frame');
 
   it('shows the carbon intensity with its unit in the status bar within 15 s of the workbench', tracked(async (t) => {
     // what our status bar items showed and when (ms after the workbench): tells a slow activation
@@ -156,7 +161,7 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     await page.keyboard.press('Escape'); // close any notification toast that could cover the item
     const clickedAt = Date.now();
     await statusItem().click({ timeout: 10_000 });
-    const frame = page.frameLocator('iframe.webview.ready').first().frameLocator('#active-frame');
+    const frame = dashboardFrame();
     await frame.locator('body[data-chart-rendered="true"]').waitFor({ state: 'attached', timeout: 30_000 });
     const canvas = frame.locator('canvas#intensity-chart');
     await canvas.waitFor({ state: 'visible', timeout: 10_000 });
@@ -174,7 +179,7 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
   }));
 
   it('the dashboard shows the GPUs\' power limit and draw (simulated, labelled so)', tracked(async () => {
-    const frame = page.frameLocator('iframe.webview.ready').first().frameLocator('#active-frame');
+    const frame = dashboardFrame();
     await frame.locator('body[data-gpu-rendered="true"]').waitFor({ state: 'attached', timeout: 20_000 });
     const text = await frame.locator('#gpu-status').innerText();
     assert.match(text, /GPU 0 .*limit \d+ W, drawing \d+ W.*SIMULATED/);
@@ -191,27 +196,138 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     }
   }));
 
-  it('runs the sample "chase" task to completion and shows its carbon summary in the terminal', tracked(async (t) => {
-    // Close the dashboard so that keys go to the workbench, not the webview.
-    await page.locator('.tabs-container .tab .action-label.codicon-close').first().click({ timeout: 5_000 }).catch(() => {});
+  /** Runs a command from the palette by its label; keys reach the palette only when the workbench, not a webview, has focus. */
+  async function runCommand(label) {
     await page.locator('.part.sidebar').first().click({ position: { x: 120, y: 400 } });
     await page.keyboard.press('F1');
     const input = page.locator('.quick-input-widget input.input');
     await input.waitFor({ state: 'visible', timeout: 10_000 });
-    await input.fill('>Tasks: Run Task');
-    const command = page.locator('.quick-input-list .monaco-list-row[aria-label^="Tasks: Run Task"]').first();
+    await input.fill(`>${label}`);
+    const command = page.locator(`.quick-input-list .monaco-list-row[aria-label^="${label}"]`).first();
     await command.waitFor({ timeout: 10_000 });
     await command.click();
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Train demo (carbon-aware)' }).first();
-    await row.waitFor({ timeout: 20_000 });
+  }
+
+  /** Picks a row of the open quick pick by its label. */
+  async function pick(label, timeoutMs = 20_000) {
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
+    await row.waitFor({ timeout: timeoutMs });
     await row.click();
-    const startedAt = Date.now();
-    const terminal = page.locator('.terminal-wrapper .xterm-rows').last();
+  }
+
+  /** Runs the workspace's sample task; resolves when its summary line is in a terminal. */
+  async function runSampleTask() {
+    await runCommand('Tasks: Run Task');
+    await pick('Train demo (carbon-aware)');
     await page.waitForFunction(() => [...document.querySelectorAll('.xterm-rows')].some((e) => /Chase: [\d.]+ kWh, [\d.]+ gCO₂.*exit code 0/.test(e.textContent ?? '')), null, { timeout: 120_000 });
-    const text = (await terminal.innerText()).replace(/\s+/g, ' ');
+    return (await page.locator('.terminal-wrapper .xterm-rows').last().innerText()).replace(/\s+/g, ' ');
+  }
+
+  it('runs the sample "chase" task to completion and shows its carbon summary in the terminal', tracked(async (t) => {
+    // Close the dashboard so that keys go to the workbench, not the webview.
+    await page.locator('.tabs-container .tab .action-label.codicon-close').first().click({ timeout: 5_000 }).catch(() => {});
+    const startedAt = Date.now();
+    const text = await runSampleTask();
     timings.taskSummaryMs = since(startedAt);
     t.diagnostic(`task finished ${timings.taskSummaryMs} ms after it started: ${text.match(/Chase: [\d.]+ kWh[^;]*; exit code \d+/)?.[0] ?? ''}`);
     assert.match(text, /SIMULATED GPUs/);
     await page.screenshot({ path: path.join(OUT, 'task.png') });
+  }));
+
+  it('switches to a dark theme: the open dashboard rebuilds its charts in the theme\'s colours (screenshots of both)', tracked(async (t) => {
+    const luminance = (css) => {
+      const [r, g, b] = css.match(/[\d.]+/g).slice(0, 3).map(Number);
+      return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+    };
+    await page.keyboard.press('Escape');
+    await statusItem().click({ timeout: 10_000 });
+    const frame = dashboardFrame();
+    await frame.locator('body[data-chart-rendered="true"]').waitFor({ state: 'attached', timeout: 30_000 });
+    const colours = () => frame.locator('body').evaluate((b) => ({ background: getComputedStyle(b).backgroundColor, text: getComputedStyle(b).color, classes: b.className }));
+    const light = await colours();
+    assert.match(light.classes, /vscode-light/, `the test starts in a light theme, body classes: ${light.classes}`);
+
+    await runCommand('Preferences: Color Theme');
+    await page.locator('.quick-input-widget input.input').fill('Dark Modern');
+    await pick('Dark Modern', 10_000);
+    await page.locator('.monaco-workbench.vs-dark').waitFor({ state: 'attached', timeout: 10_000 });
+    // the webview saw the theme change and rebuilt its charts (webview/dashboard.ts sets data-theme then)
+    await frame.locator('body[data-theme="dark"]').waitFor({ state: 'attached', timeout: 10_000 });
+    const dark = await colours();
+    t.diagnostic(`dashboard light: background ${light.background}, text ${light.text}; dark: background ${dark.background}, text ${dark.text}`);
+    assert.ok(luminance(light.background) > 0.7 && luminance(light.text) < 0.4, `light theme colours: ${JSON.stringify(light)}`);
+    assert.ok(luminance(dark.background) < 0.3 && luminance(dark.text) > 0.6, `dark theme colours: ${JSON.stringify(dark)}`);
+
+    // the rebuilt intensity chart draws its axis labels in the dark theme's light text colour
+    const canvas = frame.locator('canvas#intensity-chart');
+    const lightTextPixels = await canvas.evaluate((c) => {
+      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 200 && data[i] > 150 && data[i + 1] > 150 && data[i + 2] > 150) n++;
+      return n;
+    });
+    assert.ok(lightTextPixels > 200, `the rebuilt chart has only ${lightTextPixels} light (text-coloured) pixels`);
+
+    await page.screenshot({ path: path.join(OUT, 'dashboard-dark.png') });
+    await statusItem().screenshot({ path: path.join(OUT, 'status-bar-item-dark.png') });
+    for (const name of ['dashboard.png', 'dashboard-dark.png', 'status-bar-item.png', 'status-bar-item-dark.png']) {
+      assert.ok(fs.statSync(path.join(OUT, name)).size > 500, `${name} is too small`);
+    }
+  }));
+
+  it('alerts while the task runs when a sped-up replay crosses into high intensity, and the status bar turns red', tracked(async (t) => {
+    // A trace that alternates between a clean and a dirty hour, replayed at one hour per second, with
+    // the levels pinned around it: the grid crosses from "medium" into "high" every other second.
+    // (Nothing is ever "low", so no "cleaner window soon" alert can come first.)
+    const MEDIUM_G = 120;
+    const HIGH_G = 420;
+    const trace = path.join(scratch, 'square-wave.csv');
+    const rows = Array.from({ length: 48 }, (_, h) => `${new Date(Date.UTC(2023, 0, 1, h)).toISOString()},${h % 2 === 0 ? MEDIUM_G : HIGH_G}`);
+    fs.writeFileSync(trace, `timestamp,intensity\n${rows.join('\n')}\n`);
+    // workspace settings, as a user would write them
+    fs.writeFileSync(path.join(server.workspace, '.vscode', 'settings.json'), JSON.stringify({
+      'chase.carbon.traceFile': trace,
+      'chase.carbon.replaySpeed': 3600,
+      'chase.statusBar.lowBelow': 100,
+      'chase.statusBar.highAbove': 300,
+    }, null, 2));
+    // A fresh window (and extension host): alerts are rate-limited to one an hour, and the earlier
+    // task run may already have raised one about the recorded trace.
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await page.locator(OUR_ITEMS).filter({ hasText: '(square-wave.csv)' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+
+    const colourAt = async (g) => {
+      const item = page.locator(OUR_ITEMS).filter({ hasText: `${g} gCO₂/kWh` }).first();
+      await item.waitFor({ state: 'visible', timeout: 10_000 });
+      // VS Code paints the item's background and text colour on its label
+      return item.evaluate((el) => {
+        const label = el.querySelector('.statusbar-item-label') ?? el;
+        return `background ${getComputedStyle(label).backgroundColor}, text ${getComputedStyle(label).color}`;
+      });
+    };
+    const highLook = await colourAt(HIGH_G);
+    const mediumLook = await colourAt(MEDIUM_G);
+    t.diagnostic(`status bar item at ${HIGH_G} g/kWh: ${highLook}; at ${MEDIUM_G} g/kWh: ${mediumLook}`);
+    assert.notEqual(highLook, mediumLook, 'the status bar item should change colour when the grid is high');
+
+    // No alert without a live run ...
+    const alert = page.locator('.notification-toast', { hasText: 'Grid carbon intensity is high' });
+    assert.equal(await alert.count(), 0, 'an alert fired with no run live');
+    // ... and one while the sample task runs.
+    await page.locator('.tabs-container .tab .action-label.codicon-close').first().click({ timeout: 5_000 }).catch(() => {});
+    const startedAt = Date.now();
+    const summary = runSampleTask();
+    await alert.first().waitFor({ state: 'visible', timeout: 60_000 });
+    timings.alertAfterTaskStartMs = since(startedAt);
+    const message = (await alert.first().innerText()).replace(/\s+/g, ' ');
+    t.diagnostic(`alert ${timings.alertAfterTaskStartMs} ms after the task started: ${message}`);
+    assert.match(message, new RegExp(`${HIGH_G} gCO₂/kWh .*high above 300\\).*python3`));
+    const mute = alert.first().getByRole('button', { name: 'Mute for today' });
+    await mute.waitFor({ state: 'visible', timeout: 5_000 });
+    await page.waitForTimeout(500); // the toast slides in
+    await page.screenshot({ path: path.join(OUT, 'alert.png') });
+    await mute.click();
+    await alert.first().waitFor({ state: 'hidden', timeout: 10_000 });
+    await summary;
   }));
 });
