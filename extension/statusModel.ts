@@ -49,6 +49,11 @@ export interface StatusView {
   command: string;
 }
 
+/**
+ * The level shown by the icon as well as by the colour: high-contrast themes draw status bar items
+ * in the theme's own colours, and colour alone does not reach everyone.
+ */
+const LEVEL_ICON: Record<IntensityLevel, string> = { low: '$(pulse)', medium: '$(pulse)', high: '$(flame)' };
 const TREND_ARROW: Record<IntensityTrend, string> = { rising: '$(arrow-up)', falling: '$(arrow-down)', steady: '$(arrow-right)' };
 const TREND_WORDS: Record<IntensityTrend, string> = { rising: 'rising', falling: 'falling', steady: 'steady' };
 
@@ -142,7 +147,7 @@ function carbonView(carbon: CarbonStatus): StatusView {
     '[Open dashboard](command:chase.showDashboard)',
   ];
   return {
-    text: `${carbon.stale ? '$(warning)' : '$(pulse)'} ${value} ${UNIT}${arrow}${stale} · ${carbon.source.label}`,
+    text: `${carbon.stale ? '$(warning)' : LEVEL_ICON[level ?? 'medium']} ${value} ${UNIT}${arrow}${stale} · ${carbon.source.label}`,
     tooltipMarkdown: lines.join('\n\n').replace(/\n\n\n\n/g, '\n\n'),
     accessibilityLabel: `Carbon intensity ${value} grams CO2 per kilowatt-hour${stale}${level ? `, ${level} for this grid` : ''}${carbon.trend ? `, ${TREND_WORDS[carbon.trend]}` : ''}, ${carbon.source.label}`,
     severity: carbon.stale ? 'warning' : 'normal',

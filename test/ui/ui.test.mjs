@@ -4,7 +4,7 @@
 //   (b) clicking it opens the dashboard webview and the chart paints its canvas
 //   (c) screenshots of the workbench, the status bar item and the dashboard in test-output/ui/
 //   (d) the sample `chase` task runs to completion and prints its carbon summary
-//   (e) switching to a dark theme: the dashboard rebuilds its charts in the theme's colours
+//   (e) switching to dark and high-contrast themes: the dashboard rebuilds its charts in their colours
 //   (f) a sped-up replay of a square-wave trace raises a carbon alert while the task runs
 // Needs dist/chase-vscode.vsix (npm run package; or env CHASE_VSIX) and code-server
 // (scripts/install-code-server.sh, or env CHASE_CODE_SERVER).
@@ -234,7 +234,7 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     await page.screenshot({ path: path.join(OUT, 'task.png') });
   }));
 
-  it('switches to a dark theme: the open dashboard rebuilds its charts in the theme\'s colours (screenshots of both)', tracked(async (t) => {
+  it('switches to dark and high-contrast themes: the open dashboard rebuilds its charts in each theme\'s colours (screenshots)', tracked(async (t) => {
     const luminance = (css) => {
       const [r, g, b] = css.match(/[\d.]+/g).slice(0, 3).map(Number);
       return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
@@ -244,33 +244,48 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     const frame = dashboardFrame();
     await frame.locator('body[data-chart-rendered="true"]').waitFor({ state: 'attached', timeout: 30_000 });
     const colours = () => frame.locator('body').evaluate((b) => ({ background: getComputedStyle(b).backgroundColor, text: getComputedStyle(b).color, classes: b.className }));
-    const light = await colours();
-    assert.match(light.classes, /vscode-light/, `the test starts in a light theme, body classes: ${light.classes}`);
-
-    await runCommand('Preferences: Color Theme');
-    await page.locator('.quick-input-widget input.input').fill('Dark Modern');
-    await pick('Dark Modern', 10_000);
-    await page.locator('.monaco-workbench.vs-dark').waitFor({ state: 'attached', timeout: 10_000 });
-    // the webview saw the theme change and rebuilt its charts (webview/dashboard.ts sets data-theme then)
-    await frame.locator('body[data-theme="dark"]').waitFor({ state: 'attached', timeout: 10_000 });
-    const dark = await colours();
-    t.diagnostic(`dashboard light: background ${light.background}, text ${light.text}; dark: background ${dark.background}, text ${dark.text}`);
-    assert.ok(luminance(light.background) > 0.7 && luminance(light.text) < 0.4, `light theme colours: ${JSON.stringify(light)}`);
-    assert.ok(luminance(dark.background) < 0.3 && luminance(dark.text) > 0.6, `dark theme colours: ${JSON.stringify(dark)}`);
-
-    // the rebuilt intensity chart draws its axis labels in the dark theme's light text colour
-    const canvas = frame.locator('canvas#intensity-chart');
-    const lightTextPixels = await canvas.evaluate((c) => {
+    /** Pixels of the intensity chart in a light, opaque colour (the dark themes' axis labels). */
+    const lightChartPixels = () => frame.locator('canvas#intensity-chart').evaluate((c) => {
       const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let n = 0;
       for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 200 && data[i] > 150 && data[i + 1] > 150 && data[i + 2] > 150) n++;
       return n;
     });
-    assert.ok(lightTextPixels > 200, `the rebuilt chart has only ${lightTextPixels} light (text-coloured) pixels`);
+    /** Picks a theme from the palette; resolves when the workbench and the dashboard have switched. */
+    const switchTheme = async (label, workbenchClass, dashboardTheme) => {
+      await runCommand('Preferences: Color Theme');
+      await page.locator('.quick-input-widget input.input').fill(label);
+      await page.locator(`.quick-input-list .monaco-list-row[aria-label^="${label}"]`).first().click({ timeout: 10_000 });
+      await page.locator(`.monaco-workbench.${workbenchClass}`).waitFor({ state: 'attached', timeout: 10_000 });
+      // the webview saw the theme change and rebuilt its charts (webview/dashboard.ts sets data-theme then)
+      await frame.locator(`body[data-theme="${dashboardTheme}"]`).waitFor({ state: 'attached', timeout: 10_000 });
+      return colours();
+    };
 
+    const light = await colours();
+    assert.match(light.classes, /vscode-light/, `the test starts in a light theme, body classes: ${light.classes}`);
+    assert.ok(luminance(light.background) > 0.7 && luminance(light.text) < 0.4, `light theme colours: ${JSON.stringify(light)}`);
+
+    const dark = await switchTheme('Dark Modern', 'vs-dark', 'dark');
+    assert.ok(luminance(dark.background) < 0.3 && luminance(dark.text) > 0.6, `dark theme colours: ${JSON.stringify(dark)}`);
+    const darkPixels = await lightChartPixels();
+    assert.ok(darkPixels > 200, `the chart rebuilt for the dark theme has only ${darkPixels} light (text-coloured) pixels`);
     await page.screenshot({ path: path.join(OUT, 'dashboard-dark.png') });
     await statusItem().screenshot({ path: path.join(OUT, 'status-bar-item-dark.png') });
-    for (const name of ['dashboard.png', 'dashboard-dark.png', 'status-bar-item.png', 'status-bar-item-dark.png']) {
+
+    const contrast = await switchTheme('Dark High Contrast', 'hc-black', 'high-contrast');
+    assert.ok(luminance(contrast.background) < 0.05 && luminance(contrast.text) > 0.95, `high-contrast theme colours: ${JSON.stringify(contrast)}`);
+    const contrastPixels = await lightChartPixels();
+    assert.ok(contrastPixels > 200, `the chart rebuilt for the high-contrast theme has only ${contrastPixels} light pixels`);
+    await page.screenshot({ path: path.join(OUT, 'dashboard-high-contrast.png') });
+    t.diagnostic(`dashboard background / text — light: ${light.background} / ${light.text}; dark: ${dark.background} / ${dark.text}; `
+      + `high contrast: ${contrast.background} / ${contrast.text}; light chart pixels: dark ${darkPixels}, high contrast ${contrastPixels}`);
+
+    // back to dark for the tests that follow: high-contrast themes draw status bar items in their own
+    // colours (the level shows by its icon there)
+    await switchTheme('Dark Modern', 'vs-dark', 'dark');
+
+    for (const name of ['dashboard.png', 'dashboard-dark.png', 'dashboard-high-contrast.png', 'status-bar-item.png', 'status-bar-item-dark.png']) {
       assert.ok(fs.statSync(path.join(OUT, name)).size > 500, `${name} is too small`);
     }
   }));
@@ -296,19 +311,27 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     await page.reload({ waitUntil: 'domcontentloaded' });
     await page.locator(OUR_ITEMS).filter({ hasText: '(square-wave.csv)' }).first().waitFor({ state: 'visible', timeout: 60_000 });
 
-    const colourAt = async (g) => {
-      const item = page.locator(OUR_ITEMS).filter({ hasText: `${g} gCO₂/kWh` }).first();
-      await item.waitFor({ state: 'visible', timeout: 10_000 });
-      // VS Code paints the item's background and text colour on its label
-      return item.evaluate((el) => {
+    /**
+     * How our status bar item looks once it shows `g` g/kWh at `level` (by its accessible name): the
+     * first renders after a reload may come before the workspace's settings reach the extension.
+     */
+    const lookAt = async (g, level) => (await page.waitForFunction(([selector, text, levelWords]) => {
+      for (const el of document.querySelectorAll(selector)) {
+        const names = [el, ...el.querySelectorAll('[aria-label]')].map((e) => e.getAttribute('aria-label') ?? '').join(' ');
+        if (!el.textContent?.includes(text) || !names.includes(levelWords)) continue;
+        // VS Code paints the item's background and text colour on its label
         const label = el.querySelector('.statusbar-item-label') ?? el;
-        return `background ${getComputedStyle(label).backgroundColor}, text ${getComputedStyle(label).color}`;
-      });
-    };
-    const highLook = await colourAt(HIGH_G);
-    const mediumLook = await colourAt(MEDIUM_G);
+        const icons = [...label.querySelectorAll('.codicon')].map((i) => [...i.classList].find((c) => c !== 'codicon')).join(' ');
+        return `background ${getComputedStyle(label).backgroundColor}, text ${getComputedStyle(label).color}, icons ${icons}`;
+      }
+      return false;
+    }, [OUR_ITEMS, `${g} gCO₂/kWh`, `${level} for this grid`], { timeout: 30_000, polling: 100 })).jsonValue();
+    const highLook = await lookAt(HIGH_G, 'high');
+    const mediumLook = await lookAt(MEDIUM_G, 'medium');
+    assert.match(highLook, /icons codicon-flame/, 'a high intensity shows the flame icon');
+    assert.match(mediumLook, /icons codicon-pulse/);
     t.diagnostic(`status bar item at ${HIGH_G} g/kWh: ${highLook}; at ${MEDIUM_G} g/kWh: ${mediumLook}`);
-    assert.notEqual(highLook, mediumLook, 'the status bar item should change colour when the grid is high');
+    assert.notEqual(highLook.replace(/, icons.*/, ''), mediumLook.replace(/, icons.*/, ''), 'the status bar item should change colour when the grid is high');
 
     // No alert without a live run ...
     const alert = page.locator('.notification-toast', { hasText: 'Grid carbon intensity is high' });

@@ -20,6 +20,16 @@ describe('status bar view', () => {
     assert.match(v.tooltipMarkdown, /ODbL/);
   });
 
+  it('shows a high level by its icon too, not only by colour (high-contrast themes ignore item colours)', () => {
+    const levels = { lowBelowGPerKwh: 100, highAboveGPerKwh: 200, basis: 'test' };
+    const high = statusView(ok({ intensityGPerKwh: 250, levels } as never));
+    assert.equal(high.level, 'high');
+    assert.match(high.text, /^\$\(flame\) 250 gCO₂/);
+    assert.match(high.accessibilityLabel, /high for this grid/);
+    for (const g of [50, 150]) assert.match(statusView(ok({ intensityGPerKwh: g, levels } as never)).text, /^\$\(pulse\) /);
+    assert.match(statusView(ok({ intensityGPerKwh: 250, levels, stale: true } as never)).text, /^\$\(warning\) /);
+  });
+
   it('marks a stale reading as stale, never as fresh', () => {
     const v = statusView(ok({ stale: true, staleReason: 'API unreachable' }));
     assert.match(v.text, /\(stale\)/);
