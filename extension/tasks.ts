@@ -9,11 +9,11 @@
  */
 import * as vscode from 'vscode';
 import type { RunPolicyName, RunSummary } from '../agent/protocol/messages';
+import { runOutcomeText } from '../agent/protocol/runOutcome';
 import type { AgentClient } from './agentClient';
 
 export const TASK_TYPE = 'chase';
 /** The extension cannot import the agent's accounting module (separate TS projects); same constant. */
-const JOULES_PER_KWH = 3_600_000;
 const POLICIES: readonly RunPolicyName[] = ['default', 'max-power', 'static-best', 'energy-only', 'chase-paper'];
 
 export interface ChaseTaskDefinition extends vscode.TaskDefinition {
@@ -37,11 +37,7 @@ export function taskProblem(d: vscode.TaskDefinition): string | undefined {
 }
 
 export function summaryLine(s: RunSummary): string {
-  const kwh = (s.energyJ / JOULES_PER_KWH).toFixed(4);
-  const saved =
-    s.savedCarbonG !== undefined && s.baselineCarbonG ? `, saved ${s.savedCarbonG.toFixed(1)} g (${((100 * s.savedCarbonG) / s.baselineCarbonG).toFixed(1)} %) vs max power` : ', no saving estimate (no power profile yet)';
-  const slow = s.slowdownPct !== undefined ? `, slowdown ${s.slowdownPct.toFixed(1)} % (budget ${s.budgetPct} %)` : '';
-  return `Chase: ${kwh} kWh, ${s.carbonG.toFixed(1)} gCO₂${saved}${slow}; exit code ${s.exitCode ?? 'none'}`;
+  return `Chase: ${runOutcomeText(s)}; exit code ${s.exitCode ?? 'none'}`;
 }
 
 class ChaseRunTerminal implements vscode.Pseudoterminal {

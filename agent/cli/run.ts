@@ -13,11 +13,11 @@ import { ReplayProvider } from '../carbon/replay';
 import { createProvider } from '../carbon/index';
 import { secretsFromEnv } from '../carbon/secrets';
 import { createLogger } from '../log';
-import { joulesToKwh } from '../store/accounting';
 import { Run, type RunPolicyName, type RunSummary } from '../runs/run';
 import { RunCarbon } from '../runs/runCarbon';
 import { ReporterServer } from '../runs/reporterServer';
 import type { CarbonSourceKind } from '../protocol/messages';
+import { runOutcomeText } from '../protocol/runOutcome';
 import { HistoryStore } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 import { historyProfileStore } from '../runs/profileStore';
@@ -207,14 +207,11 @@ function jsonSummary(s: RunSummary, run: Run) {
 }
 
 export function humanSummary(s: RunSummary, simulated: boolean): string {
-  const kwh = joulesToKwh(s.energyJ);
-  const saved = s.savedCarbonG !== undefined && s.baselineCarbonG ? ` (saved ${s.savedCarbonG.toFixed(1)} g, ${((100 * s.savedCarbonG) / s.baselineCarbonG).toFixed(1)} % vs max power)` : '';
-  const slow = s.slowdownPct !== undefined ? `, slowdown ${s.slowdownPct.toFixed(1)} % (budget ${s.budgetPct} %)` : '';
   return [
     s.command.startsWith('pid ') && (s.exitCode ?? undefined) === undefined
       ? `chase: ${s.command} (attached) ${s.state === 'failed' ? 'could not be controlled' : 'ended'}${simulated ? ' [simulated GPUs]' : ''}`
       : `chase: ${s.command} exited with ${s.exitCode ?? 'no code'}${simulated ? ' [simulated GPUs]' : ''}`,
-    `chase: energy ${kwh.toFixed(4)} kWh, carbon ${s.carbonG.toFixed(1)} gCO₂${saved}${slow}`,
+    `chase: ${runOutcomeText(s)}`,
     ...(s.progressSource === 'gpu-proxy' ? ['chase: progress: GPU activity as a proxy (gpu-proxy; the job reports no steps) — slowdown and savings are estimates'] : []),
     ...(s.advise ? [`chase: advise mode — limits were computed but not applied: ${s.advise}`] : []),
     ...(s.error ? [`chase: ${s.error}`] : []),

@@ -7,7 +7,9 @@
  * instead of with one average.
  */
 
-export const JOULES_PER_KWH = 3_600_000;
+import { JOULES_PER_KWH } from '../protocol/runOutcome';
+
+export { JOULES_PER_KWH };
 
 export const joulesToKwh = (j: number): number => j / JOULES_PER_KWH;
 export const kwhToJoules = (kwh: number): number => kwh * JOULES_PER_KWH;

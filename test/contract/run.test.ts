@@ -40,7 +40,7 @@ describe('chase-agent run', () => {
     const r = await runAgent([...fast, '--', 'python3', demo, '--epochs', '1', '--steps', '20', '--step-ms', '5', '--exit-code', '3']);
     assert.equal(r.code, 3);
     assert.match(r.stdout, /chase: .*train_demo\.py.* exited with 3 \[simulated GPUs\]/);
-    assert.match(r.stdout, /energy [\d.]+ kWh, carbon [\d.]+ gCO₂/);
+    assert.match(r.stdout, /chase: [\d.]+ kWh, [\d.]+ gCO₂/);
   });
 
   it('a command that cannot start is a clear error, not a hang', async () => {
