@@ -5,13 +5,16 @@
  * behind.
  *
  * File: `<state dir>/power-limits.json`, one small JSON document, replaced atomically
- * (write temp → fsync → rename → fsync directory). All I/O is synchronous on purpose: the journal is
+ * (write temp → fsync → rename → fsync directory). Several agents may share it (a system service and
+ * a `chase-agent run` on other GPUs), so each read-modify-write holds `power-limits.json.lock`,
+ * created exclusively and holding the writer's pid; a lock whose pid is dead, or older than any
+ * write could take, is taken over. All I/O is synchronous on purpose: the journal is
  * written before each limit change (rare) and must also work inside `process.on('exit')`.
  *
  * State dir: env CHASE_STATE_DIR, else $XDG_STATE_HOME/chase, else ~/.local/state/chase
  * (%LOCALAPPDATA%\chase\state on Windows).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { GpuBackendKind } from '../backend';
@@ -55,11 +58,25 @@ export function currentBootId(): string | undefined {
   return cachedBootId;
 }
 
+/** How long a writer waits for another process's lock by default. */
+const LOCK_WAIT_MS = 5_000;
+/** A lock older than this is stale whatever its pid says (a write takes milliseconds; pids get reused). */
+const LOCK_STALE_MS = 30_000;
+
+export interface LimitJournalOptions {
+  /** How long to wait for another process's lock before failing (ms). */
+  lockWaitMs?: number;
+}
+
 export class LimitJournal {
   readonly file: string;
+  private readonly lockFile: string;
+  private readonly lockWaitMs: number;
 
-  constructor(readonly dir: string = defaultStateDir()) {
+  constructor(readonly dir: string = defaultStateDir(), options: LimitJournalOptions = {}) {
     this.file = join(dir, 'power-limits.json');
+    this.lockFile = `${this.file}.lock`;
+    this.lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS;
   }
 
   read(): JournalEntry[] {
@@ -79,6 +96,10 @@ export class LimitJournal {
    * throttled value.
    */
   record(entry: Omit<JournalEntry, 'ownerPid' | 'bootId' | 'updatedAtMs'>, now = Date.now()): JournalEntry {
+    return this.locked(() => this.recordUnlocked(entry, now));
+  }
+
+  private recordUnlocked(entry: Omit<JournalEntry, 'ownerPid' | 'bootId' | 'updatedAtMs'>, now: number): JournalEntry {
     const entries = this.read();
     const existing = entries.find((e) => e.uuid === entry.uuid);
     const next: JournalEntry = {
@@ -93,9 +114,73 @@ export class LimitJournal {
   }
 
   remove(uuids: string[]): void {
-    const entries = this.read();
-    const kept = entries.filter((e) => !uuids.includes(e.uuid));
-    if (kept.length !== entries.length) this.write(kept);
+    this.locked(() => {
+      const entries = this.read();
+      const kept = entries.filter((e) => !uuids.includes(e.uuid));
+      if (kept.length !== entries.length) this.write(kept);
+    });
+  }
+
+  /**
+   * Runs a read-modify-write under the journal's lock. Synchronous like the rest (it also runs in
+   * `process.on('exit')`): waiting sleeps the thread for a few milliseconds at a time.
+   */
+  private locked<T>(fn: () => T): T {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const deadline = Date.now() + this.lockWaitMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const fd = openSync(this.lockFile, 'wx', 0o600);
+        try {
+          writeSync(fd, `${process.pid}\n`);
+        } finally {
+          closeSync(fd);
+        }
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const holder = this.lockHolder();
+      if (holder.stale) {
+        try {
+          unlinkSync(this.lockFile);
+        } catch {
+          // another waiter took it over first
+        }
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `The power-limit journal ${this.file} is locked by process ${holder.pid ?? '(unknown)'} (another Chase agent) for longer than ${this.lockWaitMs} ms. ` +
+            `If no chase-agent is running, delete ${this.lockFile}.`,
+        );
+      }
+      sleepSync(Math.min(1 + attempt, 20));
+    }
+    try {
+      return fn();
+    } finally {
+      try {
+        unlinkSync(this.lockFile);
+      } catch {
+        // already gone: nothing to release
+      }
+    }
+  }
+
+  /** The lock's owner, and whether the lock is stale (owner dead, or held implausibly long). */
+  private lockHolder(): { pid?: number; stale: boolean } {
+    let text: string;
+    let ageMs: number;
+    try {
+      text = readFileSync(this.lockFile, 'utf8');
+      ageMs = Date.now() - statSync(this.lockFile).mtimeMs;
+    } catch {
+      return { stale: false }; // released meanwhile: try again
+    }
+    const pid = Number.parseInt(text, 10);
+    if (!Number.isInteger(pid) || pid <= 0) return { stale: ageMs > LOCK_STALE_MS }; // being written, or garbage
+    return { pid, stale: ageMs > LOCK_STALE_MS || (pid !== process.pid && !processAlive(pid)) };
   }
 
   /** Entries whose owner is gone: a dead pid, or another boot. */
@@ -126,4 +211,9 @@ export class LimitJournal {
       }
     }
   }
+}
+
+/** Blocks the thread for `ms` milliseconds (the journal is synchronous on purpose). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LimitJournal, defaultStateDir } from '../../../agent/gpu/safety/journal';
@@ -64,6 +65,41 @@ test('journal: entries of a dead pid or another boot are orphaned', () => {
 });
 
 // ---- guard (in process, simulated backend) -------------------------------------------------------
+
+test('journal: agents writing at once (a service and a CLI run) lose no entry', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const writers = 4;
+  const perWriter = 25;
+  // each writer records its own GPUs as fast as it can, the way several agents journal before limit changes
+  const script = `
+    const { LimitJournal } = require(process.env.JOURNAL_MODULE);
+    const j = new LimitJournal(process.env.JOURNAL_DIR);
+    for (let i = 0; i < ${perWriter}; i++) {
+      j.record({ uuid: 'GPU-' + process.env.WRITER + '-' + i, backend: 'nvml', index: i, previousLimitMw: 300000, newLimitMw: 200000 });
+    }`;
+  const env = { ...process.env, JOURNAL_MODULE: join(__dirname, '../../../agent/gpu/safety/journal.js'), JOURNAL_DIR: dir };
+  const exits = await Promise.all(Array.from({ length: writers }, (_, w) => new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, ['-e', script], { env: { ...env, WRITER: String(w) }, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('exit', resolve);
+  })));
+  assert.deepEqual(exits, Array(writers).fill(0));
+  const entries = new LimitJournal(dir).read();
+  assert.equal(entries.length, writers * perWriter, `${writers * perWriter - entries.length} entries were lost`);
+  assert.equal(existsSync(join(dir, 'power-limits.json.lock')), false, 'the lock is released');
+});
+
+test('journal: a lock left by a dead process is taken over; a live holder gets a clear error after the wait', () => {
+  const dir = tempDir();
+  const lock = join(dir, 'power-limits.json.lock');
+  writeFileSync(lock, '999999999\n'); // no such pid
+  const journal = new LimitJournal(dir, { lockWaitMs: 200 });
+  journal.record({ uuid: A, backend: 'nvml', index: 0, previousLimitMw: 300000, newLimitMw: 200000 });
+  assert.equal(journal.read().length, 1);
+  assert.equal(existsSync(lock), false);
+  writeFileSync(lock, `${process.ppid}\n`); // alive, and not us
+  assert.throws(() => journal.record({ uuid: B, backend: 'nvml', index: 1, previousLimitMw: 300000, newLimitMw: 200000 }), /locked by process \d+.*delete/s);
+  assert.equal(journal.read().length, 1, 'nothing written without the lock');
+});
 
 test('guard: a limit outside the constraints is clamped and the clamp is logged; journaled before applied', async () => {
   const backend = simBackend(1);
