@@ -19,15 +19,9 @@
 import { closeSync, existsSync, fsyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../log';
-import { processAlive } from '../process';
+import { processAlive, sleepSync } from '../process';
 
 const MAGIC = Buffer.from([0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7]);
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
-
-/** Blocks the thread for `ms` without spinning (SQLite calls are synchronous anyway). */
-export function sleepSync(ms: number): void {
-  Atomics.wait(sleepCell, 0, 0, Math.max(1, Math.round(ms)));
-}
 
 /**
  * Every Chase process that opens a history database registers in `<db>.pids/<pid>` (content: its

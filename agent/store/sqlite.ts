@@ -12,7 +12,8 @@
 import { Database, type BindValues, type QueryResult, type SQLiteValue, type Statement } from 'node-sqlite3-wasm';
 import { resolve } from 'node:path';
 import type { Logger } from '../log';
-import { breakIfStale, markWaiting, noteHolding, recoverDatabase, registerProcess, sleepSync, unregisterProcess, yieldToWaiters, type RecoveryOutcome } from './journal';
+import { breakIfStale, markWaiting, noteHolding, recoverDatabase, registerProcess, unregisterProcess, yieldToWaiters, type RecoveryOutcome } from './journal';
+import { sleepSync } from '../process';
 
 export type Row = Record<string, SQLiteValue>;
 

@@ -18,7 +18,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { GpuBackendKind } from '../backend';
-import { processAlive } from '../../process';
+import { processAlive, sleepSync } from '../../process';
 
 export interface JournalEntry {
   uuid: string;
@@ -211,9 +211,4 @@ export class LimitJournal {
       }
     }
   }
-}
-
-/** Blocks the thread for `ms` milliseconds (the journal is synchronous on purpose). */
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

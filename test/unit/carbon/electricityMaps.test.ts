@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ElectricityMapsProvider } from '../../../agent/carbon/electricityMaps';
 import { createProvider } from '../../../agent/carbon/index';
 import { CarbonSourceError } from '../../../agent/carbon/provider';
-import { FakeApi, HOUR, fastHttp, hang, huge, iso, malformed, ok, status } from './fakeApi';
+import { FakeApi, HOUR, fastHttp, hang, huge, iso, malformed, ok, status, expectCarbonError } from './fakeApi';
 
 const TOKEN = 'em-secret-token-123';
 const NOW = Date.UTC(2026, 10, 27, 9, 20);
@@ -26,15 +26,7 @@ const latest = (value: number | null = 321, at = HOUR_START) => ok({ zone: 'DE',
 const series = (key: 'history' | 'forecast', start: number, values: Array<number | null>) =>
   ok({ zone: 'DE', [key]: values.map((v, i) => ({ carbonIntensity: v, datetime: iso(start + i * HOUR) })) });
 
-async function expectError(p: Promise<unknown>, kind: CarbonSourceError['kind'], pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof CarbonSourceError, String(e));
-    assert.equal(e.kind, kind, e.message);
-    assert.match(e.message, pattern);
-    assert.doesNotMatch(e.message, new RegExp(TOKEN));
-    return true;
-  });
-}
+const expectError = (p: Promise<unknown>, kind: CarbonSourceError['kind'], pattern: RegExp) => expectCarbonError(p, kind, pattern, [new RegExp(TOKEN)]);
 
 describe('Electricity Maps provider', () => {
   it('reads latest with the auth-token header and settings as query params', async () => {

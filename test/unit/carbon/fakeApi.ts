@@ -4,6 +4,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import assert from 'node:assert/strict';
+import { CarbonSourceError } from '../../../agent/carbon/provider';
 
 export interface SeenRequest {
   path: string;
@@ -106,3 +108,17 @@ export function fastHttp(sleeps: number[] = []) {
 
 export const HOUR = 3_600_000;
 export const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Asserts that `p` rejects with a CarbonSourceError of `kind` whose message matches `pattern` and
+ * shows none of `secrets` (API keys, passwords, tokens must never reach a message).
+ */
+export async function expectCarbonError(p: Promise<unknown>, kind: CarbonSourceError['kind'], pattern: RegExp, secrets: RegExp[]): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof CarbonSourceError, String(e));
+    assert.equal(e.kind, kind, e.message);
+    assert.match(e.message, pattern);
+    for (const secret of secrets) assert.doesNotMatch(e.message, secret);
+    return true;
+  });
+}

@@ -2,7 +2,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CarbonSourceError } from '../../../agent/carbon/provider';
 import { WattTimeProvider, lbsPerMwhToGPerKwh } from '../../../agent/carbon/wattTime';
-import { FakeApi, fastHttp, iso, json, status, type Handler } from './fakeApi';
+import { FakeApi, fastHttp, iso, json, status, type Handler, expectCarbonError } from './fakeApi';
 
 const USER = 'wt-user';
 const PASS = 'wt-password-secret';
@@ -44,16 +44,7 @@ function provider(extra: Partial<ConstructorParameters<typeof WattTimeProvider>[
   return new WattTimeProvider({ username: USER, password: PASS, zone: 'CAISO_NORTH', baseUrl: api.url, ...extra }, { now: () => clock, http: fastHttp(), tokenLifetimeMs });
 }
 
-async function expectError(p: Promise<unknown>, kind: CarbonSourceError['kind'], pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof CarbonSourceError, String(e));
-    assert.equal(e.kind, kind, e.message);
-    assert.match(e.message, pattern);
-    assert.doesNotMatch(e.message, new RegExp(PASS));
-    assert.doesNotMatch(e.message, /token-\d/);
-    return true;
-  });
-}
+const expectError = (p: Promise<unknown>, kind: CarbonSourceError['kind'], pattern: RegExp) => expectCarbonError(p, kind, pattern, [new RegExp(PASS), /token-\d/]);
 
 describe('WattTime provider', () => {
   it('logs in with Basic auth, reads the current MOER from /v3/historical and converts lbs/MWh to g/kWh', async () => {
