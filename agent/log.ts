@@ -12,11 +12,7 @@ export interface Logger {
   error(message: string, cause?: unknown): void;
 }
 
-let threshold: LogLevel = (process.env.CHASE_LOG_LEVEL as LogLevel) in ORDER ? (process.env.CHASE_LOG_LEVEL as LogLevel) : 'info';
-
-export function setLogLevel(level: LogLevel): void {
-  threshold = level;
-}
+const threshold: LogLevel = (process.env.CHASE_LOG_LEVEL as LogLevel) in ORDER ? (process.env.CHASE_LOG_LEVEL as LogLevel) : 'info';
 
 function write(level: LogLevel, scope: string, message: string): void {
   if (ORDER[level] < ORDER[threshold]) return;

@@ -40,7 +40,9 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const args = serverFlag ? argv : rest;
-  if (args.includes('--help') || args.includes('-h')) {
+  // only Chase's own options: after `--` come the job's (`run -- python train.py -h` runs the job)
+  const own = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
+  if (own.includes('--help') || own.includes('-h')) {
     process.stdout.write(command.usage + '\n');
     return 0;
   }

@@ -15,6 +15,7 @@
 import type { CarbonSourceInfo, ForecastPoint, IntensityPoint } from '../protocol/messages';
 import { formatUtc, redact, type HttpClientOptions } from './http';
 import { CarbonSourceError, type CarbonProvider, type CarbonReading } from './provider';
+import { describeError } from '../log';
 
 export const HOUR_MS = 3_600_000;
 export const MINUTE_MS = 60_000;
@@ -198,5 +199,5 @@ export abstract class ApiProvider implements CarbonProvider {
 
 export function asSourceError(e: unknown, label: string): CarbonSourceError {
   if (e instanceof CarbonSourceError) return e;
-  return new CarbonSourceError(`${label}: unexpected failure (${e instanceof Error ? e.message : String(e)}).`, 'unavailable');
+  return new CarbonSourceError(`${label}: unexpected failure (${describeError(e)}).`, 'unavailable');
 }

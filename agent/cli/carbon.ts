@@ -11,6 +11,8 @@ import { CarbonSourceError, type CarbonProvider, type CarbonReading } from '../c
 import { ReplayProvider } from '../carbon/replay';
 import { secretsFromEnv } from '../carbon/secrets';
 import { numberArg, UsageError, type CliCommand } from './command';
+import { describeError } from '../log';
+import { formatUtc } from '../carbon/http';
 
 const PROVIDERS: readonly CarbonSourceKind[] = ['replay', 'static', 'electricitymaps', 'watttime', 'uk-neso'];
 const HOUR_MS = 3_600_000;
@@ -94,8 +96,6 @@ function hourly(points: ForecastPoint[]): Array<{ timestampMs: number; intensity
   return [...groups].map(([t, vs]) => ({ timestampMs: t, intensityGPerKwh: vs.reduce((a, b) => a + b, 0) / vs.length }));
 }
 
-const fmt = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
-
 export interface CarbonCliIo {
   out(text: string): void;
   err(text: string): void;
@@ -119,7 +119,7 @@ export async function runCarbon(argv: string[], io: CarbonCliIo): Promise<number
       try {
         forecast = await provider.forecast(nextPeriod, args.hours);
       } catch (e) {
-        forecastError = e instanceof Error ? e.message : String(e);
+        forecastError = describeError(e);
       }
     }
     const notices = (provider as { notices?: string[] }).notices ?? [];
@@ -131,14 +131,14 @@ export async function runCarbon(argv: string[], io: CarbonCliIo): Promise<number
     const lines = [
       `Source:   ${info.label} (${info.signal} signal, zone ${info.zone})`,
       `Data:     ${info.attribution}`,
-      `Now:      ${Math.round(reading.intensityGPerKwh)} g/kWh for the period from ${fmt(reading.timestampMs)}${reading.stale ? `  [STALE: ${reading.staleReason ?? 'old reading'}]` : ''}`,
+      `Now:      ${Math.round(reading.intensityGPerKwh)} g/kWh for the period from ${formatUtc(reading.timestampMs)}${reading.stale ? `  [STALE: ${reading.staleReason ?? 'old reading'}]` : ''}`,
       ...notices.map((n) => `Note:     ${n}`),
     ];
     if (forecastError) lines.push(`Forecast: unavailable — ${forecastError}`);
     else if (args.hours > 0 && !forecast) lines.push(`Forecast: ${info.label} has no forecast for this account or zone.`);
     else if (forecast) {
       lines.push(`Forecast: next ${args.hours} h (hourly means)`);
-      for (const p of hourly(forecast)) lines.push(`  ${fmt(p.timestampMs)}  ${Math.round(p.intensityGPerKwh)} g/kWh`);
+      for (const p of hourly(forecast)) lines.push(`  ${formatUtc(p.timestampMs)}  ${Math.round(p.intensityGPerKwh)} g/kWh`);
     }
     io.out(lines.join('\n') + '\n');
     return 0;

@@ -2,6 +2,7 @@ import type { CliCommand } from './command';
 import { UsageError } from './command';
 import { openGpuBackend } from '../gpu/index';
 import { LimitJournal } from '../gpu/safety/journal';
+import { describeError } from '../log';
 
 export interface GpuListEntry {
   index: number;
@@ -63,7 +64,7 @@ export async function listGpus(env: NodeJS.ProcessEnv = process.env): Promise<Gp
         entry.powerMw = r.powerMw;
         entry.energyMj = r.energyMj ?? null;
       } catch (e) {
-        entry.readError = e instanceof Error ? e.message : String(e);
+        entry.readError = describeError(e);
       }
       gpus.push(entry);
     }

@@ -12,7 +12,7 @@ import { startGpuControl } from '../gpu/index';
 import { ReplayProvider } from '../carbon/replay';
 import { createProvider } from '../carbon/index';
 import { secretsFromEnv } from '../carbon/secrets';
-import { createLogger } from '../log';
+import { createLogger, describeError } from '../log';
 import { Run, type RunPolicyName, type RunSummary } from '../runs/run';
 import { RunCarbon } from '../runs/runCarbon';
 import { ReporterServer } from '../runs/reporterServer';
@@ -123,7 +123,7 @@ export const runCommand: CliCommand = {
       try {
         history = HistoryStore.open({ path: dbPath, log: createLogger('history') });
       } catch (e) {
-        log.warn(`profiles: cannot open the history database ${dbPath} (${e instanceof Error ? e.message : String(e)}); profiling without storing the result. Use --db FILE to point elsewhere.`);
+        log.warn(`profiles: cannot open the history database ${dbPath} (${describeError(e)}); profiling without storing the result. Use --db FILE to point elsewhere.`);
       }
     }
     const run: Run = new Run(

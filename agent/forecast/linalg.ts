@@ -35,24 +35,10 @@ export function choleskySolve(a: Float64Array, b: Float64Array, n: number): bool
   return true;
 }
 
-/** Gram matrix XᵀX (p×p, full) and Xᵀy accumulated over rows [from, to) of row-major `x`. */
-export function accumulateGram(x: Float64Array, y: Float64Array, p: number, from: number, to: number, xtx: Float64Array, xty: Float64Array): void {
-  for (let r = from; r < to; r++) {
-    const o = r * p;
-    const yr = y[r];
-    for (let i = 0; i < p; i++) {
-      const xi = x[o + i];
-      xty[i] += xi * yr;
-      const row = i * p;
-      for (let j = 0; j <= i; j++) xtx[row + j] += xi * x[o + j];
-    }
-  }
-  for (let i = 0; i < p; i++) for (let j = 0; j < i; j++) xtx[j * p + i] = xtx[i * p + j];
-}
-
 /**
- * The same for column-major `x` (column k of row r at `x[k·cap + r]`): each entry is one tight dot
- * product, several times faster in JavaScript than the row-major update.
+ * Gram matrix XᵀX (p×p, full) and Xᵀy accumulated over rows [from, to) of column-major `x` (column k
+ * of row r at `x[k·cap + r]`): each entry is one tight dot product, several times faster in
+ * JavaScript than a row-major update.
  */
 export function accumulateGramColumns(x: Float64Array, y: Float64Array, p: number, cap: number, from: number, to: number, xtx: Float64Array, xty: Float64Array): void {
   for (let i = 0; i < p; i++) {
@@ -88,12 +74,4 @@ export function solveRidge(xtx: Float64Array, xty: Float64Array, rows: number, p
   const beta = xty.slice();
   if (!choleskySolve(a, beta, p)) beta.fill(0);
   return beta;
-}
-
-/** Ridge regression of `y` on the rows of `x` (rows×p, row-major, column 0 all ones); returns β. */
-export function ridgeFit(x: Float64Array, y: Float64Array, rows: number, p: number, lambda: number): Float64Array {
-  const xtx = new Float64Array(p * p);
-  const xty = new Float64Array(p);
-  accumulateGram(x, y, p, 0, rows, xtx, xty);
-  return solveRidge(xtx, xty, rows, p, lambda);
 }
