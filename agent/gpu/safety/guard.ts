@@ -153,6 +153,8 @@ export class PowerLimitGuard {
     return this.enqueue(d.uuid, async () => {
       if (this.closed) throw new GpuControlRefusedError('The agent is shutting down; limit not applied.', 'CLOSED');
       const owned = this.owned.get(d.uuid);
+      // Already at this limit (a run re-applies its limit every period): no journal write, no set.
+      if (owned && (await this.backend.getPowerLimit(d.index)) === mw) return;
       const previous = owned ? owned.restoreMw : await this.backend.getPowerLimit(d.index);
       // Journal first: if the agent dies between these two lines, the next start restores `previous`.
       const entry = this.options.journal.record({ uuid: d.uuid, backend: this.backend.kind, index: d.index, previousLimitMw: previous, newLimitMw: mw }, this.options.now?.());
@@ -194,11 +196,6 @@ export class PowerLimitGuard {
       throw new GpuError(`Could not set ${mw} mW on every GPU of the group, so the group was put back to its previous limits. ${failures.join('; ')}`, 'GROUP_FAILED');
     }
     return { requestedMw, appliedMw: mw, clamped, results: devices.map((d) => ({ uuid: d.uuid, index: d.index, requestedMw, appliedMw: mw, clamped })) };
-  }
-
-  /** UUIDs whose limit this process changed and has not restored. */
-  ownedGpus(): string[] {
-    return [...this.owned.keys()];
   }
 
   /** Restores every limit this process changed, through the GPU queues (after pending commands). */
