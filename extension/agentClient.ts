@@ -79,9 +79,13 @@ export class AgentClient implements vscode.Disposable {
 
   /** Sends new settings to the running agent; starts it if it is down. */
   async configure(settings: AgentSettings): Promise<void> {
-    this.settings = settings;
     const client = this.client;
+    // A change that leaves the agent's settings as they are (a display-only setting such as
+    // chase.statusBar.*, a secret set to the same value) must not restart the carbon source.
+    const unchanged = this.currentState.kind === 'running' && JSON.stringify(settings) === JSON.stringify(this.settings);
+    this.settings = settings;
     if (!client || client.state !== State.Running) return this.start(settings);
+    if (unchanged) return;
     try {
       const result = await client.sendRequest<Configured>(Methods.configure.method, settings);
       this.setState({ kind: 'running', carbon: result.status, ...(this.gpus ? { gpus: this.gpus } : {}) });
