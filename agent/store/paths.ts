@@ -1,12 +1,10 @@
-/** Where the history database lives: `--db FILE`, else `$CHASE_STATE_DIR/history.sqlite`, else the XDG state dir. */
+/** Where the history database lives: `--db FILE`, else `history.sqlite` in the agent's state directory. */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { defaultStateDir } from '../paths';
 
 export const HISTORY_FILE = 'history.sqlite';
 
 export function defaultHistoryPath(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
-  if (env.CHASE_STATE_DIR) return join(env.CHASE_STATE_DIR, HISTORY_FILE);
-  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, 'chase', HISTORY_FILE);
-  if (process.platform === 'win32' && env.LOCALAPPDATA) return join(env.LOCALAPPDATA, 'chase', HISTORY_FILE);
-  return join(home, '.local', 'state', 'chase', HISTORY_FILE);
+  return join(defaultStateDir(env, process.platform, home), HISTORY_FILE);
 }

@@ -15,10 +15,10 @@
  * (%LOCALAPPDATA%\chase\state on Windows).
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { GpuBackendKind } from '../backend';
 import { processAlive, sleepSync } from '../../process';
+import { defaultStateDir } from '../../paths';
 
 export interface JournalEntry {
   uuid: string;
@@ -40,11 +40,6 @@ interface JournalFile {
   entries: JournalEntry[];
 }
 
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
-  if (env.CHASE_STATE_DIR) return env.CHASE_STATE_DIR;
-  if (platform === 'win32') return join(env.LOCALAPPDATA ?? join(homedir(), 'AppData', 'Local'), 'chase', 'state');
-  return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'chase');
-}
 
 let cachedBootId: string | undefined | null = null;
 export function currentBootId(): string | undefined {
