@@ -12,6 +12,7 @@
 import { allocate, allocatedPoint } from './allocate';
 import { edgeSlopes } from './frontier';
 import type { PowerProfile } from './profile';
+import { JOULES_PER_KWH } from '../store/accounting';
 
 export interface OracleResult {
   carbonG: number;
@@ -23,7 +24,7 @@ export interface OracleResult {
 }
 
 /** mW·s × g/kWh → g. */
-export const MW_S_G_PER_KWH_TO_G = 1 / 1000 / 3.6e6;
+export const MW_S_G_PER_KWH_TO_G = 1 / 1000 / JOULES_PER_KWH;
 
 export function planOracle(profile: PowerProfile, actual: Float64Array, periodS: number, units: number, deadlineS: number): OracleResult {
   const frontier = profile.frontier;

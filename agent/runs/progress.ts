@@ -94,7 +94,6 @@ export class ProgressTracker {
   private lastCompleted: number | undefined;
   private lastTotal: number | undefined;
   private lastAtMs: number | undefined;
-  private lastRatePerS: number | undefined;
   private formatSeen: ProgressFormat | undefined;
 
   /** Feeds one sample seen at `atMs`. Returns the cumulative units done so far. */
@@ -106,7 +105,6 @@ export class ProgressTracker {
       this.lastCompleted = sample.completed;
       this.lastTotal = sample.total;
     }
-    if (sample.ratePerS !== undefined) this.lastRatePerS = sample.ratePerS;
     this.lastAtMs = atMs;
     return this.cumulative;
   }
@@ -132,9 +130,6 @@ export class ProgressTracker {
   }
   get format(): ProgressFormat | undefined {
     return this.formatSeen;
-  }
-  get displayedRatePerS(): number | undefined {
-    return this.lastRatePerS;
   }
   get lastSeenAtMs(): number | undefined {
     return this.lastAtMs;

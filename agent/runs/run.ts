@@ -29,7 +29,7 @@ import type { RunPolicyName, RunState, RunSummary } from '../protocol/messages';
 import { OnlineProfiler, DEFAULT_PROFILER, type ProfilerOptions } from './profiler';
 import type { RunCarbon } from './runCarbon';
 import type { ReporterServer } from './reporterServer';
-import { DriftDetector, workloadKeyOf, type ProfileStore } from './profileStore';
+import { DRIFT_PERIODS, DRIFT_THRESHOLD_PCT, DriftDetector, workloadKeyOf, type ProfileStore } from './profileStore';
 import { JOULES_PER_KWH } from '../store/accounting';
 import { processAlive } from '../process';
 import { constants } from 'node:os';
@@ -82,8 +82,6 @@ export interface RunDecision {
   /** Virtual (carbon-clock) start of the period decided. */
   periodStartMs: number;
   intensityGPerKwh: number;
-  /** The previous period's actual value: what persistence would forecast. */
-  lastActualGPerKwh?: number;
   /** The default forecaster's expectation for this period (the information rule: from history only). */
   forecastGPerKwh?: number;
   powerLimitMw: number;
@@ -449,7 +447,7 @@ export class Run {
     const measured = (units - last.units) / ((wallMs - last.wallMs) / 1000);
     if (!this.drift.observe(expected, measured)) return false;
     this.deps.log.info(
-      `run ${this.options.id}: throughput ${measured.toFixed(2)}/s at ${(limitMw / 1000).toFixed(0)} W is more than 25 % off the profile's ${expected.toFixed(2)}/s for 3 periods in a row (a new phase?): discarding the profile and profiling again`,
+      `run ${this.options.id}: throughput ${measured.toFixed(2)}/s at ${(limitMw / 1000).toFixed(0)} W is more than ${DRIFT_THRESHOLD_PCT} % off the profile's ${expected.toFixed(2)}/s for ${DRIFT_PERIODS} periods in a row (a new phase?): discarding the profile and profiling again`,
     );
     this.policy = undefined;
     this.profiler = this.newProfiler();
@@ -489,7 +487,6 @@ export class Run {
       atMs: wall,
       periodStartMs,
       intensityGPerKwh: intensity,
-      ...(history.length > 0 ? { lastActualGPerKwh: history[history.length - 1] } : {}),
       ...(forecastGPerKwh !== undefined && Number.isFinite(forecastGPerKwh) ? { forecastGPerKwh } : {}),
       ...(expectedSavingG !== undefined && Number.isFinite(expectedSavingG) ? { expectedSavingG } : {}),
       powerLimitMw: limitMw,

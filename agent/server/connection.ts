@@ -87,9 +87,8 @@ export function startServer(connection: Connection = createConnection(), shared:
     liveRuns: () => liveRuns(),
     log: createLogger('telemetry'),
     onGpuSamples: (samples) => timeline.record(samples),
-    alwaysSample: true,
   });
-  void telemetry.updateSampling();
+  void telemetry.start();
   const monitor = new CarbonMonitor({
     now: () => Date.now(),
     onStatus: (status) => {
@@ -154,7 +153,7 @@ export function startServer(connection: Connection = createConnection(), shared:
     },
     history: historyStore,
   });
-  liveRuns = () => runs.list().length;
+  liveRuns = () => runs.liveCount;
   connection.onRequest(Methods.startRun.method, async (params: StartRunParams): Promise<StartRunResult> => {
     try {
       const started = await runs.start(params);

@@ -39,6 +39,11 @@ export class RunManager {
 
   constructor(private readonly deps: RunManagerDeps) {}
 
+  /** How many runs are live (cheap: no summaries built). */
+  get liveCount(): number {
+    return this.live.size;
+  }
+
   list(): RunSummary[] {
     return [...this.live.values()].map((l) => l.run.summary);
   }

@@ -4,7 +4,8 @@
  * while at least one run is live, so an idle editor writes nothing).
  *
  * One GpuSampler for the agent's life (its energy meter must stay monotone for the history and the
- * energy counter); it ticks while metrics are on or a run is live.
+ * energy counter), ticking from `start()` to `dispose()`: the notebook energy timeline needs its
+ * samples whether or not metrics serve or a run is live.
  */
 import type { CarbonStatus, MetricsSettings, RunSummary } from '../protocol/messages';
 import type { GpuControlHandle } from '../gpu/index';
@@ -27,13 +28,8 @@ export interface TelemetryDeps {
   /** How many runs are live now. */
   liveRuns: () => number;
   log: Logger;
-  setTimer?: (cb: () => void, ms: number) => { dispose(): void };
   /** Every sampler tick's samples, for other consumers of the same reading (the energy timeline). */
   onGpuSamples?: (samples: GpuSample[]) => void;
-  /** Sample all the time, not only while metrics serve or a run is live (someone else needs the samples). */
-  alwaysSample?: boolean;
-  /** For tests: a sampler over a fake backend. */
-  createSampler?: (gpu: GpuControlHandle, onSample: (s: GpuSample[]) => void) => GpuSampler;
 }
 
 export class Telemetry {
@@ -44,9 +40,8 @@ export class Telemetry {
   private chain: Promise<void> = Promise.resolve();
   private sampler: GpuSampler | undefined;
   private samplerPromise: Promise<GpuSampler | undefined> | undefined;
-  private sampling = false;
   private lastStatus: CarbonStatus | undefined;
-  private readonly forgetTimers = new Map<string, { dispose(): void }>();
+  private readonly forgetTimers = new Map<string, NodeJS.Timeout>();
   private noteText: string | undefined;
   private devices: readonly GpuInfo[] = [];
   private registeredIn: HistoryStore | undefined;
@@ -81,7 +76,7 @@ export class Telemetry {
       this.url = undefined;
     }
     this.noteText = undefined;
-    if (!want) return this.updateSampling();
+    if (!want) return;
     const server = new MetricsServer(this.metrics);
     try {
       const where = await server.start({ host: want.host, port: want.port });
@@ -99,7 +94,6 @@ export class Telemetry {
       this.deps.log.warn(this.noteText);
     }
     if (this.lastStatus) this.onCarbonStatus(this.lastStatus, false);
-    return this.updateSampling();
   }
 
   /** Each carbon status change: the intensity gauge, and a history reading while a run is live. */
@@ -120,10 +114,9 @@ export class Telemetry {
     }
   }
 
-  /** A run started: record the current reading (the run's context) and sample its GPUs. */
+  /** A run started: record the current reading (the run's context). */
   runStarted(): void {
     if (this.lastStatus) this.recordIntensity(this.lastStatus);
-    void this.updateSampling();
   }
 
   /** Every runUpdated: run totals for the counters; a finished run's series go after a while. */
@@ -131,17 +124,13 @@ export class Telemetry {
     this.metrics.update({ runs: [{ runId: s.id, emissionsG: s.carbonG, ...(s.savedCarbonG !== undefined ? { savedG: s.savedCarbonG } : {}) }] });
     if (s.state === 'finished' || s.state === 'failed') {
       if (!this.forgetTimers.has(s.id)) {
-        const set = this.deps.setTimer ?? ((cb: () => void, ms: number) => {
-          const t = setTimeout(cb, ms);
-          t.unref();
-          return { dispose: () => clearTimeout(t) };
-        });
-        this.forgetTimers.set(s.id, set(() => {
+        const t = setTimeout(() => {
           this.forgetTimers.delete(s.id);
           this.metrics.forgetRun(s.id);
-        }, FORGET_RUN_AFTER_MS));
+        }, FORGET_RUN_AFTER_MS);
+        t.unref();
+        this.forgetTimers.set(s.id, t);
       }
-      void this.updateSampling();
     }
   }
 
@@ -168,32 +157,26 @@ export class Telemetry {
       if (!gpu) return undefined;
       this.devices = gpu.visibility.devices;
       const onSample = (s: GpuSample[]) => this.onSample(s);
-      this.sampler = this.deps.createSampler?.(gpu, onSample) ?? new GpuSampler(gpu.backend, gpu.visibility.devices, { periodMs: SAMPLE_PERIOD_MS, log: this.deps.log, onSample });
+      this.sampler = new GpuSampler(gpu.backend, gpu.visibility.devices, { periodMs: SAMPLE_PERIOD_MS, log: this.deps.log, onSample });
       return this.sampler;
     });
     return this.samplerPromise;
   }
 
-  /** Samples while metrics serve or a run is live (or always, when asked to); idle otherwise. */
-  async updateSampling(): Promise<void> {
-    const want = !this.disposed && (this.deps.alwaysSample === true || this.server !== undefined || this.deps.liveRuns() > 0);
-    if (want === this.sampling) return;
-    this.sampling = want;
+  /** Starts the 1 Hz sampler (once GPU control is up); the first scrape sees the GPUs at once. */
+  async start(): Promise<void> {
     const sampler = await this.getSampler();
-    if (!sampler) return;
-    if (this.sampling) {
-      sampler.start();
-      void sampler.sampleOnce().catch(() => undefined); // the first scrape sees the GPUs at once
-    } else sampler.stop();
+    if (!sampler || this.disposed) return;
+    sampler.start();
+    void sampler.sampleOnce().catch(() => undefined);
   }
 
   async dispose(): Promise<void> {
     this.disposed = true;
-    for (const t of this.forgetTimers.values()) t.dispose();
+    for (const t of this.forgetTimers.values()) clearTimeout(t);
     this.forgetTimers.clear();
     this.wanted = undefined;
     await this.configure(undefined);
     this.sampler?.stop();
-    this.sampling = false;
   }
 }
