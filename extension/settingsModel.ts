@@ -4,7 +4,7 @@
  * of the real configuration is extension/config.ts. test/vscode/suite/settings.test.ts fails when
  * SETTING_KEYS and package.json's contributes.configuration drift apart.
  */
-import type { AgentSettings, CarbonSourceKind } from '../agent/protocol/messages';
+import { CARBON_SOURCE_KINDS, type AgentSettings, type CarbonSourceKind } from '../agent/protocol/messages';
 
 export const SECTION = 'chase';
 
@@ -36,7 +36,7 @@ export function agentSocket(get: (key: (typeof SETTING_KEYS)[number]) => unknown
   return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
 }
 
-const PROVIDERS: readonly CarbonSourceKind[] = ['replay', 'static', 'electricitymaps', 'watttime', 'uk-neso'];
+const PROVIDERS: readonly CarbonSourceKind[] = CARBON_SOURCE_KINDS;
 
 const isBlank = (v: unknown) => v === undefined || v === null || v === '';
 

@@ -8,13 +8,12 @@
  * with a summary line (energy, carbon, saving against max power, slowdown) and the job's exit code.
  */
 import * as vscode from 'vscode';
-import type { RunPolicyName, RunSummary } from '../agent/protocol/messages';
+import { RUN_POLICY_NAMES, type RunPolicyName, type RunSummary } from '../agent/protocol/messages';
 import { runOutcomeText } from '../agent/protocol/runOutcome';
 import type { AgentClient } from './agentClient';
 
 export const TASK_TYPE = 'chase';
-/** The extension cannot import the agent's accounting module (separate TS projects); same constant. */
-const POLICIES: readonly RunPolicyName[] = ['default', 'max-power', 'static-best', 'energy-only', 'chase-paper'];
+const POLICIES: readonly RunPolicyName[] = RUN_POLICY_NAMES;
 
 export interface ChaseTaskDefinition extends vscode.TaskDefinition {
   type: typeof TASK_TYPE;

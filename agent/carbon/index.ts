@@ -1,5 +1,5 @@
 /** Creates the carbon provider that the settings ask for. The one place that maps settings to a provider. */
-import type { CarbonSecrets, CarbonSettings } from '../protocol/messages';
+import { CARBON_SOURCE_KINDS, type CarbonSecrets, type CarbonSettings } from '../protocol/messages';
 import type { ApiProviderDeps } from './apiProvider';
 import { ElectricityMapsProvider } from './electricityMaps';
 import { CarbonSourceError, type CarbonProvider } from './provider';
@@ -44,7 +44,7 @@ export function createProvider(settings: CarbonSettings, nowMs = Date.now(), sec
       return new UkNesoProvider({ zone: settings.zone, regionId: settings.ukRegionId, postcode: settings.ukPostcode, baseUrl: settings.baseUrl }, deps);
     default:
       throw new CarbonSourceError(
-        `The carbon provider "${String(settings.provider)}" is not available in this version. Set chase.carbon.provider to "replay", "static", "electricitymaps", "watttime" or "uk-neso".`,
+        `The carbon provider "${String(settings.provider)}" is not available in this version. Set chase.carbon.provider to ${CARBON_SOURCE_KINDS.slice(0, -1).map((k) => `"${k}"`).join(', ')} or "${CARBON_SOURCE_KINDS[CARBON_SOURCE_KINDS.length - 1]}".`,
         'invalid-settings',
       );
   }

@@ -4,7 +4,7 @@
  * Credentials come from the environment (CHASE_ELECTRICITYMAPS_TOKEN, CHASE_WATTTIME_USERNAME,
  * CHASE_WATTTIME_PASSWORD) and are never printed.
  */
-import type { CarbonSettings, CarbonSourceKind, ForecastPoint } from '../protocol/messages';
+import { CARBON_SOURCE_KINDS, type CarbonSettings, type CarbonSourceKind, type ForecastPoint } from '../protocol/messages';
 import { createProvider } from '../carbon/index';
 import type { ApiProviderDeps } from '../carbon/apiProvider';
 import { CarbonSourceError, type CarbonProvider, type CarbonReading } from '../carbon/provider';
@@ -14,7 +14,7 @@ import { numberArg, UsageError, type CliCommand } from './command';
 import { describeError } from '../log';
 import { formatUtc } from '../carbon/http';
 
-const PROVIDERS: readonly CarbonSourceKind[] = ['replay', 'static', 'electricitymaps', 'watttime', 'uk-neso'];
+const PROVIDERS: readonly CarbonSourceKind[] = CARBON_SOURCE_KINDS;
 const HOUR_MS = 3_600_000;
 
 const usage = `chase-agent carbon [--provider P] [--zone Z] [--hours N] [--json] [options]

@@ -16,14 +16,14 @@ import { createLogger, describeError } from '../log';
 import { Run, type RunPolicyName, type RunSummary } from '../runs/run';
 import { RunCarbon } from '../runs/runCarbon';
 import { ReporterServer } from '../runs/reporterServer';
-import type { CarbonSourceKind } from '../protocol/messages';
+import { RUN_POLICY_NAMES, type CarbonSourceKind } from '../protocol/messages';
 import { runOutcomeText } from '../protocol/runOutcome';
 import { HistoryStore } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 import { historyProfileStore } from '../runs/profileStore';
 import { processAlive } from '../process';
 
-const POLICIES: RunPolicyName[] = ['default', 'max-power', 'static-best', 'energy-only', 'chase-paper'];
+const POLICIES: readonly RunPolicyName[] = RUN_POLICY_NAMES;
 
 const usage = `chase-agent run [options] -- COMMAND [ARGS…]
 chase-agent run --pid PID [options]

@@ -16,7 +16,9 @@
 export type SignalKind = 'average' | 'marginal';
 
 /** Where a carbon reading comes from. `replay` and `static` are local; the others are web APIs. */
-export type CarbonSourceKind = 'replay' | 'static' | 'electricitymaps' | 'watttime' | 'uk-neso';
+/** Every carbon source, for settings validation and help texts on both sides. */
+export const CARBON_SOURCE_KINDS = ['replay', 'static', 'electricitymaps', 'watttime', 'uk-neso'] as const;
+export type CarbonSourceKind = (typeof CARBON_SOURCE_KINDS)[number];
 
 export interface CarbonSourceInfo {
   kind: CarbonSourceKind;
@@ -199,7 +201,9 @@ export interface GpusResult {
   notes: string[];
 }
 
-export type RunPolicyName = 'default' | 'max-power' | 'static-best' | 'energy-only' | 'chase-paper';
+/** Every run policy, for task and CLI validation. */
+export const RUN_POLICY_NAMES = ['default', 'max-power', 'static-best', 'energy-only', 'chase-paper'] as const;
+export type RunPolicyName = (typeof RUN_POLICY_NAMES)[number];
 export type RunState = 'starting' | 'profiling' | 'controlling' | 'finished' | 'failed';
 /** Where a run's progress comes from, best first; `gpu-proxy` is a labelled guess. */
 export type ProgressFormat = 'tqdm' | 'lightning' | 'hf-trainer' | 'keras' | 'reporter' | 'gpu-proxy';

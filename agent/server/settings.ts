@@ -3,9 +3,9 @@
  * the agent is also driven by other clients, so it never trusts the shape. Returns the settings or a
  * message naming the bad setting.
  */
-import type { AgentSettings, CarbonSecrets, CarbonSettings, CarbonSourceKind, MetricsSettings } from '../protocol/messages';
+import { CARBON_SOURCE_KINDS, type AgentSettings, type CarbonSecrets, type CarbonSettings, type CarbonSourceKind, type MetricsSettings } from '../protocol/messages';
 
-const PROVIDERS: readonly CarbonSourceKind[] = ['replay', 'static', 'electricitymaps', 'watttime', 'uk-neso'];
+const PROVIDERS: readonly CarbonSourceKind[] = CARBON_SOURCE_KINDS;
 
 export function validateSettings(raw: unknown): AgentSettings | string {
   const carbon = (raw as { carbon?: unknown } | undefined)?.carbon as Record<string, unknown> | undefined;
