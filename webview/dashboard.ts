@@ -6,6 +6,7 @@
 import { Chart, LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip } from 'chart.js';
 import type { DashboardState, ExtensionToWebview, WebviewToExtension } from '../agent/protocol/dashboard';
 import type { GpusResult, IntensitySeriesResult, RunSummary } from '../agent/protocol/messages';
+import { JOULES_PER_KWH, runOutcomeText } from '../agent/protocol/runOutcome';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip);
 
@@ -90,7 +91,7 @@ function renderRuns(): void {
   body?.replaceChildren(
     ...[...byId.values()].reverse().map((r) => {
       const tr = document.createElement('tr');
-      const cells = [r.command, r.state, (r.energyJ / 3_600_000).toFixed(4), r.carbonG.toFixed(1), r.savedCarbonG?.toFixed(1) ?? '–', r.slowdownPct?.toFixed(1) ?? '–', r.currentLimitMw ? (r.currentLimitMw / 1000).toFixed(0) : '–'];
+      const cells = [r.command, r.state, (r.energyJ / JOULES_PER_KWH).toFixed(4), r.carbonG.toFixed(1), r.savedCarbonG?.toFixed(1) ?? '–', r.slowdownPct?.toFixed(1) ?? '–', r.currentLimitMw ? (r.currentLimitMw / 1000).toFixed(0) : '–'];
       for (const c of cells) {
         const td = document.createElement('td');
         td.textContent = c;
@@ -112,7 +113,7 @@ function renderRuns(): void {
     { label: 'at max power (baseline)', data: points.filter((p) => p.run.baselineCarbonG !== undefined).map((p) => ({ x: x(p.atMs), y: p.run.baselineCarbonG! })), borderColor: baseColor, backgroundColor: baseColor, pointRadius: 0, borderWidth: 2, borderDash: [6, 4] },
   ];
   runChart.update('none');
-  setText('run-status', `${last.command}: ${last.state}, ${last.carbonG.toFixed(1)} gCO₂${last.savedCarbonG !== undefined ? `, saved ${last.savedCarbonG.toFixed(1)} g vs max power` : ''}${last.slowdownPct !== undefined ? `, slowdown ${last.slowdownPct.toFixed(1)} % (budget ${last.budgetPct} %)` : ''}`);
+  setText('run-status', `${last.command}: ${last.state}, ${runOutcomeText(last)}`);
 }
 
 function themeColor(name: string, fallback: string): string {
