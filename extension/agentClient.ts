@@ -41,6 +41,7 @@ export class AgentClient implements vscode.Disposable {
   private disposed = false;
   private settings: AgentSettings | undefined;
   private gpus: GpusResult | undefined;
+  private readonly live = new Map<string, RunSummary>();
 
   constructor(
     private readonly agentModule: string,
@@ -51,6 +52,11 @@ export class AgentClient implements vscode.Disposable {
 
   get currentState(): ClientState {
     return this.state;
+  }
+
+  /** Runs the agent reported and that have not finished or failed yet (kept before onRunUpdated fires). */
+  get reportedLiveRuns(): RunSummary[] {
+    return [...this.live.values()];
   }
 
   /** Starts (or restarts) the agent with these settings. Never throws: failures become state. */
@@ -187,7 +193,11 @@ export class AgentClient implements vscode.Disposable {
     };
     const client = new LanguageClient('chase', 'Chase agent', serverOptions, clientOptions);
     client.onNotification(Methods.runOutput.method, (o: RunOutput) => this.runOutputEmitter.fire(o));
-    client.onNotification(Methods.runUpdated.method, (r: RunSummary) => this.runUpdatedEmitter.fire(r));
+    client.onNotification(Methods.runUpdated.method, (r: RunSummary) => {
+      if (r.state === 'finished' || r.state === 'failed') this.live.delete(r.id);
+      else this.live.set(r.id, r);
+      this.runUpdatedEmitter.fire(r);
+    });
     client.onNotification(Methods.carbonStatusChanged.method, (status: CarbonStatus) => {
       if (this.client === client && this.state.kind !== 'invalid-settings') this.setState({ kind: 'running', carbon: status, ...(this.gpus ? { gpus: this.gpus } : {}) });
     });

@@ -1,6 +1,5 @@
 /** Carbon alerts while runs are live (rules in alertModel.ts); "Mute for today" is kept in globalState. */
 import * as vscode from 'vscode';
-import type { RunSummary } from '../agent/protocol/messages';
 import type { AgentClient } from './agentClient';
 import { ALERT_MIN_GAP_MS, cleanerWindow, endOfLocalDay, shouldAlert } from './alertModel';
 import { effectiveLevels, formatIntensity, levelOf, UNIT, type IntensityLevel, type StatusExtras } from './statusModel';
@@ -8,7 +7,6 @@ import { effectiveLevels, formatIntensity, levelOf, UNIT, type IntensityLevel, t
 const MUTED_KEY = 'chase.alerts.mutedUntilMs';
 
 export class CarbonAlerts implements vscode.Disposable {
-  private readonly live = new Map<string, RunSummary>();
   private previousLevel: IntensityLevel | undefined;
   private lastAlertMs: number | undefined;
   private readonly subs: vscode.Disposable[];
@@ -20,21 +18,18 @@ export class CarbonAlerts implements vscode.Disposable {
     thresholds: () => StatusExtras['thresholds'] = () => undefined,
   ) {
     this.subs = [
-      agent.onRunUpdated((r) => {
-        if (r.state === 'finished' || r.state === 'failed') this.live.delete(r.id);
-        else this.live.set(r.id, r);
-      }),
       agent.onDidChangeState((s) => {
         if (s.kind !== 'running' || s.carbon.state !== 'ok' || s.carbon.stale) return;
         const carbon = s.carbon;
         const levels = effectiveLevels(carbon.levels, thresholds());
         const level = levelOf(carbon.intensityGPerKwh, levels);
         const now = Date.now();
-        if (shouldAlert({ previousLevel: this.previousLevel, level, liveRuns: this.live.size, nowMs: now, lastAlertMs: this.lastAlertMs, mutedUntilMs: this.memento.get<number>(MUTED_KEY) })) {
+        const live = agent.reportedLiveRuns;
+        if (shouldAlert({ previousLevel: this.previousLevel, level, liveRuns: live.length, nowMs: now, lastAlertMs: this.lastAlertMs, mutedUntilMs: this.memento.get<number>(MUTED_KEY) })) {
           this.lastAlertMs = now;
-          const runs = [...this.live.values()].map((r) => `${r.command}${r.currentLimitMw ? ` (power limit now ${(r.currentLimitMw / 1000).toFixed(0)} W)` : ''}`).join('; ');
+          const runs = live.map((r) => `${r.command}${r.currentLimitMw ? ` (power limit now ${(r.currentLimitMw / 1000).toFixed(0)} W)` : ''}`).join('; ');
           void this.notify(`Grid carbon intensity is high: ${formatIntensity(s.carbon.intensityGPerKwh)} ${UNIT} in ${s.carbon.source.zone} (high above ${formatIntensity(levels!.highAboveGPerKwh)}). Chase holds its runs' GPUs at lower power while it lasts, within each run's slowdown budget: ${runs}.`);
-        } else if (this.live.size > 0 && (this.lastAlertMs === undefined || now - this.lastAlertMs >= ALERT_MIN_GAP_MS) && now >= (this.memento.get<number>(MUTED_KEY) ?? 0)) {
+        } else if (live.length > 0 && (this.lastAlertMs === undefined || now - this.lastAlertMs >= ALERT_MIN_GAP_MS) && now >= (this.memento.get<number>(MUTED_KEY) ?? 0)) {
           agent.intensitySeries({ pastHours: 0, futureHours: 6 }).then(
             (series) => {
               const clean = cleanerWindow(level, levels, series.forecast, series.nowMs);

@@ -8,7 +8,7 @@ import { affectsConfig, readAgentSocket, readConfig, readLevelOverrides } from '
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard';
 import { createStatusBarItem, renderStatusBar } from './statusBar';
 import type { ClientState, StatusExtras } from './statusModel';
-import type { AgentInfo, AgentSettings, EnergyBetweenParams, EnergyBetweenResult, RunSummary } from '../agent/protocol/messages';
+import type { AgentInfo, AgentSettings, EnergyBetweenParams, EnergyBetweenResult } from '../agent/protocol/messages';
 import { clearSecrets, isChaseSecret, promptForApiKey, readSecrets } from './secrets';
 import { ChaseTaskProvider, TASK_TYPE } from './tasks';
 import { CarbonAlerts } from './alerts';
@@ -36,7 +36,6 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
   agent = new AgentClient(context.asAbsolutePath('dist/agent.js'), log, readAgentSocket);
   const client = agent;
   const extras: StatusExtras = { thresholds: readLevelOverrides() };
-  const liveRuns = new Map<string, RunSummary>();
   let nextFor: number | undefined;
   const render = () => renderStatusBar(item, client.currentState, extras);
   render();
@@ -60,10 +59,8 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
         );
       }
     }),
-    client.onRunUpdated((r) => {
-      if (r.state === 'finished' || r.state === 'failed') liveRuns.delete(r.id);
-      else liveRuns.set(r.id, r);
-      extras.runs = [...liveRuns.values()];
+    client.onRunUpdated(() => {
+      extras.runs = client.reportedLiveRuns;
       render();
     }),
     vscode.commands.registerCommand('chase.showDashboard', () => DashboardPanel.createOrShow(context.extensionUri, client, log)),
