@@ -82,6 +82,13 @@ export abstract class ApiProvider implements CarbonProvider {
 
   protected abstract fetchLatest(nowMs: number): Promise<LatestPoint>;
   protected abstract fetchHistory(fromMs: number, toMs: number): Promise<IntensityPoint[]>;
+  /**
+   * Which history requests share a cached response: by default one per (from, to) period range; an
+   * API with one fixed history window (Electricity Maps' last 24 h) answers every range from one.
+   */
+  protected historyCacheKey(fromMs: number, toMs: number): string {
+    return `h:${this.periodStart(fromMs)}:${this.periodStart(toMs)}`;
+  }
   /** Undefined when the provider has no forecast for this account or zone. */
   protected abstract fetchForecast(fromMs: number, hours: number): Promise<ForecastPoint[] | undefined>;
 
@@ -153,10 +160,9 @@ export abstract class ApiProvider implements CarbonProvider {
 
   async history(fromMs: number, toMs: number): Promise<IntensityPoint[]> {
     try {
-      const { points } = await this.cachedSeries(`h:${this.periodStart(fromMs)}:${this.periodStart(toMs)}`, () => this.fetchHistory(fromMs, toMs));
-      const out = (points ?? []).filter((p) => p.timestampMs >= fromMs && p.timestampMs < toMs);
-      this.lastHistory = out;
-      return out;
+      const { points } = await this.cachedSeries(this.historyCacheKey(fromMs, toMs), () => this.fetchHistory(fromMs, toMs));
+      this.lastHistory = points ?? [];
+      return this.lastHistory.filter((p) => p.timestampMs >= fromMs && p.timestampMs < toMs);
     } catch (e) {
       const err = this.toError(e);
       const kept = this.lastHistory.filter((p) => p.timestampMs >= fromMs && p.timestampMs < toMs);

@@ -118,6 +118,11 @@ export class ElectricityMapsProvider extends ApiProvider {
     return { timestampMs: r.get('datetime').time(), intensityGPerKwh: value.intensity() };
   }
 
+  /** `/history` is always the last 24 h, whatever range is asked: one request per period serves all. */
+  protected override historyCacheKey(): string {
+    return 'h:last-24h';
+  }
+
   protected async fetchHistory(): Promise<IntensityPoint[]> {
     const r = await this.get('carbon-intensity/history');
     this.noteZone(r);

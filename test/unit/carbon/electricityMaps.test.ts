@@ -87,6 +87,16 @@ describe('Electricity Maps provider', () => {
     assert.equal(api.count('/v3/carbon-intensity/history'), 1);
   });
 
+  it('answers every history range in a period from one /history request (it is always the last 24 h)', async () => {
+    api.on('/v3/carbon-intensity/history', series('history', HOUR_START - 3 * HOUR, [10, 20, 30, 40]));
+    const p = provider();
+    // the dashboard's past hours, the model's 56 days, the levels' 30 days
+    assert.deepEqual((await p.history(NOW - 2 * HOUR, NOW + 1)).map((x) => x.intensityGPerKwh), [30, 40]);
+    assert.deepEqual((await p.history(NOW - 56 * 24 * HOUR, HOUR_START + HOUR)).map((x) => x.intensityGPerKwh), [10, 20, 30, 40]);
+    assert.deepEqual((await p.history(NOW - 30 * 24 * HOUR, HOUR_START - HOUR)).map((x) => x.intensityGPerKwh), [10, 20]);
+    assert.equal(api.count('/v3/carbon-intensity/history'), 1);
+  });
+
   it('returns the forecast when the plan has it', async () => {
     api.on('/v3/carbon-intensity/forecast', series('forecast', HOUR_START + HOUR, [200, 210, 220]));
     const f = await provider().forecast(HOUR_START + HOUR, 2);
