@@ -7,6 +7,7 @@ import { Chart, LineController, LineElement, PointElement, LinearScale, Filler, 
 import type { DashboardState, ExtensionToWebview, WebviewToExtension } from '../agent/protocol/dashboard';
 import type { GpusResult, IntensitySeriesResult, RunSummary } from '../agent/protocol/messages';
 import { JOULES_PER_KWH, runOutcomeText } from '../agent/protocol/runOutcome';
+import { HOUR_MS } from '../agent/protocol/units';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip);
 
@@ -18,7 +19,6 @@ interface VsCodeApi {
 declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
-const HOUR_MS = 3_600_000;
 const MAX_GPU_SAMPLES = 720; // one hour at the extension's 5 s sampling
 const MAX_RUN_POINTS = 2000;
 type Line = Chart<'line', Array<{ x: number; y: number }>>;

@@ -16,8 +16,9 @@ import type { CarbonSourceInfo, ForecastPoint, IntensityPoint } from '../protoco
 import { formatUtc, redact, type HttpClientOptions } from './http';
 import { CarbonSourceError, type CarbonProvider, type CarbonReading } from './provider';
 import { describeError } from '../log';
+import { HOUR_MS } from '../protocol/units';
 
-export const HOUR_MS = 3_600_000;
+export { HOUR_MS };
 export const MINUTE_MS = 60_000;
 
 /** Test and embedding hooks shared by the API providers. */

@@ -16,6 +16,7 @@
  */
 import axios from 'axios';
 import { CarbonSourceError } from './provider';
+import { HOUR_MS } from '../protocol/units';
 
 export interface HttpClientOptions {
   /** e.g. "https://api.electricitymaps.com/v3"; request paths are appended to it. */
@@ -97,7 +98,7 @@ function formatWait(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 90_000) return `${Math.round(ms / 1000)} s`;
   if (ms < 90 * 60_000) return `${Math.round(ms / 60_000)} min`;
-  return `${(ms / 3_600_000).toFixed(1)} h`;
+  return `${(ms / HOUR_MS).toFixed(1)} h`;
 }
 
 const isLoopback = (host: string) => host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1';

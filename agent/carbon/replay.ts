@@ -14,6 +14,7 @@ import type { CarbonSourceInfo, ForecastPoint, IntensityPoint } from '../protoco
 import { embeddedTracesDir } from '../paths';
 import { CarbonSourceError, type CarbonProvider, type CarbonReading } from './provider';
 import { loadTrace, TraceError, type Trace } from './trace';
+import { HOUR_MS } from '../protocol/units';
 
 const ODBL_ATTRIBUTION = 'Electricity Maps data portal, ODbL 1.0 (embedded trace)';
 
@@ -164,6 +165,6 @@ export class ReplayProvider implements CarbonProvider {
 
   /** A trace knows its own future exactly; the dashboard labels it "trace". */
   async forecast(fromMs: number, hours: number): Promise<ForecastPoint[]> {
-    return this.history(fromMs, fromMs + hours * 3_600_000);
+    return this.history(fromMs, fromMs + hours * HOUR_MS);
   }
 }

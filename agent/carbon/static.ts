@@ -1,8 +1,8 @@
 /** A fixed intensity, for air-gapped machines where no trace or API fits. */
 import type { CarbonSourceInfo, ForecastPoint, IntensityPoint } from '../protocol/messages';
 import { CarbonSourceError, type CarbonProvider, type CarbonReading } from './provider';
+import { HOUR_MS } from '../protocol/units';
 
-const HOUR_MS = 3_600_000;
 
 export class StaticProvider implements CarbonProvider {
   readonly info: CarbonSourceInfo;

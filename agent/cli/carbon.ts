@@ -13,9 +13,9 @@ import { secretsFromEnv } from '../carbon/secrets';
 import { numberArg, UsageError, type CliCommand } from './command';
 import { describeError } from '../log';
 import { formatUtc } from '../carbon/http';
+import { HOUR_MS } from '../protocol/units';
 
 const PROVIDERS: readonly CarbonSourceKind[] = CARBON_SOURCE_KINDS;
-const HOUR_MS = 3_600_000;
 
 const usage = `chase-agent carbon [--provider P] [--zone Z] [--hours N] [--json] [options]
 

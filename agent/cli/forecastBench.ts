@@ -3,9 +3,8 @@ import type { CliCommand } from './command';
 import { UsageError, numberArg } from './command';
 import { loadTrace } from '../carbon/trace';
 import { createForecaster, forecasterNames, walkForward, type ForecasterName } from '../forecast/index';
+import { DAY_MS, HOUR_MS } from '../protocol/units';
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 86_400_000;
 
 export interface ForecastBenchResult {
   model: string;

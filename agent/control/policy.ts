@@ -10,6 +10,7 @@ import { allocate, prepareAllocation, type PreparedAllocation } from './allocate
 import { edgeSlopes } from './frontier';
 import type { PowerPoint, PowerProfile } from './profile';
 import { persistence, type Forecaster } from '../forecast/types';
+import { DAY_MS } from '../protocol/units';
 
 export interface DecisionState {
   /** Start of the period being decided, epoch ms UTC. */
@@ -82,7 +83,7 @@ export interface ChasePaperOptions {
 export function chasePaperPolicy(profile: PowerProfile, options: ChasePaperOptions): Policy {
   const { eta } = options;
   const forecaster = options.forecaster ?? persistence;
-  const maxWindowMs = options.maxWindowMs ?? 86_400_000;
+  const maxWindowMs = options.maxWindowMs ?? DAY_MS;
   const points = profile.efficient;
   const maxPowerMw = profile.maxPoint.powerLimitMw;
   return {

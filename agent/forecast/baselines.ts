@@ -4,9 +4,9 @@
  */
 import type { ForecastInput, ForecastOutput, Forecaster } from './types';
 import { fitSvr, predictSvr } from './svr';
+import { DAY_MS, HOUR_MS } from '../protocol/units';
 
-export const DAY_MS = 86_400_000;
-export const HOUR_MS = 3_600_000;
+export { DAY_MS, HOUR_MS };
 
 /** Periods per day for a step, or 0 when the step does not fit a day at least twice. */
 export function stepsPerDay(stepMs: number): number {

@@ -3,9 +3,9 @@
  * Here, beside the wire types, because both sides format the same RunSummary.
  */
 import type { RunSummary } from './messages';
+import { JOULES_PER_KWH } from './units';
 
-/** The one definition (agent/store/accounting.ts re-exports it for the agent's accounting). */
-export const JOULES_PER_KWH = 3_600_000;
+export { JOULES_PER_KWH };
 
 /**
  * "2.0000 kWh, 250.0 gCO₂, saved 40.0 g (13.8 %) vs max power, slowdown 2.4 % (budget 2.5 %)";

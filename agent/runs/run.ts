@@ -33,6 +33,7 @@ import { DRIFT_PERIODS, DRIFT_THRESHOLD_PCT, DriftDetector, workloadKeyOf, type 
 import { JOULES_PER_KWH } from '../store/accounting';
 import { processAlive } from '../process';
 import { constants } from 'node:os';
+import { DAY_MS } from '../protocol/units';
 
 export type { RunPolicyName, RunState, RunSummary } from '../protocol/messages';
 
@@ -92,7 +93,7 @@ export interface RunDecision {
   policy: string;
 }
 
-const HORIZON_MS = 24 * 3_600_000;
+const HORIZON_MS = DAY_MS;
 
 interface PeriodBucket {
   intensityGPerKwh: number;

@@ -9,9 +9,9 @@
  */
 import type { CarbonProvider } from '../carbon/provider';
 import { ReplayProvider } from '../carbon/replay';
+import { DAY_MS } from '../protocol/units';
 
 const HISTORY_DAYS = 14;
-const DAY_MS = 86_400_000;
 
 export class RunCarbon {
   private cached: { periodStartMs: number; intensityGPerKwh: number } | undefined;

@@ -19,9 +19,8 @@ import { LEVEL_WINDOW_DAYS, levelsFrom, trendOf } from '../carbon/levels';
 import type { ForecastPoint, IntensityLevels, IntensityTrend } from '../protocol/messages';
 import { createForecaster } from '../forecast/index';
 import type { Forecaster } from '../forecast/types';
+import { DAY_MS, HOUR_MS } from '../protocol/units';
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 const MODEL_HISTORY_DAYS = 56;
 const MAX_SERIES_HOURS = 24 * 14;
 

@@ -8,8 +8,9 @@
 import type { GpuSample } from '../gpu/sampler';
 import { JOULES_PER_KWH } from '../store/accounting';
 import type { EnergyBetweenResult } from '../protocol/messages';
+import { DAY_MS } from '../protocol/units';
 
-const KEEP_MS = 24 * 3_600_000;
+const KEEP_MS = DAY_MS;
 
 export interface TimelineSample {
   atMs: number;

@@ -10,6 +10,7 @@ import { MW_S_G_PER_KWH_TO_G, planOracle } from '../control/oracle';
 import { deadlineMs, type Policy } from '../control/policy';
 import type { PowerPoint, PowerProfile } from '../control/profile';
 import { joulesToKwh } from '../store/accounting';
+import { DAY_MS } from '../protocol/units';
 
 export interface JobResult {
   carbonG: number;
@@ -109,7 +110,7 @@ export interface SimulationOptions {
  * reduction and slowdown taken per job against `max-power` (which must be among the policies).
  */
 export function simulate(trace: Trace, profile: PowerProfile, policies: Policy[], options: SimulationOptions): { jobs: number; policies: PolicySummary[] } {
-  const warm = options.warmupPeriods ?? Math.round((7 * 86_400_000) / trace.stepMs);
+  const warm = options.warmupPeriods ?? Math.round((7 * DAY_MS) / trace.stepMs);
   const starts = jobStarts(trace, profile, options.units, options.starts, warm);
   const baseline = policies.find((p) => p.name === 'max-power');
   if (!baseline) throw new SimulationError('the max-power policy is the baseline and must be simulated');

@@ -7,7 +7,7 @@
  * instead of with one average.
  */
 
-import { JOULES_PER_KWH } from '../protocol/runOutcome';
+import { JOULES_PER_KWH } from '../protocol/units';
 
 export { JOULES_PER_KWH };
 

@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs
 import { gramsToKg, joulesToKwh } from './accounting';
 import { HistoryReader } from './history';
 import type { DecisionRecord, IntensityRecord, RunRecord, StoredGpuSample } from './types';
+import { HOUR_MS } from '../protocol/units';
 
 /** CodeCarbon's emissions.csv header, in its order (codecarbon/output_methods/emissions_data.py). */
 export const CODECARBON_COLUMNS = [
@@ -159,7 +160,7 @@ export function exportRunJson(reader: HistoryReader, runId: string, nowMs = Date
     totals,
     gpus,
     decisions: reader.decisions({ runId }),
-    intensity: reader.intensity({ fromMs: run.startMs - 3_600_000, toMs: endMs + 1, zone: run.zone }),
+    intensity: reader.intensity({ fromMs: run.startMs - HOUR_MS, toMs: endMs + 1, zone: run.zone }),
     samples: reader.runSamples(runId, nowMs),
   };
 }

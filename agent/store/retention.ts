@@ -8,6 +8,7 @@
  * transaction holds the database lock for long (readers wait for it).
  */
 import type { SqliteDb } from './sqlite';
+import { DAY_MS } from '../protocol/units';
 
 export interface DownsampleTier {
   /** Rows older than this (ms before now) are folded into ... */
@@ -25,13 +26,11 @@ export interface RetentionPolicy {
   maxBytes: number;
 }
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 
 export const defaultRetention: RetentionPolicy = {
   tiers: [
-    { olderThanMs: DAY, resolutionMs: 60_000 },
-    { olderThanMs: 7 * DAY, resolutionMs: 15 * 60_000 },
+    { olderThanMs: DAY_MS, resolutionMs: 60_000 },
+    { olderThanMs: 7 * DAY_MS, resolutionMs: 15 * 60_000 },
   ],
   retentionDays: 90,
   maxBytes: 256 * 1024 * 1024,
@@ -117,7 +116,7 @@ export function applyRetention(db: SqliteDb, policy: RetentionPolicy, nowMs: num
       report.insertedRows += r.inserted;
     }
   }
-  const horizon = nowMs - policy.retentionDays * DAY;
+  const horizon = nowMs - policy.retentionDays * DAY_MS;
   db.transaction(() => {
     for (const g of gpuIds) report.deletedRows += db.run('DELETE FROM samples WHERE gpu_id = ? AND ts_ms < ?', [g, horizon]).changes;
     report.deletedRows += db.run('DELETE FROM intensity WHERE ts_ms < ?', [horizon]).changes;
