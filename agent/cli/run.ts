@@ -140,7 +140,6 @@ export const runCommand: CliCommand = {
           ...(values['warmup-s'] ? { warmupMs: numberArg('warmup-s', values['warmup-s']) * 1000 } : {}),
           ...(values['window-s'] ? { windowMs: numberArg('window-s', values['window-s']) * 1000 } : {}),
         },
-        sampleMs: Math.max(50, Math.min(1000, provider.periodMs / speed / 4)),
         ...(gpus.backend.simulated ? { simulatedThroughputFile: join(scratch, 'throughput.json') } : {}),
       },
       {

@@ -58,7 +58,7 @@ export interface RunOptions {
    */
   workloadKey?: string;
   profiler?: Partial<typeof DEFAULT_PROFILER>;
-  /** Accounting and progress tick, wall ms. */
+  /** Accounting and progress tick, wall ms (default: the carbon clock's, RunCarbon.sampleMs). */
   sampleMs?: number;
   /** Simulated GPUs: where to write the relative throughput the demo workload follows. */
   simulatedThroughputFile?: string;
@@ -221,7 +221,7 @@ export class Run {
     } else {
       this.startControl();
     }
-    const tick = this.options.sampleMs ?? 1000;
+    const tick = this.options.sampleMs ?? this.deps.carbon.sampleMs;
     this.timer = setInterval(() => void this.tick(), tick);
     return this.finished;
   }

@@ -28,6 +28,11 @@ export class RunCarbon {
     return this.provider.periodMs;
   }
 
+  /** The run's accounting tick, wall ms: a quarter of a period in wall time, 50 ms to 1 s. */
+  get sampleMs(): number {
+    return Math.max(50, Math.min(1000, this.periodMs / this.speed / 4));
+  }
+
   virtualNow(wallMs: number): number {
     return this.provider instanceof ReplayProvider ? this.provider.virtualNow(wallMs) : wallMs;
   }

@@ -85,7 +85,6 @@ export class RunManager {
         policy: p.policy ?? 'default',
         ...(p.workload ? { workloadKey: p.workload } : {}),
         ...(p.totalUnits ? { totalUnits: p.totalUnits } : {}),
-        sampleMs: Math.max(50, Math.min(1000, provider.periodMs / new RunCarbon(provider).speed / 4)),
         ...(gpu.backend.simulated ? { simulatedThroughputFile: join(scratch, 'throughput.json') } : {}),
       },
       {
