@@ -8,7 +8,7 @@ import { CARBON_SOURCE_KINDS, type CarbonSettings, type CarbonSourceKind, type F
 import { createProvider } from '../carbon/index';
 import type { ApiProviderDeps } from '../carbon/apiProvider';
 import { CarbonSourceError, type CarbonProvider, type CarbonReading } from '../carbon/provider';
-import { ReplayProvider } from '../carbon/replay';
+import { RunCarbon } from '../runs/runCarbon';
 import { secretsFromEnv } from '../carbon/secrets';
 import { numberArg, UsageError, type CliCommand } from './command';
 import { describeError } from '../log';
@@ -110,9 +110,9 @@ export async function runCarbon(argv: string[], io: CarbonCliIo): Promise<number
   let provider: CarbonProvider | undefined;
   try {
     provider = createProvider(args.settings, wall, secretsFromEnv(io.env), deps);
-    const now = provider instanceof ReplayProvider ? provider.virtualNow(wall) : wall;
+    const clock = new RunCarbon(provider);
     const reading: CarbonReading = await provider.latest(wall);
-    const nextPeriod = Math.floor(now / provider.periodMs) * provider.periodMs + provider.periodMs;
+    const nextPeriod = clock.periodStart(clock.virtualNow(wall)) + provider.periodMs;
     let forecast: ForecastPoint[] | undefined;
     let forecastError: string | undefined;
     if (args.hours > 0) {

@@ -1,5 +1,7 @@
 /**
- * The carbon signal as a run sees it: the intensity of the period it is in, and the actual values
+ * The carbon clock and signal, for runs and for everything else that must tell a sped-up replay's
+ * virtual time from the wall clock (the carbon monitor, the `carbon` CLI, energy lookups): the only
+ * place that asks whether a source is a replay. As a run sees it: the intensity of the period it is in, and the actual values
  * of the periods before (the information rule: nothing after t−1).
  *
  * Time: a replayed trace may run N× faster than real time. A run then lives in two clocks — the

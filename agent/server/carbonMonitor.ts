@@ -13,7 +13,7 @@ import type { AgentSettings, CarbonStatus, IntensitySeriesParams, IntensitySerie
 import { AgentErrorCodes } from '../protocol/messages';
 import { createProvider } from '../carbon/index';
 import { CarbonSourceError, type CarbonProvider, type CarbonReading } from '../carbon/provider';
-import { ReplayProvider } from '../carbon/replay';
+import { RunCarbon } from '../runs/runCarbon';
 import { createLogger, describeError } from '../log';
 import { LEVEL_WINDOW_DAYS, levelsFrom, trendOf } from '../carbon/levels';
 import type { ForecastPoint, IntensityLevels, IntensityTrend } from '../protocol/messages';
@@ -94,7 +94,7 @@ export class CarbonMonitor {
       this.log.warn(`provider forecast failed: ${describeError(e)}`);
       return undefined;
     });
-    if (own && own.length > 0) return { source: provider.info, nowMs, actual, forecast: own, forecastModel: provider instanceof ReplayProvider ? 'trace' : provider.info.kind };
+    if (own && own.length > 0) return { source: provider.info, nowMs, actual, forecast: own, forecastModel: provider.info.kind === 'replay' ? 'trace' : provider.info.kind };
     // The provider has no forecast (not in the plan, or none offered): Chase's own model, with its band.
     return { source: provider.info, nowMs, actual, forecast: await this.modelForecast(provider, nextPeriodMs, futureHours), forecastModel: 'chase default' };
   }
@@ -130,8 +130,7 @@ export class CarbonMonitor {
 
   /** The provider's notion of now: virtual time for a sped-up replay, the wall clock otherwise. */
   private providerNow(provider: CarbonProvider): number {
-    const wall = this.deps.now();
-    return provider instanceof ReplayProvider ? provider.virtualNow(wall) : wall;
+    return new RunCarbon(provider).virtualNow(this.deps.now());
   }
 
   private async refresh(generation: number): Promise<void> {
@@ -203,15 +202,10 @@ export class CarbonMonitor {
 
   private scheduleNext(provider: CarbonProvider, generation: number): void {
     const wall = this.deps.now();
-    let delayMs: number;
-    if (provider instanceof ReplayProvider) {
-      const v = provider.virtualNow(wall);
-      delayMs = provider.wallTimeOf(provider.periodStart(v) + provider.periodMs) - wall;
-    } else {
-      delayMs = provider.periodMs - (wall % provider.periodMs);
-      // Not published yet: ask again after a quarter period instead of waiting a whole one.
-      if (this.behind(provider)) delayMs = Math.min(delayMs, provider.periodMs / 4);
-    }
+    let delayMs = new RunCarbon(provider).nextPeriodWallMs(wall) - wall;
+    // Not published yet: ask again after a quarter period instead of waiting a whole one (a replay
+    // is never behind).
+    if (this.behind(provider)) delayMs = Math.min(delayMs, provider.periodMs / 4);
     this.stopTimer();
     this.timer = this.deps.setTimer(() => void this.refresh(generation), Math.max(50, Math.ceil(delayMs)));
   }
