@@ -7,7 +7,6 @@ export * from './types';
 export { chaseSvr, seasonalNaive, CHASE_SVR_PARAMS } from './baselines';
 export { DefaultForecaster, type DefaultForecasterOptions } from './default';
 export { fitSvr, predictSvr, type SvrModel, type SvrParams } from './svr';
-export { blendWithProviderForecast, type BlendWeights } from './blend';
 export { ErrorAccumulator, scoreForecast, walkForward, type Score, type WalkForwardOptions, type WalkForwardResult } from './evaluate';
 
 export const forecasterNames = ['persistence', 'seasonal-naive', 'chase-svr', 'default'] as const;
