@@ -27,7 +27,7 @@ import { RunCarbon } from '../runs/runCarbon';
 import type { EnergyBetweenParams, EnergyBetweenResult, GpuProcess } from '../protocol/messages';
 import { Telemetry } from './telemetry';
 import { HistoryReader, HistoryStore } from '../store/history';
-import { exportRunToFile } from '../store/export';
+import { writeRunExport } from '../store/export';
 import type { RunRecord } from '../store/types';
 import type { ExportRunParams, ExportRunResult, RecentRun, RecentRunsParams, RecentRunsResult } from '../protocol/messages';
 import { existsSync } from 'node:fs';
@@ -200,19 +200,19 @@ export function startServer(connection: Connection = createConnection(), shared:
     if (typeof runId !== 'string' || runId === '') throw new ResponseError(AgentErrorCodes.exportFailed, 'exportRun needs a runId (chase/recentRuns lists them).');
     if (format !== 'codecarbon' && format !== 'json') throw new ResponseError(AgentErrorCodes.exportFailed, `exportRun format must be "codecarbon" or "json" (got ${JSON.stringify(format)}).`);
     if (typeof outFile !== 'string' || !isAbsolute(outFile)) throw new ResponseError(AgentErrorCodes.exportFailed, `exportRun needs an absolute outFile path (got ${JSON.stringify(outFile)}).`);
-    // what the agent still has queued (samples, readings, decisions) goes in first
-    const dbPath = withHistory((reader) => {
+    // from the agent's own store when it has one open (no second connection to the same file);
+    // what it still has queued (samples, readings, decisions) goes in first
+    return withHistory((reader) => {
       if (reader instanceof HistoryStore) reader.flush();
       if (!reader.getRun(runId)) throw new ResponseError(AgentErrorCodes.unknownRun, `No run "${runId}" in the history at ${reader.path}.`);
-      return reader.path;
+      if (!existsSync(resolve(outFile, '..'))) throw new ResponseError(AgentErrorCodes.exportFailed, `The folder of ${outFile} does not exist; choose another file.`);
+      try {
+        return { outFile, written: writeRunExport(reader, { runId, format, outFile }) };
+      } catch (e) {
+        const msg = describeError(e);
+        throw new ResponseError(/locked/.test(msg) ? AgentErrorCodes.historyUnavailable : AgentErrorCodes.exportFailed, `Export of run ${runId} failed: ${msg}`);
+      }
     });
-    if (!existsSync(resolve(outFile, '..'))) throw new ResponseError(AgentErrorCodes.exportFailed, `The folder of ${outFile} does not exist; choose another file.`);
-    try {
-      return { outFile, written: exportRunToFile({ dbPath, runId, format, outFile }) };
-    } catch (e) {
-      const msg = describeError(e);
-      throw new ResponseError(/locked/.test(msg) ? AgentErrorCodes.historyUnavailable : AgentErrorCodes.exportFailed, `Export of run ${runId} failed: ${msg}`);
-    }
   });
 
   connection.onRequest(Methods.energyBetween.method, async (p: EnergyBetweenParams): Promise<EnergyBetweenResult> => {

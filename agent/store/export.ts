@@ -173,15 +173,18 @@ export function exportRunCodeCarbon(reader: HistoryReader, runId: string, o: Cod
   return codeCarbonRow(run, { gpuNames, ...o });
 }
 
-/**
- * For the extension's "Export run" command: opens the history read-only, writes the export, closes.
- */
+/** Writes one run's export from an open history (the agent's own store, or a reader). */
+export function writeRunExport(reader: HistoryReader, o: { runId: string; format: 'codecarbon' | 'json'; outFile: string }): 'created' | 'appended' {
+  if (o.format === 'codecarbon') return writeCodeCarbonFile(o.outFile, [exportRunCodeCarbon(reader, o.runId)]);
+  writeFileSync(o.outFile, JSON.stringify(exportRunJson(reader, o.runId), null, 2) + '\n');
+  return 'created';
+}
+
+/** The same from a database file: opens the history read-only, writes the export, closes. */
 export function exportRunToFile(o: { dbPath: string; runId: string; format: 'codecarbon' | 'json'; outFile: string }): 'created' | 'appended' {
   const reader = HistoryReader.open({ path: o.dbPath });
   try {
-    if (o.format === 'codecarbon') return writeCodeCarbonFile(o.outFile, [exportRunCodeCarbon(reader, o.runId)]);
-    writeFileSync(o.outFile, JSON.stringify(exportRunJson(reader, o.runId), null, 2) + '\n');
-    return 'created';
+    return writeRunExport(reader, o);
   } finally {
     reader.close();
   }

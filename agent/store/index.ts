@@ -5,6 +5,6 @@ export { SCHEMA_VERSION, migrations } from './schema';
 export { defaultHistoryPath } from './paths';
 export * from './types';
 export * from './accounting';
-export { codeCarbonRow, codeCarbonCsv, exportRunCodeCarbon, exportRunJson, exportRunToFile, writeCodeCarbonFile, CODECARBON_COLUMNS, type RunExport } from './export';
+export { codeCarbonRow, codeCarbonCsv, exportRunCodeCarbon, exportRunJson, exportRunToFile, writeCodeCarbonFile, writeRunExport, CODECARBON_COLUMNS, type RunExport } from './export';
 export { ChaseMetrics, MetricsServer, DEFAULT_METRICS_PORT, type MetricsUpdate, type MetricsServerOptions } from './metrics';
 export { sampleRecords, metricsGpus, intensityRecord, forecastRecords, metricsIntensity } from './adapters';
