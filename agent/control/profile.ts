@@ -49,6 +49,14 @@ export interface PowerProfile {
   maxPoint: PowerPoint;
 }
 
+/** Looks up a decided limit: the exact candidate, else the nearest one (a live agent clamps the same way). */
+export function pointForLimit(profile: PowerProfile, powerLimitMw: number): PowerPoint {
+  const c = profile.candidates;
+  let best = c[0];
+  for (const p of c) if (Math.abs(p.powerLimitMw - powerLimitMw) < Math.abs(best.powerLimitMw - powerLimitMw)) best = p;
+  return best;
+}
+
 export class ProfileError extends Error {
   constructor(message: string) {
     super(message);

@@ -20,7 +20,7 @@ import type { GpuBackend } from '../gpu/backend';
 import type { PowerLimitGuard } from '../gpu/safety/guard';
 import { EnergyMeter } from '../gpu/energy';
 import { budgetedPolicy, chasePaperPolicy, energyOnlyPolicy, maxPowerPolicy, staticBestPolicy, type Policy } from '../control/policy';
-import { profileFromMeasurements, type LimitMeasurement, type PowerProfile } from '../control/profile';
+import { pointForLimit, profileFromMeasurements, type LimitMeasurement, type PowerProfile } from '../control/profile';
 import { createForecaster } from '../forecast/index';
 import type { Forecaster } from '../forecast/types';
 import type { Logger } from '../log';
@@ -430,8 +430,7 @@ export class Run {
 
   /** The profile's throughput (wall clock) at a limit: the nearest candidate's. */
   private expectedUnitsPerS(limitMw: number): number {
-    const c = this.profile!.candidates;
-    return c.reduce((a, b) => (Math.abs(b.powerLimitMw - limitMw) < Math.abs(a.powerLimitMw - limitMw) ? b : a), c[0]).unitsPerS;
+    return pointForLimit(this.profile!, limitMw).unitsPerS;
   }
 
   /**
@@ -512,7 +511,7 @@ export class Run {
   private expectedSavingG(limitMw: number, intensityGPerKwh: number): number | undefined {
     const p = this.profile;
     if (!p) return undefined;
-    const at = p.candidates.reduce((a, b) => (Math.abs(b.powerLimitMw - limitMw) < Math.abs(a.powerLimitMw - limitMw) ? b : a), p.maxPoint);
+    const at = pointForLimit(p, limitMw);
     const periodS = this.deps.carbon.periodMs / this.deps.carbon.speed / 1000;
     const units = at.unitsPerS * periodS;
     const energyAtLimitJ = (at.avgPowerMw / 1000) * periodS;

@@ -8,7 +8,7 @@
 import type { Trace } from '../carbon/trace';
 import { MW_S_G_PER_KWH_TO_G, planOracle } from '../control/oracle';
 import { deadlineMs, type Policy } from '../control/policy';
-import type { PowerPoint, PowerProfile } from '../control/profile';
+import { pointForLimit, type PowerProfile } from '../control/profile';
 import { joulesToKwh } from '../store/accounting';
 import { DAY_MS } from '../protocol/units';
 
@@ -29,14 +29,6 @@ export class SimulationError extends Error {
     super(message);
     this.name = 'SimulationError';
   }
-}
-
-/** Looks up a decided limit: the exact candidate, else the nearest one (a live agent clamps the same way). */
-export function pointForLimit(profile: PowerProfile, powerLimitMw: number): PowerPoint {
-  const c = profile.candidates;
-  let best = c[0];
-  for (const p of c) if (Math.abs(p.powerLimitMw - powerLimitMw) < Math.abs(best.powerLimitMw - powerLimitMw)) best = p;
-  return best;
 }
 
 export function runJob(trace: Trace, profile: PowerProfile, policy: Policy, job: JobSpec): JobResult {
