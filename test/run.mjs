@@ -20,13 +20,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { codeServerBin } from './harness/codeServer.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const COUNT_REPORTER = './test/harness/countReporter.mjs';
 const SUITE_INDEX = path.join(ROOT, 'out', 'test', 'vscode', 'suite', 'index.js');
 
-const codeServerDefault = path.join(os.homedir(), '.cache', 'chase', 'code-server-4.96.4', 'node_modules', '.bin', 'code-server');
-const CODE_SERVER = process.env.CHASE_CODE_SERVER || codeServerDefault;
+const CODE_SERVER = codeServerBin();
 const childEnv = { ...process.env, CHASE_CODE_SERVER: CODE_SERVER };
 
 // phase time limits, so a hung phase fails instead of hanging CI; CHASE_TIMEOUT_SCALE=2 doubles them

@@ -47,7 +47,7 @@ export class ElectricityMapsProvider extends ApiProvider {
       throw new CarbonSourceError('Electricity Maps needs a zone: set chase.carbon.zone (e.g. "DE"), or chase.carbon.latitude and chase.carbon.longitude.', 'invalid-settings');
     }
     this.zone = byLocation ? `${options.latitude},${options.longitude}` : options.zone!.trim();
-    this.http = new HttpClient({ ...deps.http, baseUrl: options.baseUrl || ELECTRICITY_MAPS_BASE_URL, service: SERVICE, secrets: () => [this.token], now: this.now });
+    this.http = new HttpClient({ ...deps.http, baseUrl: options.baseUrl || ELECTRICITY_MAPS_BASE_URL, service: SERVICE, secrets: () => this.secretValues(), now: this.now });
   }
 
   get info(): CarbonSourceInfo {

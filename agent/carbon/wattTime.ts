@@ -93,7 +93,7 @@ export class WattTimeProvider extends ApiProvider {
       ...deps.http,
       baseUrl: options.baseUrl || WATTTIME_BASE_URL,
       service: SERVICE,
-      secrets: () => [this.password, this.token?.value],
+      secrets: () => this.secretValues(),
       now: this.now,
     });
   }
