@@ -7,6 +7,7 @@
  * A counter that goes backwards (driver reload resets it) contributes nothing for that interval.
  */
 import type { GpuReading } from './backend';
+import { energyFromCounterJ, integratePowerJ, joulesToMillijoules } from '../store/accounting';
 
 export type EnergySource = 'counter' | 'integrated';
 
@@ -28,10 +29,12 @@ export class EnergyMeter {
       this.lastCounterMj = undefined;
     }
     if (this.source === 'counter' && r.energyMj !== undefined) {
-      if (this.lastCounterMj !== undefined && r.energyMj >= this.lastCounterMj) this.totalMj += r.energyMj - this.lastCounterMj;
+      const deltaJ = this.lastCounterMj !== undefined ? energyFromCounterJ(this.lastCounterMj, r.energyMj) : null;
+      if (deltaJ !== null) this.totalMj += joulesToMillijoules(deltaJ);
       this.lastCounterMj = r.energyMj;
     } else if (this.lastPowerMw !== undefined && this.lastTimestampMs !== undefined && r.timestampMs > this.lastTimestampMs) {
-      this.totalMj += ((this.lastPowerMw + r.powerMw) / 2) * ((r.timestampMs - this.lastTimestampMs) / 1000);
+      const points = [{ timestampMs: this.lastTimestampMs, powerMw: this.lastPowerMw }, { timestampMs: r.timestampMs, powerMw: r.powerMw }];
+      this.totalMj += joulesToMillijoules(integratePowerJ(points));
     }
     this.lastPowerMw = r.powerMw;
     this.lastTimestampMs = r.timestampMs;

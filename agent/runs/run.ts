@@ -30,7 +30,7 @@ import { OnlineProfiler, DEFAULT_PROFILER, type ProfilerOptions } from './profil
 import type { RunCarbon } from './runCarbon';
 import type { ReporterServer } from './reporterServer';
 import { DRIFT_PERIODS, DRIFT_THRESHOLD_PCT, DriftDetector, workloadKeyOf, type ProfileStore } from './profileStore';
-import { JOULES_PER_KWH } from '../store/accounting';
+import { carbonOfEnergyG, millijoulesToJoules, milliwattsToWatts } from '../store/accounting';
 import { processAlive } from '../process';
 import { constants } from 'node:os';
 import { DAY_MS } from '../protocol/units';
@@ -364,9 +364,9 @@ export class Run {
     const deltaMj = await this.sampleGpus();
     const atMs = this.now();
     const intensity = await this.deps.carbon.intensityAt(atMs);
-    const deltaJ = deltaMj / 1000;
+    const deltaJ = millijoulesToJoules(deltaMj);
     this.energyJ += deltaJ;
-    this.carbonG += (deltaJ / JOULES_PER_KWH) * intensity;
+    this.carbonG += carbonOfEnergyG(deltaJ, intensity);
     const period = this.deps.carbon.periodStart(this.deps.carbon.virtualNow(atMs));
     const bucket = this.buckets.get(period) ?? { intensityGPerKwh: intensity, units: 0 };
     const units = this.tracker.cumulative;
@@ -381,9 +381,9 @@ export class Run {
     let energyJ = 0;
     let carbonG = 0;
     for (const b of this.buckets.values()) {
-      const j = (b.units / max.unitsPerS) * (max.avgPowerMw / 1000);
+      const j = (b.units / max.unitsPerS) * milliwattsToWatts(max.avgPowerMw);
       energyJ += j;
-      carbonG += (j / JOULES_PER_KWH) * b.intensityGPerKwh;
+      carbonG += carbonOfEnergyG(j, b.intensityGPerKwh);
     }
     return { energyJ, carbonG };
   }
@@ -516,7 +516,7 @@ export class Run {
     const units = at.unitsPerS * periodS;
     const energyAtLimitJ = (at.avgPowerMw / 1000) * periodS;
     const energyAtMaxJ = (p.maxPoint.avgPowerMw / 1000) * (units / p.maxPoint.unitsPerS);
-    return ((energyAtMaxJ - energyAtLimitJ) / JOULES_PER_KWH) * intensityGPerKwh;
+    return carbonOfEnergyG(energyAtMaxJ - energyAtLimitJ, intensityGPerKwh);
   }
 
   /** Applies one limit to all the run's GPUs; in advise mode only records it. */

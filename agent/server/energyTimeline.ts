@@ -6,7 +6,7 @@
  * the carbon period it falls in.
  */
 import type { GpuSample } from '../gpu/sampler';
-import { JOULES_PER_KWH } from '../store/accounting';
+import { carbonOfEnergyG, millijoulesToJoules } from '../store/accounting';
 import type { EnergyBetweenResult } from '../protocol/messages';
 import { DAY_MS } from '../protocol/units';
 
@@ -45,9 +45,9 @@ export function energyBetween(samples: readonly TimelineSample[], fromMs: number
   let energyJ = 0;
   let carbonG = 0;
   for (let i = 1; i < cuts.length; i++) {
-    const j = ((energyAt(samples, cuts[i]) ?? 0) - (energyAt(samples, cuts[i - 1]) ?? 0)) / 1000;
+    const j = millijoulesToJoules((energyAt(samples, cuts[i]) ?? 0) - (energyAt(samples, cuts[i - 1]) ?? 0));
     energyJ += j;
-    carbonG += (j / JOULES_PER_KWH) * (intensityAt((cuts[i] + cuts[i - 1]) / 2) ?? 0);
+    carbonG += carbonOfEnergyG(j, intensityAt((cuts[i] + cuts[i - 1]) / 2) ?? 0);
   }
   return { energyJ, carbonG, coveredMs: hi - lo };
 }

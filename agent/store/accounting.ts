@@ -25,10 +25,13 @@ export interface EnergySegment {
   intensityGPerKwh: number;
 }
 
+/** Carbon of energy used at one intensity: kWh × g/kWh. */
+export const carbonOfEnergyG = (energyJ: number, intensityGPerKwh: number): number => joulesToKwh(energyJ) * intensityGPerKwh;
+
 /** Carbon of energy used under the given intensities: Σ kWh × g/kWh. */
 export function carbonG(segments: Iterable<EnergySegment>): number {
   let g = 0;
-  for (const s of segments) g += joulesToKwh(s.energyJ) * s.intensityGPerKwh;
+  for (const s of segments) g += carbonOfEnergyG(s.energyJ, s.intensityGPerKwh);
   return g;
 }
 
