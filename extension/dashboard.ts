@@ -17,6 +17,8 @@ const GPU_SAMPLE_MS = 5_000;
 export class DashboardPanel implements vscode.Disposable {
   private static current: DashboardPanel | undefined;
   private ready = false;
+  /** The reading (source and period) the last series was sent for. */
+  private seriesKey: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   static createOrShow(extensionUri: vscode.Uri, agent: AgentClient, log: vscode.LogOutputChannel): DashboardPanel {
@@ -73,8 +75,15 @@ export class DashboardPanel implements vscode.Disposable {
     if (!this.ready) return;
     if (state.kind === 'running') {
       this.post({ type: 'status', status: state.carbon });
-      // A new period: the series moved on by one point.
-      if (state.carbon.state === 'ok') void this.sendSeries();
+      // A new period (or another source): the series moved on. Other state changes (GPUs, staleness)
+      // leave it as it is, so they cost no request.
+      if (state.carbon.state === 'ok') {
+        const key = `${state.carbon.source.label}@${state.carbon.timestampMs}`;
+        if (key !== this.seriesKey) {
+          this.seriesKey = key;
+          void this.sendSeries();
+        }
+      }
     }
   }
 
