@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { SimulatedBackend } from '../../../agent/gpu/backends/simulated';
-import { ZeusdBackend, ZeusdClient } from '../../../agent/gpu/backends/zeusd';
 import { NvmlBackend } from '../../../agent/gpu/backends/nvml';
 import { Nvml } from '../../../agent/gpu/nvml';
 import { loadDefaultProfile, profileAt } from '../../../agent/gpu/profile';
@@ -156,82 +154,4 @@ test('CUDA_VISIBLE_DEVICES: indices, UUIDs and prefixes; stops at an unknown ent
   const mig = resolveVisibleDevices(all, { CUDA_VISIBLE_DEVICES: 'MIG-4f8e3a52-1111-2222-3333-444444444444' });
   assert.deepEqual(mig.devices, []);
   assert.match(mig.refused.join(), /MIG instance.*whole physical GPU/);
-});
-
-// ---- zeusd -----------------------------------------------------------------------------------------
-
-interface FakeZeusd {
-  socket: string;
-  requests(): Promise<string[]>;
-  close(): void;
-}
-
-/** Starts test/unit/gpu/fixtures/fakeZeusd.js in its own process, listening on a fresh Unix socket. */
-function startFakeZeusd(options: { token?: string; groups?: string[] } = {}): Promise<FakeZeusd> {
-  const socket = join(tempDir('chase-zeusd-'), 'zeusd.sock');
-  const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'fakeZeusd.js'), socket, options.token ?? '-', (options.groups ?? ['gpu-read', 'gpu-control']).join(',')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.on('exit', (code) => reject(new Error(`fake zeusd exited with ${code}`)));
-    child.stdout.on('data', (c: Buffer) => {
-      if (!c.toString().includes('listening')) return;
-      resolve({
-        socket,
-        requests: () => new ZeusdClient(socket).request<string[]>('GET', '/_requests'),
-        close: () => child.kill('SIGKILL'),
-      });
-    });
-  });
-}
-
-test('zeusd: discovers GPUs, reads limits/constraints/energy/power, relays writes (async and sync) with the token', async () => {
-  const zeusd = await startFakeZeusd({ token: 'secret-token' });
-  try {
-    const backend = await ZeusdBackend.open(new ZeusdClient(zeusd.socket, 'secret-token'));
-    assert.equal(backend.kind, 'zeusd');
-    const devices = backend.devices();
-    assert.deepEqual(devices.map((d) => [d.index, d.uuid, d.minLimitMw, d.maxLimitMw, d.energyCounter]), [
-      [0, 'zeusd-gpu-0', 100000, 300000, true],
-      [1, 'zeusd-gpu-1', 100000, 300000, true],
-    ]);
-    assert.deepEqual(await backend.control(1), { state: 'permitted' });
-    await backend.setPowerLimit(1, 200000);
-    assert.equal(await backend.getPowerLimit(1), 200000);
-    assert.ok((await zeusd.requests()).includes('POST /gpu/set_power_limit?gpu_ids=1&power_limit_mw=200000&block=true'));
-    const r = await backend.read(1);
-    assert.deepEqual([r.powerMw, r.powerLimitMw, r.energyMj], [200000, 200000, 1001]);
-    // the exit-time path: blocking, through a child process
-    backend.setPowerLimitSync(1, 300000);
-    assert.equal(await backend.getPowerLimit(1), 300000);
-    await assert.rejects(backend.setPowerLimit(0, 5), /GPU 0: NVML error: Invalid Argument/);
-  } finally {
-    zeusd.close();
-  }
-});
-
-test('zeusd: a missing token or a disabled gpu-control group means advise mode with the reason', async () => {
-  const zeusd = await startFakeZeusd({ token: 'right' });
-  const state = join(tempDir(), 'state.txt');
-  writeFakeState(state, standardGpus());
-  process.env.FAKE_NVML_STATE = state;
-  // with NVML for identities and reads, opening needs only /discover (no token)
-  const noToken = await ZeusdBackend.open(new ZeusdClient(zeusd.socket), new NvmlBackend(Nvml.load([fakeNvmlLibrary()])));
-  try {
-    assert.deepEqual(noToken.devices().map((d) => d.uuid), ['GPU-11111111-aaaa-0000', 'GPU-22222222-bbbb-0001'], 'only the GPUs zeusd manages');
-    assert.match(noToken.label, /reads via NVML/);
-    const c = await noToken.control(0);
-    assert.equal(c.state, 'advise');
-    assert.match(c.state === 'advise' ? c.reason : '', /requires a token.*CHASE_ZEUSD_TOKEN/);
-  } finally {
-    await noToken.close();
-    zeusd.close();
-  }
-  const readOnly = await startFakeZeusd({ groups: ['gpu-read'] });
-  try {
-    const backend = await ZeusdBackend.open(new ZeusdClient(readOnly.socket));
-    const c = await backend.control(0);
-    assert.match(c.state === 'advise' ? c.reason : '', /gpu-control API group disabled/);
-  } finally {
-    readOnly.close();
-  }
-  await assert.rejects(new ZeusdClient('/nonexistent/zeusd.sock').discover(), /Cannot reach zeusd/);
 });

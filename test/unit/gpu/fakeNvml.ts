@@ -87,7 +87,7 @@ export function standardGpus(): FakeGpu[] {
 /** Environment for a child agent process using the fake. */
 export function fakeEnv(stateFile: string, stateDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['CUDA_VISIBLE_DEVICES', 'CHASE_ZEUSD_SOCKET', 'ZEUSD_SOCK_PATH', 'CHASE_GPU_BACKEND', 'CHASE_ZEUSD_TOKEN']) delete env[k];
+  for (const k of ['CUDA_VISIBLE_DEVICES', 'CHASE_ZEUSD_SOCKET', 'ZEUSD_SOCK_PATH', 'ZEUSD_HOST_PORT', 'CHASE_GPU_BACKEND', 'CHASE_ZEUSD_TOKEN', 'ZEUSD_TOKEN']) delete env[k];
   return { ...env, CHASE_NVML_LIBRARY: fakeNvmlLibrary(), FAKE_NVML_STATE: stateFile, CHASE_STATE_DIR: stateDir, ...extra };
 }
 
