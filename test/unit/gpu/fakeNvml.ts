@@ -11,16 +11,20 @@ import { packageRoot } from '../../../agent/paths';
 
 export const FAKE_SOURCE = join(packageRoot, 'test', 'fake-nvml', 'fake_nvml.c');
 const OUT_DIR = join(packageRoot, 'out', 'fake-nvml');
-const LIBRARY = join(OUT_DIR, 'libnvidia-ml.so.1');
 
-/** Path of the compiled fake library (compiles it if needed). */
-export function fakeNvmlLibrary(): string {
-  if (existsSync(LIBRARY) && statSync(LIBRARY).mtimeMs >= statSync(FAKE_SOURCE).mtimeMs) return LIBRARY;
-  mkdirSync(OUT_DIR, { recursive: true });
-  const tmp = `${LIBRARY}.${process.pid}.tmp`;
-  execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-Wall', '-Werror', '-Wl,-soname,libnvidia-ml.so.1', '-o', tmp, FAKE_SOURCE], { stdio: 'pipe' });
-  renameSync(tmp, LIBRARY);
-  return LIBRARY;
+/**
+ * Path of the compiled fake library (compiles it if needed). `driver` picks the process-list
+ * symbols it exports, as that driver branch's real library does (fake_nvml.c); 535 is the default.
+ */
+export function fakeNvmlLibrary(driver: 535 | 470 | 418 = 535): string {
+  const dir = driver === 535 ? OUT_DIR : join(OUT_DIR, String(driver));
+  const library = join(dir, 'libnvidia-ml.so.1');
+  if (existsSync(library) && statSync(library).mtimeMs >= statSync(FAKE_SOURCE).mtimeMs) return library;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${library}.${process.pid}.tmp`;
+  execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-Wall', '-Werror', `-DFAKE_NVML_DRIVER=${driver}`, '-Wl,-soname,libnvidia-ml.so.1', '-o', tmp, FAKE_SOURCE], { stdio: 'pipe' });
+  renameSync(tmp, library);
+  return library;
 }
 
 export interface FakeGpu {
