@@ -6,7 +6,8 @@
  *   2. zeusd, when CHASE_ZEUSD_SOCKET, or Zeus's own ZEUSD_SOCK_PATH / ZEUSD_HOST_PORT, is set and
  *      answers /discover: writes go through it (token: CHASE_ZEUSD_TOKEN or ZEUSD_TOKEN); reads come
  *      from NVML when it loaded (needed with zeusd 0.4, which serves no limit reads).
- *   3. NVML directly (control needs root / CAP_SYS_ADMIN, else advise mode).
+ *   3. NVML directly (control needs root / CAP_SYS_ADMIN, else advise mode; how that is probed:
+ *      CHASE_NVML_PERMISSION_PROBE=auto|write, see backends/nvml.ts).
  *   4. Simulated GPUs (CHASE_SIMULATED_GPUS of them, default 1) following the embedded A40 profile.
  *
  * CHASE_GPU_BACKEND=nvml|zeusd|simulated forces one (failing loudly instead of falling back,
@@ -20,6 +21,7 @@ import { describeEndpoint, zeusdSettingsFromEnv } from './backends/zeusdClient';
 import { GpuError } from './errors';
 import { Nvml, nvmlLibraryCandidates } from './nvml';
 import { loadDefaultProfile } from './profile';
+import { permissionProbeFromEnv } from './privilege';
 import { resolveVisibleDevices, type Visibility } from './visibility';
 import { PowerLimitGuard, type RestoreReport } from './safety/guard';
 import { LimitJournal } from './safety/journal';
@@ -42,6 +44,7 @@ export interface OpenedGpus {
 }
 
 function openNvml(env: NodeJS.ProcessEnv, notes: string[], now: () => number): NvmlBackend | undefined {
+  const permissionProbe = permissionProbeFromEnv(env); // a bad value is a configuration error, reported first
   let nvml: Nvml;
   try {
     nvml = Nvml.load(nvmlLibraryCandidates(process.platform, env));
@@ -50,7 +53,7 @@ function openNvml(env: NodeJS.ProcessEnv, notes: string[], now: () => number): N
     return undefined;
   }
   try {
-    const backend = new NvmlBackend(nvml, now);
+    const backend = new NvmlBackend(nvml, { now, permissionProbe });
     notes.push(...backend.unavailable);
     if (backend.devices().length === 0) {
       notes.push(`NVML (${nvml.libraryPath}) found no GPUs.`);

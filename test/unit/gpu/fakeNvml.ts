@@ -91,8 +91,10 @@ export function standardGpus(): FakeGpu[] {
 /** Environment for a child agent process using the fake. */
 export function fakeEnv(stateFile: string, stateDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['CUDA_VISIBLE_DEVICES', 'CHASE_ZEUSD_SOCKET', 'ZEUSD_SOCK_PATH', 'ZEUSD_HOST_PORT', 'CHASE_GPU_BACKEND', 'CHASE_ZEUSD_TOKEN', 'ZEUSD_TOKEN']) delete env[k];
-  return { ...env, CHASE_NVML_LIBRARY: fakeNvmlLibrary(), FAKE_NVML_STATE: stateFile, CHASE_STATE_DIR: stateDir, ...extra };
+  for (const k of ['CUDA_VISIBLE_DEVICES', 'CHASE_ZEUSD_SOCKET', 'ZEUSD_SOCK_PATH', 'ZEUSD_HOST_PORT', 'CHASE_GPU_BACKEND', 'CHASE_ZEUSD_TOKEN', 'ZEUSD_TOKEN', 'CHASE_NVML_PERMISSION_PROBE']) delete env[k];
+  // The fake models NVML's permission check by injected return codes (err nvmlDeviceSetPowerManagementLimit 4),
+  // not by the process's capabilities: probe it by writing, so tests behave the same for root and users.
+  return { ...env, CHASE_NVML_LIBRARY: fakeNvmlLibrary(), FAKE_NVML_STATE: stateFile, CHASE_STATE_DIR: stateDir, CHASE_NVML_PERMISSION_PROBE: 'write', ...extra };
 }
 
 export const FIXTURE = join(packageRoot, 'out', 'test', 'unit', 'gpu', 'fixtures', 'agentProcess.js');
