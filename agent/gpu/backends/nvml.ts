@@ -137,6 +137,12 @@ export class NvmlBackend implements GpuBackend {
     };
   }
 
+  /** Compute processes on the GPU; [] where NVML cannot list them (old driver, NOT_SUPPORTED). */
+  processes(index: number): NvmlProcessInfo[] {
+    const d = this.device(index);
+    return optional(() => this.nvml.runningComputeProcesses(d.handle, d.label)) ?? [];
+  }
+
   activity(index: number): number | undefined {
     const d = this.device(index);
     const util = optional(() => this.nvml.utilization(d.handle, d.label));

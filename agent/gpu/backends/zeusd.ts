@@ -12,7 +12,7 @@
  * `control()` never writes: it reads what zeusd says about itself (`enabled_api_groups`,
  * `auth_required` from /discover) and, when auth is on, the token's scopes (`GET /auth/whoami`).
  */
-import type { GpuBackend, GpuControl, GpuInfo, GpuReading } from '../backend';
+import type { GpuBackend, GpuComputeProcess, GpuControl, GpuInfo, GpuReading } from '../backend';
 import { GRANT_CONTROL_HELP, GpuError } from '../errors';
 import type { NvmlBackend } from './nvml';
 import { ZeusdClient, ZeusdError, type ZeusdDiscovery, type ZeusdGpu } from './zeusdClient';
@@ -43,6 +43,8 @@ export class ZeusdBackend implements GpuBackend {
   readonly label: string;
   private readonly controlCache = new Map<number, GpuControl>();
   private tokenCheck: Promise<GpuControl> | undefined;
+  /** Listed by NVML on this host; zeusd has no process route, so absent without NVML. */
+  readonly processes?: (index: number) => GpuComputeProcess[];
 
   private constructor(
     readonly client: ZeusdClient,
@@ -53,6 +55,12 @@ export class ZeusdBackend implements GpuBackend {
     private readonly now: () => number,
   ) {
     this.label = `${client.where} (zeusd ${discovery.api}.x API${reader ? ', reads via NVML' : ''})`;
+    if (reader) {
+      this.processes = (index) => {
+        this.zeusdId(index); // only GPUs zeusd manages
+        return reader.processes(index);
+      };
+    }
   }
 
   /** Connects (GET /discover) and enumerates GPUs; `reader` supplies identities and reads when NVML loads. */
@@ -94,6 +102,10 @@ export class ZeusdBackend implements GpuBackend {
     return [...this.infos.values()];
   }
 
+  private infoOf(index: number): GpuInfo {
+    return this.infos.get(this.zeusdId(index)) as GpuInfo;
+  }
+
   /** zeusd's id for the GPU the agent knows by `index`. */
   private zeusdId(index: number): number {
     for (const [id, info] of this.infos) if (info.index === index) return id;
@@ -121,7 +133,7 @@ export class ZeusdBackend implements GpuBackend {
 
   /** Whether zeusd will take writes from us: its API groups, and the token's scopes when auth is on. Read-only. */
   async control(index: number): Promise<GpuControl> {
-    const info = this.infos.get(this.zeusdId(index)) as GpuInfo;
+    const info = this.infoOf(index);
     const cached = this.controlCache.get(index);
     if (cached) return cached;
     let result: GpuControl;

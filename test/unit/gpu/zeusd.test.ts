@@ -13,6 +13,8 @@ import { ZeusdClient, ZeusdError, parseDiscovery, zeusdSettingsFromEnv, type Zeu
 import { NvmlBackend } from '../../../agent/gpu/backends/nvml';
 import { Nvml } from '../../../agent/gpu/nvml';
 import { openGpuBackend } from '../../../agent/gpu/index';
+import { gpuProcesses } from '../../../agent/server/runManager';
+import type { GpuControlHandle } from '../../../agent/gpu/index';
 import { fakeEnv, fakeNvmlLibrary, standardGpus, tempDir, writeFakeState } from './fakeNvml';
 import { issueZeusdToken } from './fixtures/zeusdToken';
 
@@ -134,6 +136,22 @@ test('zeusd + NVML: every release sets through zeusd and reads limits through NV
       await backend.close();
       zeusd.close();
     }
+  }
+});
+
+test('zeusd + NVML: the host\'s compute processes are listed too (a capability of the backend, no downcast); zeusd alone lists none', async () => {
+  const zeusd = await startZeusd('zeusd-v0.5.0');
+  const withNvml = await ZeusdBackend.open(new ZeusdClient({ endpoint: zeusd.endpoint }), nvmlReader());
+  const alone = await ZeusdBackend.open(new ZeusdClient({ endpoint: zeusd.endpoint }));
+  try {
+    assert.deepEqual(withNvml.processes?.(0).map((p) => p.pid), [4242]);
+    const handle = { backend: withNvml, visibility: { devices: withNvml.devices() } } as unknown as GpuControlHandle;
+    assert.deepEqual(gpuProcesses(handle).map((p) => [p.pid, p.gpuIndices]), [[4242, [0]]]);
+    assert.equal(alone.processes, undefined);
+    assert.deepEqual(gpuProcesses({ backend: alone, visibility: { devices: alone.devices() } } as unknown as GpuControlHandle), []);
+  } finally {
+    await withNvml.close();
+    zeusd.close();
   }
 });
 
