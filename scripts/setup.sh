@@ -4,6 +4,8 @@
 #     prometheus (the metrics test scrapes the agent with a real Prometheus)
 #   - npm dependencies (npm ci) when node_modules is missing or older than package-lock.json
 #   - code-server 4.96.4 (= VS Code 1.96.4) in ~/.cache/chase (scripts/install-code-server.sh)
+#   - Debian's real libnvidia-ml.so.1 (535 and 470), unpacked, not installed, into ~/.cache/chase/nvml
+#     (scripts/fetch-real-nvml.sh; test/unit/gpu/realNvml.test.ts loads them)
 # Usage: scripts/setup.sh [--no-code-server]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +28,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+bash scripts/fetch-real-nvml.sh >/dev/null
+
+if [ -L node_modules ]; then
+  # A link to an install shared by several work trees: `npm ci` here would empty it for all of them.
+  echo "setup: node_modules links to a shared install ($(readlink node_modules)); not running npm ci" >&2
+elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund
 fi
