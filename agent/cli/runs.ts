@@ -114,7 +114,7 @@ export const runsCommand: CliCommand = {
     const id = sub === 'list' ? '' : needId();
     /* eslint-disable @typescript-eslint/no-require-imports -- loaded on use (see top) */
     const { HistoryReader: Reader } = require('../store/history') as typeof import('../store/history');
-    const { codeCarbonCsv, exportRunCodeCarbon, exportRunJson, writeCodeCarbonFile } = require('../store/export') as typeof import('../store/export');
+    const { CODECARBON_RELEASE, codeCarbonCsv, exportRunCodeCarbon, exportRunJson, writeCodeCarbonFile } = require('../store/export') as typeof import('../store/export');
     /* eslint-enable @typescript-eslint/no-require-imports */
     const reader = Reader.open({ path });
     try {
@@ -141,8 +141,9 @@ export const runsCommand: CliCommand = {
       } else {
         const row = exportRunCodeCarbon(reader, id, { nowMs });
         if (typeof out === 'string') {
-          const how = writeCodeCarbonFile(out, [row]);
-          process.stderr.write(`${how === 'created' ? 'wrote' : 'appended to'} ${out}\n`);
+          const w = writeCodeCarbonFile(out, [row]);
+          if (w.backupFile) process.stderr.write(`${out} had other columns than CodeCarbon ${CODECARBON_RELEASE}'s: moved it to ${w.backupFile} (as CodeCarbon does)\n`);
+          process.stderr.write(`${w.written === 'created' ? 'wrote' : 'appended to'} ${out}\n`);
         } else {
           process.stdout.write(codeCarbonCsv([row]));
         }

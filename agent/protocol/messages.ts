@@ -308,6 +308,8 @@ export interface ExportRunParams {
 export interface ExportRunResult {
   outFile: string;
   written: 'created' | 'appended';
+  /** A CSV with other columns was there: moved to this file first (CodeCarbon's own rule). */
+  backupFile?: string;
 }
 
 /** A process using GPUs (NVML's compute process list), e.g. a Jupyter kernel. */
@@ -349,7 +351,7 @@ export const AgentErrorCodes = {
   unknownRun: 3005,
   /** The run history cannot be read (none yet, locked, newer schema); the message says what to do. */
   historyUnavailable: 3006,
-  /** An export could not be written (unknown run, file not writable, a CSV with other columns). */
+  /** An export could not be written (unknown run, file not writable). */
   exportFailed: 3007,
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCodes)[keyof typeof AgentErrorCodes];

@@ -207,7 +207,7 @@ export function startServer(connection: Connection = createConnection(), shared:
       if (!reader.getRun(runId)) throw new ResponseError(AgentErrorCodes.unknownRun, `No run "${runId}" in the history at ${reader.path}.`);
       if (!existsSync(resolve(outFile, '..'))) throw new ResponseError(AgentErrorCodes.exportFailed, `The folder of ${outFile} does not exist; choose another file.`);
       try {
-        return { outFile, written: writeRunExport(reader, { runId, format, outFile }) };
+        return { outFile, ...writeRunExport(reader, { runId, format, outFile }) };
       } catch (e) {
         const msg = describeError(e);
         throw new ResponseError(/locked/.test(msg) ? AgentErrorCodes.historyUnavailable : AgentErrorCodes.exportFailed, `Export of run ${runId} failed: ${msg}`);
