@@ -1,6 +1,6 @@
 import type { CliCommand } from './command';
 import { numberArg, UsageError } from './command';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import type { HistoryReader } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 import { gramsToKg, joulesToKwh } from '../store/accounting';
@@ -116,6 +116,12 @@ export const runsCommand: CliCommand = {
     const { HistoryReader: Reader } = require('../store/history') as typeof import('../store/history');
     const { CODECARBON_RELEASE, codeCarbonCsv, exportRunCodeCarbon, exportRunJson, writeCodeCarbonFile } = require('../store/export') as typeof import('../store/export');
     /* eslint-enable @typescript-eslint/no-require-imports */
+    if (sub === 'list' && typeof dbFlag !== 'string' && !existsSync(path)) {
+      // a fresh home: no run recorded yet is an empty list, not an error (an explicit --db FILE that
+      // is missing still is one: the user named a file)
+      process.stdout.write(p.flags.has('json') ? '[]\n' : `${renderList([], nowMs)} (The history is created at ${path} by the first run.)\n`);
+      return 0;
+    }
     const reader = Reader.open({ path });
     try {
       if (sub === 'list') {

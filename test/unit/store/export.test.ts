@@ -166,6 +166,16 @@ test('CLI: chase-agent runs list | show | export, --db and CHASE_STATE_DIR, erro
     const badFormat = await cli(['export', 'run-42', '--format', 'xml', '--db', path]);
     assert.equal(badFormat.code, 2);
     assert.match(badFormat.stderr, /--format must be codecarbon or json/);
+    // a fresh home (no database yet): an empty list, exit 0 — in both output forms
+    const fresh = join(dir, 'fresh-home');
+    const freshJson = await run$(process.execPath, [MAIN, 'runs', 'list', '--json'], { env: { ...process.env, CHASE_STATE_DIR: fresh } });
+    assert.equal(freshJson.stdout, '[]\n');
+    const freshText = await cli(['list'], { CHASE_STATE_DIR: fresh });
+    assert.equal(freshText.code, 0, freshText.stderr);
+    assert.match(freshText.stdout, /^No runs recorded yet\. \(The history is created at .*fresh-home.*history\.sqlite by the first run\.\)\n$/);
+    const freshShow = await cli(['show', 'run-1'], { CHASE_STATE_DIR: fresh });
+    assert.equal(freshShow.code, 1, 'show names a run: none there is an error');
+    assert.match(freshShow.stderr, /no run history at/);
     const noDb = await cli(['list', '--db', join(dir, 'missing.sqlite')]);
     assert.equal(noDb.code, 1);
     assert.match(noDb.stderr, /no run history at .*--db FILE/);
