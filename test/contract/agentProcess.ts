@@ -66,14 +66,24 @@ export interface CliResult {
 export function runAgentCli(
   args: string[],
   env: NodeJS.ProcessEnv,
-  opts: { signal?: { name: NodeJS.Signals; when: (out: { stdout: string; stderr: string }) => boolean }; timeoutMs?: number } = {},
+  opts: {
+    signal?: { name: NodeJS.Signals; when: (out: { stdout: string; stderr: string }) => boolean };
+    /** Runs `then` once, when `when` first holds for the output so far (e.g. end a job the agent attached to). */
+    onOutput?: { when: (out: { stdout: string; stderr: string }) => boolean; then: () => void };
+    timeoutMs?: number;
+  } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const p = spawn(process.execPath, [agentJs, ...args], { env: { ...process.env, ...env } });
     const out = { stdout: '', stderr: '' };
     let signalled = false;
+    let hooked = false;
     const check = (): void => {
+      if (opts.onOutput && !hooked && opts.onOutput.when(out)) {
+        hooked = true;
+        opts.onOutput.then();
+      }
       if (!opts.signal || signalled || !opts.signal.when(out)) return;
       signalled = true;
       p.kill(opts.signal.name);

@@ -37,7 +37,9 @@ for (const transport of ['unix', 'tcp'] as const) {
       const r = await runPython('import chase_reporter\nfor _ in range(5): chase_reporter.step(samples=32)\nprint(chase_reporter.enabled())', { ...env });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout.trim(), 'True');
-      await new Promise((res) => setTimeout(res, 100));
+      // the lines may still be in flight when python exits: wait for them, with a deadline
+      const deadline = Date.now() + 5000;
+      while (steps.length < 5 && Date.now() < deadline) await new Promise((res) => setImmediate(res));
       assert.equal(steps.length, 5);
       assert.ok(steps.every((s) => s.runId === 'run-1' && s.samples === 32 && s.steps === 1));
     });
