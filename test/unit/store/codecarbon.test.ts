@@ -42,26 +42,30 @@ async function pandasRows(file: string): Promise<Record<string, string | number 
 
 const header = (file: string) => readFileSync(file, 'utf8').split('\n', 1)[0];
 
+/** Runs `fn` in a fresh folder (and its emissions.csv path), removed afterwards. */
+async function inTempDir(fn: (dir: string, file: string) => Promise<void>): Promise<void> {
+  const { dir, cleanup } = tempDir('chase-cc-');
+  try {
+    await fn(dir, join(dir, 'emissions.csv'));
+  } finally {
+    cleanup();
+  }
+}
+
 describe('CodeCarbon 3.2.9 and Chase share an emissions.csv', () => {
   before(() => requirePythonModules(['pandas'], ['python3-pandas']));
 
-  it('Chase writes exactly the header CodeCarbon 3.2.9 writes (38 columns, its order)', () => {
+  it('Chase writes exactly the header CodeCarbon 3.2.9 writes (38 columns, its order)', async () => {
     assert.deepEqual(splitCsvLine(header(RECORDED)), [...CODECARBON_COLUMNS]);
     assert.equal(CODECARBON_COLUMNS.length, 38);
-    const { dir, cleanup } = tempDir('chase-cc-');
-    try {
-      const file = join(dir, 'emissions.csv');
+    await inTempDir(async (dir, file) => {
       writeCodeCarbonFile(file, [chaseRow('chase-run-1')]);
       assert.equal(header(file), header(RECORDED));
-    } finally {
-      cleanup();
-    }
+    });
   });
 
   it('CodeCarbon appends to a file Chase created: no .bak, both rows read back aligned', async () => {
-    const { dir, cleanup } = tempDir('chase-cc-');
-    try {
-      const file = join(dir, 'emissions.csv');
+    await inTempDir(async (dir, file) => {
       assert.deepEqual(writeCodeCarbonFile(file, [chaseRow('chase-run-1')]), { written: 'created' });
       const log = await codeCarbonWrites(dir, 'emissions.csv', 'cc-run-2');
       assert.doesNotMatch(log, /CSV format has changed/);
@@ -71,15 +75,11 @@ describe('CodeCarbon 3.2.9 and Chase share an emissions.csv', () => {
       assert.equal(rows[0].gpu_energy, 2, 'kWh, in the gpu_energy column');
       assert.equal(rows[0].gpu_model, '1 x NVIDIA A40');
       assert.equal(rows[1].gpu_utilization_percent, 97.5);
-    } finally {
-      cleanup();
-    }
+    });
   });
 
   it('Chase appends to a file CodeCarbon created, and CodeCarbon keeps appending after it', async () => {
-    const { dir, cleanup } = tempDir('chase-cc-');
-    try {
-      const file = join(dir, 'emissions.csv');
+    await inTempDir(async (dir, file) => {
       copyFileSync(RECORDED, file);
       assert.deepEqual(writeCodeCarbonFile(file, [chaseRow('chase-run-2')]), { written: 'appended' });
       await codeCarbonWrites(dir, 'emissions.csv', 'cc-run-3');
@@ -89,14 +89,11 @@ describe('CodeCarbon 3.2.9 and Chase share an emissions.csv', () => {
       assert.equal(rows[1].emissions, 0.4, 'kg');
       assert.equal(rows[1].energy_consumed, 2, 'kWh');
       assert.equal(rows[1].tracking_mode, 'machine');
-    } finally {
-      cleanup();
-    }
+    });
   });
 
   it('other columns: Chase moves the file aside under the same names CodeCarbon uses, then starts a new one', async () => {
-    const { dir, cleanup } = tempDir('chase-cc-');
-    try {
+    await inTempDir(async (dir) => {
       // CodeCarbon 2.x's header (no water/utilisation columns): both tools must treat it alike
       const old = `${CODECARBON_COLUMNS.filter((c) => !/water|utilization|ram_used|wue/.test(c)).join(',')}\n`;
       const chaseDir = join(dir, 'chase');
@@ -114,15 +111,11 @@ describe('CodeCarbon 3.2.9 and Chase share an emissions.csv', () => {
       assert.equal(readFileSync(join(chaseDir, 'emissions.csv_0.bak'), 'utf8'), old, 'the old rows are kept');
       assert.equal(header(join(chaseDir, 'emissions.csv')), header(RECORDED));
       assert.ok(existsSync(join(chaseDir, 'emissions.csv.bak')));
-    } finally {
-      cleanup();
-    }
+    });
   });
 
   it('the same columns in another order: appended in the file\'s order (pandas reads every value in its column)', async () => {
-    const { dir, cleanup } = tempDir('chase-cc-');
-    try {
-      const file = join(dir, 'emissions.csv');
+    await inTempDir(async (dir, file) => {
       const reversed = [...CODECARBON_COLUMNS].reverse();
       const lines = readFileSync(RECORDED, 'utf8').trimEnd().split('\n');
       const cells = splitCsvLine(lines[1]);
@@ -132,8 +125,6 @@ describe('CodeCarbon 3.2.9 and Chase share an emissions.csv', () => {
       assert.deepEqual(rows.map((r) => r.run_id), ['cc-run-1', 'chase-run-4']);
       assert.equal(rows[1].gpu_energy, 2);
       assert.equal(rows[1].os, 'Linux-6.1');
-    } finally {
-      cleanup();
-    }
+    });
   });
 });
