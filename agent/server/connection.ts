@@ -56,12 +56,18 @@ export interface ServerShared {
   ownsGpuControl: boolean;
 }
 
-/** GPU control starts first: it restores any limit a killed agent left behind before anything else. */
+let processGpuControl: Promise<GpuControlHandle | undefined> | undefined;
+
+/**
+ * GPU control starts first: it restores any limit a killed agent left behind before anything else.
+ * Once per process: the server, the socket service and the process's metrics sampler share it.
+ */
 export function startGpuControlForServer(): Promise<GpuControlHandle | undefined> {
-  return startGpuControl({ log: createLogger('gpu') }).catch((e: unknown) => {
+  processGpuControl ??= startGpuControl({ log: createLogger('gpu') }).catch((e: unknown) => {
     log.error('GPU control could not start', e);
     return undefined;
   });
+  return processGpuControl;
 }
 
 export function startServer(connection: Connection = createConnection(), shared: ServerShared = { gpuControl: startGpuControlForServer(), ownsGpuControl: true }): void {
@@ -87,6 +93,7 @@ export function startServer(connection: Connection = createConnection(), shared:
     liveRuns: () => liveRuns(),
     log: createLogger('telemetry'),
     onGpuSamples: (samples) => timeline.record(samples),
+    ownsShared: shared.ownsGpuControl,
   });
   void telemetry.start();
   const monitor = new CarbonMonitor({
@@ -207,7 +214,7 @@ export function startServer(connection: Connection = createConnection(), shared:
       if (!reader.getRun(runId)) throw new ResponseError(AgentErrorCodes.unknownRun, `No run "${runId}" in the history at ${reader.path}.`);
       if (!existsSync(resolve(outFile, '..'))) throw new ResponseError(AgentErrorCodes.exportFailed, `The folder of ${outFile} does not exist; choose another file.`);
       try {
-        return { outFile, written: writeRunExport(reader, { runId, format, outFile }) };
+        return { outFile, ...writeRunExport(reader, { runId, format, outFile }) };
       } catch (e) {
         const msg = describeError(e);
         throw new ResponseError(/locked/.test(msg) ? AgentErrorCodes.historyUnavailable : AgentErrorCodes.exportFailed, `Export of run ${runId} failed: ${msg}`);
