@@ -2,8 +2,7 @@
 # Installs what the demo and the tests need and is missing; fast when everything is there.
 #   - Debian packages: chromium (UI tests), ripgrep and libkrb5-dev (code-server's install), gcc (fake NVML),
 #     prometheus (the metrics test scrapes the agent with a real Prometheus), python3-torch,
-#     python3-torchvision, python3-tqdm (real training loops under chase-agent run) and python3-pandas
-#     (CodeCarbon's own CSV writer) for /usr/bin/python3
+#     python3-torchvision and python3-tqdm (real training loops under chase-agent run) for /usr/bin/python3
 #   - npm dependencies (npm ci) when node_modules is missing or older than package-lock.json
 #   - code-server 4.96.4 (= VS Code 1.96.4) in ~/.cache/chase (scripts/install-code-server.sh)
 #   - Debian's real libnvidia-ml.so.1 (535 and 470), unpacked, not installed, into ~/.cache/chase/nvml
@@ -20,9 +19,9 @@ command -v rg >/dev/null || missing+=(ripgrep)
 [ -f /usr/include/gssapi/gssapi.h ] || missing+=(libkrb5-dev)
 command -v gcc >/dev/null || missing+=(gcc)
 command -v prometheus >/dev/null || [ -x /usr/bin/prometheus ] || missing+=(prometheus)
-# Debian's Python stack for the peer tests (real PyTorch training loops, CodeCarbon's own CSV writer):
+# Debian's Python stack for the peer tests (real PyTorch training loops):
 # /usr/bin/python3 imports each module, or its package is installed
-for pkg in torch:python3-torch torchvision:python3-torchvision tqdm:python3-tqdm pandas:python3-pandas; do
+for pkg in torch:python3-torch torchvision:python3-torchvision tqdm:python3-tqdm; do
   /usr/bin/python3 -c "import ${pkg%%:*}" 2>/dev/null || missing+=("${pkg#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,7 +1,7 @@
 /**
  * The Python the peer tests run: Debian's /usr/bin/python3, where scripts/setup.sh installs
- * python3-torch, python3-torchvision, python3-tqdm and python3-pandas (a `python3` earlier on PATH,
- * e.g. pyenv's, has none of them). CHASE_PYTHON overrides it.
+ * python3-torch, python3-torchvision and python3-tqdm (a `python3` earlier on PATH, e.g. pyenv's, has
+ * none of them). CHASE_PYTHON overrides it.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';

@@ -7,8 +7,8 @@
  * energy_consumed kWh, ram_total_size GB, water_consumed L, timestamp local time `%Y-%m-%dT%H:%M:%S`.
  * Chase measures GPUs only: cpu_* and ram_* are 0 (like CodeCarbon with those trackers off).
  *
- * The peer: mlco2/codecarbon v3.2.9 (test/unit/store/fixtures/codecarbon-v3.2.9 holds its writer and a
- * file it wrote; the export tests run that writer against Chase's files).
+ * The peer: mlco2/codecarbon v3.2.9 (test/unit/store/fixtures/codecarbon-v3.2.9 holds files its own
+ * `FileOutput` wrote, alone and around Chase's files; the export tests compare Chase with them).
  */
 import { cpus, platform, release, totalmem } from 'node:os';
 import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
