@@ -336,3 +336,43 @@ export function dumpExtensionLogs(server, extensionId, dir) {
   }
   return logs.length;
 }
+
+// ---- UI tests -----------------------------------------------------------------------------------
+
+/** Wraps test bodies: `onFailure()` runs when one throws (to take the failure screenshot and logs in after()). */
+export const tracking = (onFailure) => (fn) => async (t) => {
+  try {
+    await fn(t);
+  } catch (err) {
+    onFailure();
+    throw err;
+  }
+};
+
+/** Runs a command from the palette by its label; keys reach the palette only when the workbench, not a webview, has focus. */
+export async function runPaletteCommand(page, label) {
+  await page.locator('.part.sidebar').first().click({ position: { x: 120, y: 400 } });
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input.input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${label}`);
+  const command = page.locator(`.quick-input-list .monaco-list-row[aria-label^="${label}"]`).first();
+  await command.waitFor({ timeout: 10_000 });
+  await command.click();
+}
+
+/**
+ * The end of a UI test: closes the browser and stops code-server; when the test failed, copies the
+ * extension's logs (flushed as its host stops) to `logsDir` and prints code-server's log. Then
+ * deletes code-server's temp dir.
+ */
+export async function closeWorkbench({ browser, server, failed, extensionId, logsDir }) {
+  await browser?.close();
+  if (!server) return;
+  await server.stop({ keepTemp: true });
+  if (failed) {
+    dumpExtensionLogs(server, extensionId, logsDir);
+    console.log(`---- code-server log ----\n${server.log()}`);
+  }
+  server.removeTemp();
+}

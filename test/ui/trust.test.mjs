@@ -18,7 +18,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT, startCodeServer, launchChromium, makeTempDir, dumpExtensionLogs, freePort } from '../harness/codeServer.mjs';
+import { REPO_ROOT, startCodeServer, launchChromium, makeTempDir, freePort, runPaletteCommand, closeWorkbench, tracking } from '../harness/codeServer.mjs';
 
 const VSIX = path.resolve(process.env.CHASE_VSIX || path.join(REPO_ROOT, 'dist', 'chase-vscode.vsix'));
 const OUT = path.join(REPO_ROOT, 'test-output', 'ui-trust');
@@ -123,27 +123,14 @@ describe('workspace trust in code-server: a repository cannot redirect the API k
 
   after(async () => {
     if (anyFailed && page) await page.screenshot({ path: path.join(OUT, 'failure.png') }).catch(() => {});
-    await browser?.close();
-    if (server) {
-      await server.stop({ keepTemp: true });
-      if (anyFailed) {
-        dumpExtensionLogs(server, `${PKG.publisher}.${PKG.name}`, path.join(OUT, 'logs'));
-        console.log(`---- code-server log ----\n${server.log()}`);
-      }
-      server.removeTemp();
-    }
+    await closeWorkbench({ browser, server, failed: anyFailed, extensionId: `${PKG.publisher}.${PKG.name}`, logsDir: path.join(OUT, 'logs') });
     await trap?.close();
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   });
 
-  const tracked = (fn) => async (t) => {
-    try {
-      await fn(t);
-    } catch (err) {
-      anyFailed = true;
-      throw err;
-    }
-  };
+  const tracked = tracking(() => {
+    anyFailed = true;
+  });
 
   /** The accessible names of our status bar items (the carbon item's says what is wrong). */
   const ourLabels = () => page.locator(OUR_ITEMS).evaluateAll((els) => els.map((el) => [el, ...el.querySelectorAll('[aria-label]')]
@@ -151,16 +138,7 @@ describe('workspace trust in code-server: a repository cannot redirect the API k
   const statusNow = async () => `status bar: ${JSON.stringify(await page.locator('.statusbar-item').allInnerTexts().catch(() => []))}; ours: ${await ourLabels()}`;
   const toWorkspace = () => trap.requests.filter((r) => r.path.startsWith('/workspace/'));
 
-  async function runCommand(label) {
-    await page.locator('.part.sidebar, .part.editor').first().click({ position: { x: 60, y: 200 } }).catch(() => {});
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input.input');
-    await input.waitFor({ state: 'visible', timeout: 10_000 });
-    await input.fill(`>${label}`);
-    const command = page.locator(`.quick-input-list .monaco-list-row[aria-label^="${label}"]`).first();
-    await command.waitFor({ timeout: 10_000 });
-    await command.click();
-  }
+  const runCommand = (label) => runPaletteCommand(page, label);
 
   it('opens the folder in Restricted Mode', tracked(async () => {
     await page.locator('.statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ state: 'visible', timeout: 60_000 });
