@@ -1,7 +1,7 @@
 /**
  * Issue 12, finding 3, the extension's side: which settings a workspace may not set in Restricted Mode
  * (package.json), and how the extension tells the agent who set chase.carbon.apiBaseUrl. The real
- * VS Code behaviour is tested in code-server by test/ui/trust.test.mjs.
+ * VS Code behaviour is tested in code-server by test/ui/workspaceTrust.test.mjs.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -21,7 +21,7 @@ import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, startCodeServer, launchChromium, makeTempDir, freePort, runPaletteCommand, closeWorkbench, tracking } from '../harness/codeServer.mjs';
 
 const VSIX = path.resolve(process.env.CHASE_VSIX || path.join(REPO_ROOT, 'dist', 'chase-vscode.vsix'));
-const OUT = path.join(REPO_ROOT, 'test-output', 'ui-trust');
+const OUT = path.join(REPO_ROOT, 'test-output', 'ui-workspace-trust');
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
 const OUR_ITEMS = `.statusbar-item[id^="${PKG.publisher}.${PKG.name}."]`;
 const KEY = `em-ui-key-${randomBytes(8).toString('hex')}`;
