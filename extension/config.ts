@@ -1,10 +1,13 @@
 /** The only reader of `workspace.getConfiguration('chase')`; the parsing rules live in settingsModel.ts. */
 import * as vscode from 'vscode';
-import { agentSocket, levelOverrides, parseSettings, SECTION, type ConfigResult, type LevelOverrides } from './settingsModel';
+import { agentSocket, levelOverrides, parseSettings, SECTION, settingOrigin, type ConfigResult, type LevelOverrides } from './settingsModel';
 
 export function readConfig(): ConfigResult {
   const cfg = vscode.workspace.getConfiguration(SECTION);
-  return parseSettings((key) => cfg.get(key));
+  return parseSettings(
+    (key) => cfg.get(key),
+    (key) => settingOrigin(cfg.inspect(key)),
+  );
 }
 
 export function affectsConfig(e: vscode.ConfigurationChangeEvent): boolean {

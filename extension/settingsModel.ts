@@ -4,7 +4,7 @@
  * of the real configuration is extension/config.ts. test/vscode/suite/settings.test.ts fails when
  * SETTING_KEYS and package.json's contributes.configuration drift apart.
  */
-import { CARBON_SOURCE_KINDS, DEFAULT_EMISSION_FACTOR_TYPE, type AgentSettings, type CarbonSourceKind, type EmissionFactorType } from '../agent/protocol/messages';
+import { CARBON_SOURCE_KINDS, DEFAULT_EMISSION_FACTOR_TYPE, type AgentSettings, type CarbonSourceKind, type EmissionFactorType, type SettingOrigin } from '../agent/protocol/messages';
 
 export const SECTION = 'chase';
 
@@ -42,8 +42,29 @@ const isBlank = (v: unknown) => v === undefined || v === null || v === '';
 
 export type ConfigResult = { ok: true; settings: AgentSettings } | { ok: false; problems: string[] };
 
-/** Pure: raw values in, settings or problems out (unit-testable without VS Code). */
-export function parseSettings(get: (key: (typeof SETTING_KEYS)[number]) => unknown): ConfigResult {
+/** The part of `WorkspaceConfiguration.inspect()` that says where a value comes from. */
+export interface InspectedSetting {
+  globalValue?: unknown;
+  workspaceValue?: unknown;
+  workspaceFolderValue?: unknown;
+}
+
+/**
+ * Who set the value in effect: a workspace or folder value wins over the user's, so any workspace-level
+ * value makes it "workspace"; undefined when only the default applies. (In Restricted Mode VS Code
+ * drops a workspace's values of the settings in package.json's `restrictedConfigurations` before they
+ * reach get() or inspect(); in a trusted workspace they arrive, and this tells them apart.)
+ */
+export function settingOrigin(i: InspectedSetting | undefined): SettingOrigin | undefined {
+  if (i?.workspaceFolderValue !== undefined || i?.workspaceValue !== undefined) return 'workspace';
+  return i?.globalValue !== undefined ? 'user' : undefined;
+}
+
+/**
+ * Pure: raw values in, settings or problems out (unit-testable without VS Code). `origin` says who set
+ * a key (only chase.carbon.apiBaseUrl needs it: the agent sends an API key to a user-set host only).
+ */
+export function parseSettings(get: (key: (typeof SETTING_KEYS)[number]) => unknown, origin: (key: (typeof SETTING_KEYS)[number]) => SettingOrigin | undefined = () => undefined): ConfigResult {
   const problems: string[] = [];
   const provider = get('carbon.provider') ?? 'replay';
   const zone = get('carbon.zone') ?? 'GB';
@@ -82,6 +103,7 @@ export function parseSettings(get: (key: (typeof SETTING_KEYS)[number]) => unkno
   if (typeof metricsHost !== 'string' || metricsHost.trim() === '' || /[\s/]/.test(metricsHost.trim())) problems.push(`chase.metrics.host: ${JSON.stringify(metricsHost)} is not an interface address; use "127.0.0.1" (this machine only) or "0.0.0.0" (all interfaces).`);
   if (typeof metricsPort !== 'number' || !Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) problems.push(`chase.metrics.port: ${JSON.stringify(metricsPort)} is not a TCP port from 1 to 65535.`);
   if (problems.length > 0) return { ok: false, problems };
+  const baseUrlSetBy = origin('carbon.apiBaseUrl');
   return {
     ok: true,
     settings: {
@@ -94,7 +116,7 @@ export function parseSettings(get: (key: (typeof SETTING_KEYS)[number]) => unkno
         ...(!isBlank(latitude) && !isBlank(longitude) ? { latitude: latitude as number, longitude: longitude as number } : {}),
         emissionFactorType: emission as EmissionFactorType,
         ...(get('carbon.disableEstimations') === true ? { disableEstimations: true } : {}),
-        ...(baseUrl !== '' ? { baseUrl: baseUrl as string } : {}),
+        ...(baseUrl !== '' ? { baseUrl: baseUrl as string, ...(baseUrlSetBy ? { baseUrlSetBy } : {}) } : {}),
         ...(!isBlank(region) ? { ukRegionId: region as number } : {}),
         ...((postcode as string).trim() !== '' ? { ukPostcode: (postcode as string).trim() } : {}),
       },

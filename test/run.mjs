@@ -45,7 +45,8 @@ const PHASES = [
   { name: 'contract', title: 'contract tests (out/test/contract, against dist/agent.js)', needs: ['build'], run: () => nodeTests('contract', findTests('out/test/contract', '.test.js'), { timeoutMs: MIN * 10 }) },
   { name: 'package', title: 'package the VSIX (npm run package)', needs: ['build'], run: () => command('npm', ['run', 'package'], MIN * 5) },
   { name: 'vscode', aliases: ['extension-host'], title: 'extension-host tests in code-server', needs: ['build'], run: extensionHostTests },
-  { name: 'ui', title: 'UI tests in headless Chromium (test/ui)', needs: ['package'], run: () => nodeTests('ui', findTests('test/ui', '.test.mjs'), { needsCodeServer: true, timeoutMs: MIN * 10 }) },
+  // one file at a time: each starts its own code-server and Chromium, and ui.test.mjs times activation
+  { name: 'ui', title: 'UI tests in headless Chromium (test/ui)', needs: ['package'], run: () => nodeTests('ui', findTests('test/ui', '.test.mjs'), { needsCodeServer: true, serial: true, timeoutMs: MIN * 10 }) },
 ];
 
 // ---- phase runners ------------------------------------------------------------------------------
@@ -122,7 +123,7 @@ function missingCodeServer() {
 }
 
 /** @returns {Promise<Outcome>} */
-async function nodeTests(name, { dir, files }, { needsCodeServer = false, timeoutMs }) {
+async function nodeTests(name, { dir, files }, { needsCodeServer = false, serial = false, timeoutMs }) {
   if (files.length === 0) {
     return { passed: 0, failed: 1, note: `no test files in ${dir}${dir.startsWith('out/') ? ' (did tsc -b emit them?)' : ''}` };
   }
@@ -132,7 +133,7 @@ async function nodeTests(name, { dir, files }, { needsCodeServer = false, timeou
   }
   const countsFile = path.join(scratch, `${name}.json`);
   const code = await spawnInherit(process.execPath, [
-    '--enable-source-maps', '--test',
+    '--enable-source-maps', '--test', ...(serial ? ['--test-concurrency=1'] : []),
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     `--test-reporter=${COUNT_REPORTER}`, `--test-reporter-destination=${countsFile}`,
     ...files,

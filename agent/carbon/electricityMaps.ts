@@ -5,8 +5,9 @@
  * A zone id or `lat`/`lon`; `emissionFactorType` direct|lifecycle; `disableEstimations`.
  * Errors arrive as JSON `{"error": "…"}`.
  */
-import { DEFAULT_EMISSION_FACTOR_TYPE, type CarbonSourceInfo, type EmissionFactorType, type ForecastPoint, type IntensityPoint } from '../protocol/messages';
+import { DEFAULT_EMISSION_FACTOR_TYPE, type CarbonSourceInfo, type EmissionFactorType, type ForecastPoint, type IntensityPoint, type SettingOrigin } from '../protocol/messages';
 import { ApiProvider, HOUR_MS, type ApiProviderDeps, type LatestPoint } from './apiProvider';
+import { credentialedBaseUrl } from './endpoint';
 import { HttpClient, HttpStatusError, JsonReader } from './http';
 import { CarbonSourceError } from './provider';
 
@@ -23,6 +24,8 @@ export interface ElectricityMapsOptions {
   emissionFactorType?: EmissionFactorType;
   disableEstimations?: boolean;
   baseUrl?: string;
+  /** Who set `baseUrl` (see endpoint.ts: only the user may send the token to another host). */
+  baseUrlSetBy?: SettingOrigin;
 }
 
 export class ElectricityMapsProvider extends ApiProvider {
@@ -48,7 +51,8 @@ export class ElectricityMapsProvider extends ApiProvider {
       throw new CarbonSourceError('Electricity Maps needs a zone: set chase.carbon.zone (e.g. "DE"), or chase.carbon.latitude and chase.carbon.longitude.', 'invalid-settings');
     }
     this.zone = byLocation ? `${options.latitude},${options.longitude}` : options.zone!.trim();
-    this.http = new HttpClient({ ...deps.http, baseUrl: options.baseUrl || ELECTRICITY_MAPS_BASE_URL, service: SERVICE, secrets: () => this.secretValues(), now: this.now });
+    const baseUrl = credentialedBaseUrl({ service: SERVICE, credential: 'API token', officialUrl: ELECTRICITY_MAPS_BASE_URL, baseUrl: options.baseUrl, setBy: options.baseUrlSetBy });
+    this.http = new HttpClient({ ...deps.http, baseUrl, service: SERVICE, secrets: () => this.secretValues(), now: this.now });
   }
 
   get info(): CarbonSourceInfo {

@@ -101,7 +101,20 @@ function formatWait(ms: number): string {
   return `${(ms / HOUR_MS).toFixed(1)} h`;
 }
 
-const isLoopback = (host: string) => host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1';
+/** This machine only: localhost, 127.0.0.0/8 or ::1 (a URL's `hostname`, brackets allowed). */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** A base URL, or the error that names chase.carbon.apiBaseUrl. */
+export function parseBaseUrl(service: string, baseUrl: string): URL {
+  try {
+    return new URL(baseUrl);
+  } catch {
+    throw new CarbonSourceError(`The ${service} base URL "${baseUrl}" is not a valid URL. Fix or clear chase.carbon.apiBaseUrl.`, 'invalid-settings');
+  }
+}
 
 export class HttpClient {
   /** Requests actually sent (diagnostics and tests). */
@@ -109,6 +122,8 @@ export class HttpClient {
   private rateLimitedUntilMs = 0;
   private readonly o: Required<Omit<HttpClientOptions, 'secrets'>> & Pick<HttpClientOptions, 'secrets'>;
   readonly host: string;
+  /** The API is on this machine: reached directly, never through a proxy from the environment. */
+  private readonly loopback: boolean;
 
   constructor(options: HttpClientOptions) {
     this.o = {
@@ -119,13 +134,9 @@ export class HttpClient {
       ...stripUndefined(options),
       baseUrl: options.baseUrl.replace(/\/+$/, ''),
     };
-    let host: string;
-    try {
-      host = new URL(this.o.baseUrl).host;
-    } catch {
-      throw new CarbonSourceError(`The ${options.service} base URL "${options.baseUrl}" is not a valid URL. Fix or clear chase.carbon.baseUrl.`, 'invalid-settings');
-    }
-    this.host = host;
+    const url = parseBaseUrl(options.service, options.baseUrl);
+    this.host = url.host;
+    this.loopback = isLoopbackHost(url.hostname);
   }
 
   get service(): string {
@@ -214,7 +225,7 @@ export class HttpClient {
         maxContentLength: maxResponseBytes,
         // No redirects: a redirect to another host would carry the auth-token header with it.
         maxRedirects: 0,
-        ...(isLoopback(this.host.replace(/:\d+$/, '')) ? { proxy: false as const } : {}),
+        ...(this.loopback ? { proxy: false as const } : {}),
       });
       const body = typeof res.data === 'string' ? res.data : String(res.data ?? '');
       if (Buffer.byteLength(body) > maxResponseBytes) return { kind: 'failed', retryable: false, error: this.tooLarge() };
@@ -239,7 +250,7 @@ export class HttpClient {
         kind: 'failed',
         retryable: true,
         error: new CarbonSourceError(
-          `Cannot reach ${service} at ${this.host} (${code}). Check the network connection, proxy or firewall, and chase.carbon.baseUrl if you set it; Chase keeps the last reading, marked stale.`,
+          `Cannot reach ${service} at ${this.host} (${code}). Check the network connection, proxy or firewall, and chase.carbon.apiBaseUrl if you set it; Chase keeps the last reading, marked stale.`,
           'unavailable',
         ),
       };
@@ -261,7 +272,7 @@ export class HttpClient {
 
   private tooLarge(): CarbonSourceError {
     return new CarbonSourceError(
-      `${this.o.service} at ${this.host} sent a response larger than ${Math.round(this.o.maxResponseBytes / 1024)} KiB; Chase refused it. Check chase.carbon.baseUrl points at the real API.`,
+      `${this.o.service} at ${this.host} sent a response larger than ${Math.round(this.o.maxResponseBytes / 1024)} KiB; Chase refused it. Check that chase.carbon.apiBaseUrl points at the real API.`,
       'malformed',
     );
   }

@@ -35,11 +35,12 @@ export function createProvider(settings: CarbonSettings, nowMs = Date.now(), sec
           emissionFactorType: settings.emissionFactorType,
           disableEstimations: settings.disableEstimations,
           baseUrl: settings.baseUrl,
+          baseUrlSetBy: settings.baseUrlSetBy,
         },
         deps,
       );
     case 'watttime':
-      return new WattTimeProvider({ username: secrets.wattTimeUsername, password: secrets.wattTimePassword, zone: settings.zone, ...location, baseUrl: settings.baseUrl }, deps);
+      return new WattTimeProvider({ username: secrets.wattTimeUsername, password: secrets.wattTimePassword, zone: settings.zone, ...location, baseUrl: settings.baseUrl, baseUrlSetBy: settings.baseUrlSetBy }, deps);
     case 'uk-neso':
       return new UkNesoProvider({ zone: settings.zone, regionId: settings.ukRegionId, postcode: settings.ukPostcode, baseUrl: settings.baseUrl }, deps);
     default:

@@ -11,8 +11,9 @@
  * a 0–100 percentile, not g/kWh, so it is offered separately ({@link WattTimeProvider.signalIndex})
  * and used for the message when the plan has no MOER values.
  */
-import type { CarbonSourceInfo, ForecastPoint, IntensityPoint } from '../protocol/messages';
+import type { CarbonSourceInfo, ForecastPoint, IntensityPoint, SettingOrigin } from '../protocol/messages';
 import { ApiProvider, HOUR_MS, MINUTE_MS, type ApiProviderDeps, type LatestPoint } from './apiProvider';
+import { credentialedBaseUrl } from './endpoint';
 import { HttpClient, HttpStatusError, JsonReader } from './http';
 import { CarbonSourceError } from './provider';
 
@@ -54,6 +55,8 @@ export interface WattTimeOptions {
   latitude?: number;
   longitude?: number;
   baseUrl?: string;
+  /** Who set `baseUrl` (see endpoint.ts: only the user may send the credentials to another host). */
+  baseUrlSetBy?: SettingOrigin;
 }
 
 export interface WattTimeDeps extends ApiProviderDeps {
@@ -91,7 +94,7 @@ export class WattTimeProvider extends ApiProvider {
     this.tokenLifetimeMs = deps.tokenLifetimeMs ?? 25 * MINUTE_MS;
     this.http = new HttpClient({
       ...deps.http,
-      baseUrl: options.baseUrl || WATTTIME_BASE_URL,
+      baseUrl: credentialedBaseUrl({ service: SERVICE, credential: 'username and password', officialUrl: WATTTIME_BASE_URL, baseUrl: options.baseUrl, setBy: options.baseUrlSetBy }),
       service: SERVICE,
       secrets: () => this.secretValues(),
       now: this.now,

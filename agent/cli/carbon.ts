@@ -77,7 +77,8 @@ export function parseCarbonArgs(argv: string[]): Args {
     ...(flags.has('static') ? { staticIntensityGPerKwh: numberArg('static', flags.get('static')) } : {}),
     ...(lat !== undefined && lon !== undefined ? { latitude: lat, longitude: lon } : {}),
     ...(emission ? { emissionFactorType: emission } : {}),
-    ...(flags.has('base-url') ? { baseUrl: flags.get('base-url') } : {}),
+    // typed by the user on their own command line: the key may go there (agent/carbon/endpoint.ts)
+    ...(flags.has('base-url') ? { baseUrl: flags.get('base-url'), baseUrlSetBy: 'user' as const } : {}),
     ...(flags.has('region-id') ? { ukRegionId: numberArg('region-id', flags.get('region-id')) } : {}),
     ...(flags.has('postcode') ? { ukPostcode: flags.get('postcode') } : {}),
   };

@@ -15,6 +15,10 @@
 /** Carbon-intensity signal kinds: average (Electricity Maps, UK NESO, traces) or marginal (WattTime MOER). */
 export type SignalKind = 'average' | 'marginal';
 
+/** Where a setting's value came from: the user's own settings (or command line), or a workspace's settings file. */
+export const SETTING_ORIGINS = ['user', 'workspace'] as const;
+export type SettingOrigin = (typeof SETTING_ORIGINS)[number];
+
 /** Where a carbon reading comes from. `replay` and `static` are local; the others are web APIs. */
 /** Every carbon source, for settings validation and help texts on both sides. */
 export const CARBON_SOURCE_KINDS = ['replay', 'static', 'electricitymaps', 'watttime', 'uk-neso'] as const;
@@ -135,8 +139,13 @@ export interface CarbonSettings {
   emissionFactorType?: EmissionFactorType;
   /** Electricity Maps: ask for measured values only (no estimates). */
   disableEstimations?: boolean;
-  /** Override the web API's base URL (proxies, tests). */
+  /** Override the web API's base URL (proxies, tests): `chase.carbon.apiBaseUrl`. */
   baseUrl?: string;
+  /**
+   * Who set `baseUrl`. A provider holding an API key sends it to a host other than its own only when
+   * this is "user" (user settings, the CLI's --base-url); absent counts as not the user.
+   */
+  baseUrlSetBy?: SettingOrigin;
   /** UK NESO: a region id 1–17 (e.g. 13 = London) instead of the national figure. */
   ukRegionId?: number;
   /** UK NESO: an outward postcode (e.g. "RG10") instead of the national figure. */

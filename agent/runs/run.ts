@@ -32,6 +32,7 @@ import type { ReporterServer } from './reporterServer';
 import { DRIFT_PERIODS, DRIFT_THRESHOLD_PCT, DriftDetector, workloadKeyOf, type ProfileStore } from './profileStore';
 import { carbonOfEnergyG, millijoulesToJoules, milliwattsToWatts } from '../store/accounting';
 import { processAlive } from '../process';
+import { jobEnv } from './jobEnv';
 import { constants } from 'node:os';
 import { DAY_MS } from '../protocol/units';
 
@@ -264,7 +265,7 @@ export class Run {
   }
 
   private launch(cmd: NonNullable<RunOptions['command']>): void {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...cmd.env };
+    const env: NodeJS.ProcessEnv = jobEnv({ ...process.env, ...cmd.env });
     if (this.deps.reporter) Object.assign(env, this.deps.reporter.register(this.options.id));
     if (this.options.simulatedThroughputFile) {
       env.CHASE_SIM_THROUGHPUT_FILE = this.options.simulatedThroughputFile;

@@ -3,7 +3,7 @@
  * the agent is also driven by other clients, so it never trusts the shape. Returns the settings or a
  * message naming the bad setting.
  */
-import { CARBON_SOURCE_KINDS, type AgentSettings, type CarbonSecrets, type CarbonSettings, type CarbonSourceKind, type MetricsSettings } from '../protocol/messages';
+import { CARBON_SOURCE_KINDS, SETTING_ORIGINS, type AgentSettings, type CarbonSecrets, type CarbonSettings, type CarbonSourceKind, type MetricsSettings, type SettingOrigin } from '../protocol/messages';
 
 const PROVIDERS: readonly CarbonSourceKind[] = CARBON_SOURCE_KINDS;
 
@@ -80,8 +80,12 @@ function validateApiSettings(c: Record<string, unknown>): Partial<CarbonSettings
     out.disableEstimations = c.disableEstimations;
   }
   if (!absent(c.baseUrl)) {
-    if (typeof c.baseUrl !== 'string' || !/^https?:\/\/[^\s/]+/i.test(c.baseUrl)) return `chase.carbon.baseUrl must be an http(s) URL (got ${JSON.stringify(c.baseUrl)}).`;
+    if (typeof c.baseUrl !== 'string' || !/^https?:\/\/[^\s/]+/i.test(c.baseUrl)) return `chase.carbon.apiBaseUrl must be an http(s) URL (got ${JSON.stringify(c.baseUrl)}).`;
     out.baseUrl = c.baseUrl;
+  }
+  if (!absent(c.baseUrlSetBy)) {
+    if (!SETTING_ORIGINS.includes(c.baseUrlSetBy as SettingOrigin)) return `baseUrlSetBy must be one of ${SETTING_ORIGINS.join(', ')} (got ${JSON.stringify(c.baseUrlSetBy)}).`;
+    out.baseUrlSetBy = c.baseUrlSetBy as SettingOrigin;
   }
   if (!absent(c.ukRegionId)) {
     const v = c.ukRegionId;

@@ -132,16 +132,21 @@ export function remoteUri(server, localPath) {
  * @param {string} [opts.extensionsDir]  use this extensions dir instead of a fresh empty one
  * @param {string} [opts.vsix]  install this VSIX (code-server --install-extension) before starting
  * @param {object} [opts.settings]  user settings merged over BASE_SETTINGS
+ * @param {object} [opts.machineSettings]  the user's settings for this machine (User-data/Machine/settings.json,
+ *   "Remote" in the Settings editor): where machine and machine-overridable settings take effect in a
+ *   remote window such as code-server's (VS Code drops them from the local user settings there)
  * @param {object} [opts.env]  extra environment for code-server (the extension host inherits it)
  * @param {number} [opts.port]  default: a free port
  * @param {string} [opts.host]  default 127.0.0.1
  * @param {string} [opts.bin]  default codeServerBin()
  * @param {boolean} [opts.echo]  also copy code-server's output to our stderr
+ * @param {boolean} [opts.workspaceTrust]  keep VS Code's workspace trust on (default off: every folder is
+ *   trusted); with it on, also set 'security.workspace.trust.enabled': true in `settings`
  * @returns {Promise<{url: string, origin: string, authority: string, port: number, workspace: string,
  *   pid: number, dir: string, userDataDir: string, extensionsDir: string, log(): string, stop(): Promise<void>}>}
  */
 export async function startCodeServer(opts) {
-  const { workspace, settings = {}, env = {}, host = '127.0.0.1', echo = false } = opts;
+  const { workspace, settings = {}, env = {}, host = '127.0.0.1', echo = false, workspaceTrust = false } = opts;
   if (!workspace) throw new Error('startCodeServer: workspace is required');
   const bin = assertCodeServerInstalled(opts.bin ?? codeServerBin());
   installExitHooks();
@@ -154,6 +159,10 @@ export async function startCodeServer(opts) {
   fs.mkdirSync(workspace, { recursive: true });
   fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'),
     JSON.stringify({ ...BASE_SETTINGS, ...settings }, null, 2));
+  if (opts.machineSettings) {
+    fs.mkdirSync(path.join(userDataDir, 'Machine'), { recursive: true });
+    fs.writeFileSync(path.join(userDataDir, 'Machine', 'settings.json'), JSON.stringify(opts.machineSettings, null, 2));
+  }
 
   const childEnv = {
     ...process.env,
@@ -180,7 +189,7 @@ export async function startCodeServer(opts) {
   let lastError;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = opts.port ?? await freePort(host);
-    const started = await spawnAndWait({ bin, common, host, port, workspace, env: childEnv, logFile, echo });
+    const started = await spawnAndWait({ bin, common, host, port, workspace, env: childEnv, logFile, echo, workspaceTrust });
     if (started.ok) {
       const authority = `${host}:${port}`;
       const origin = `http://${authority}`;
@@ -205,10 +214,10 @@ export async function startCodeServer(opts) {
   throw lastError;
 }
 
-function spawnAndWait({ bin, common, host, port, workspace, env, logFile, echo }) {
+function spawnAndWait({ bin, common, host, port, workspace, env, logFile, echo, workspaceTrust }) {
   const args = [
     '--bind-addr', `${host}:${port}`, '--auth', 'none',
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+    '--disable-telemetry', '--disable-update-check', ...(workspaceTrust ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override', '--disable-file-downloads',
     ...common, workspace,
   ];
@@ -326,4 +335,44 @@ export function dumpExtensionLogs(server, extensionId, dir) {
     console.log(`---- ${name} (copied to ${file}) ----\n${text.trimEnd()}\n---- end of ${path.basename(name)} ----`);
   }
   return logs.length;
+}
+
+// ---- UI tests -----------------------------------------------------------------------------------
+
+/** Wraps test bodies: `onFailure()` runs when one throws (to take the failure screenshot and logs in after()). */
+export const tracking = (onFailure) => (fn) => async (t) => {
+  try {
+    await fn(t);
+  } catch (err) {
+    onFailure();
+    throw err;
+  }
+};
+
+/** Runs a command from the palette by its label; keys reach the palette only when the workbench, not a webview, has focus. */
+export async function runPaletteCommand(page, label) {
+  await page.locator('.part.sidebar').first().click({ position: { x: 120, y: 400 } });
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input.input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${label}`);
+  const command = page.locator(`.quick-input-list .monaco-list-row[aria-label^="${label}"]`).first();
+  await command.waitFor({ timeout: 10_000 });
+  await command.click();
+}
+
+/**
+ * The end of a UI test: closes the browser and stops code-server; when the test failed, copies the
+ * extension's logs (flushed as its host stops) to `logsDir` and prints code-server's log. Then
+ * deletes code-server's temp dir.
+ */
+export async function closeWorkbench({ browser, server, failed, extensionId, logsDir }) {
+  await browser?.close();
+  if (!server) return;
+  await server.stop({ keepTemp: true });
+  if (failed) {
+    dumpExtensionLogs(server, extensionId, logsDir);
+    console.log(`---- code-server log ----\n${server.log()}`);
+  }
+  server.removeTemp();
 }

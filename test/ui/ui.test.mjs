@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT, startCodeServer, launchChromium, makeTempDir, dumpExtensionLogs } from '../harness/codeServer.mjs';
+import { REPO_ROOT, startCodeServer, launchChromium, makeTempDir, runPaletteCommand, closeWorkbench, tracking } from '../harness/codeServer.mjs';
 
 // CHASE_VSIX: test another package (e.g. a CI artifact) instead of the one npm run package wrote
 const VSIX = path.resolve(process.env.CHASE_VSIX || path.join(REPO_ROOT, 'dist', 'chase-vscode.vsix'));
@@ -77,27 +77,13 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     timings.totalMs = since(t0);
     if (fs.existsSync(OUT)) fs.writeFileSync(path.join(OUT, 'timings.json'), `${JSON.stringify(timings, null, 2)}\n`);
     console.log(`UI timings (ms): ${JSON.stringify(timings)}`);
-    await browser?.close();
-    if (server) {
-      await server.stop({ keepTemp: true }); // the extension host flushes its logs on the way down
-      if (anyFailed) {
-        dumpExtensionLogs(server, `${PKG.publisher}.${PKG.name}`, path.join(OUT, 'logs'));
-        console.log(`---- code-server log ----\n${server.log()}`);
-      }
-      server.removeTemp();
-    }
+    await closeWorkbench({ browser, server, failed: anyFailed, extensionId: `${PKG.publisher}.${PKG.name}`, logsDir: path.join(OUT, 'logs') });
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   });
 
-  /** Marks the suite failed (for the failure screenshot) when `fn` throws. */
-  const tracked = (fn) => async (t) => {
-    try {
-      await fn(t);
-    } catch (err) {
-      anyFailed = true;
-      throw err;
-    }
-  };
+  const tracked = tracking(() => {
+    anyFailed = true;
+  });
 
   const statusItem = () => page.locator('.statusbar-item').filter({ hasText: STATUS_TEXT }).first();
   /** The dashboard's document, inside the webview's two iframes. */
@@ -196,17 +182,7 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     }
   }));
 
-  /** Runs a command from the palette by its label; keys reach the palette only when the workbench, not a webview, has focus. */
-  async function runCommand(label) {
-    await page.locator('.part.sidebar').first().click({ position: { x: 120, y: 400 } });
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input.input');
-    await input.waitFor({ state: 'visible', timeout: 10_000 });
-    await input.fill(`>${label}`);
-    const command = page.locator(`.quick-input-list .monaco-list-row[aria-label^="${label}"]`).first();
-    await command.waitFor({ timeout: 10_000 });
-    await command.click();
-  }
+  const runCommand = (label) => runPaletteCommand(page, label);
 
   /** Picks a row of the open quick pick by its label. */
   async function pick(label, timeoutMs = 20_000) {

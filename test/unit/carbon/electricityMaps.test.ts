@@ -19,7 +19,7 @@ beforeEach(() => {
 });
 
 function provider(extra: Partial<ConstructorParameters<typeof ElectricityMapsProvider>[0]> = {}, http: Record<string, number> = {}) {
-  return new ElectricityMapsProvider({ token: TOKEN, zone: 'DE', baseUrl: `${api.url}/v3`, ...extra }, { now: () => clock, http: { ...fastHttp(), ...http } });
+  return new ElectricityMapsProvider({ token: TOKEN, zone: 'DE', baseUrl: `${api.url}/v3`, baseUrlSetBy: 'user', ...extra }, { now: () => clock, http: { ...fastHttp(), ...http } });
 }
 
 const latest = (value: number | null = 321, at = HOUR_START) => ok({ zone: 'DE', carbonIntensity: value, datetime: iso(at), updatedAt: iso(at), emissionFactorType: 'lifecycle', isEstimated: false });

@@ -38,8 +38,8 @@ const response = fc.record({ status: fc.constantFrom(200, 200, 200, 400, 401, 40
 
 function make(kind: string): ApiProvider {
   const deps = { now: () => NOW, http: { ...fastHttp(), retries: 0, timeoutMs: 500 } };
-  if (kind === 'em') return new ElectricityMapsProvider({ token: 'tok-xyz', zone: 'DE', baseUrl: api.url }, deps);
-  if (kind === 'wt') return new WattTimeProvider({ username: 'u', password: 'pw-xyz', zone: 'CAISO_NORTH', baseUrl: api.url }, deps);
+  if (kind === 'em') return new ElectricityMapsProvider({ token: 'tok-xyz', zone: 'DE', baseUrl: api.url, baseUrlSetBy: 'user' }, deps);
+  if (kind === 'wt') return new WattTimeProvider({ username: 'u', password: 'pw-xyz', zone: 'CAISO_NORTH', baseUrl: api.url, baseUrlSetBy: 'user' }, deps);
   return new UkNesoProvider({ baseUrl: api.url }, deps);
 }
 

@@ -7,11 +7,11 @@ const base = { provider: 'electricitymaps', zone: 'DE', replaySpeed: 1 };
 describe('wire settings: carbon API fields and secrets', () => {
   it('passes the optional fields through and leaves absent ones out', () => {
     const s = validateSettings({
-      carbon: { ...base, latitude: 52.5, longitude: 13.4, emissionFactorType: 'direct', disableEstimations: true, baseUrl: 'http://127.0.0.1:1234/v3', ukPostcode: ' rg10 ', ukRegionId: 13, traceTimeColumn: '' },
+      carbon: { ...base, latitude: 52.5, longitude: 13.4, emissionFactorType: 'direct', disableEstimations: true, baseUrl: 'http://127.0.0.1:1234/v3', baseUrlSetBy: 'workspace', ukPostcode: ' rg10 ', ukRegionId: 13, traceTimeColumn: '' },
       secrets: { electricityMapsToken: 'tok', wattTimePassword: null },
     });
     assert.deepEqual(s, {
-      carbon: { ...base, latitude: 52.5, longitude: 13.4, emissionFactorType: 'direct', disableEstimations: true, baseUrl: 'http://127.0.0.1:1234/v3', ukPostcode: 'RG10', ukRegionId: 13 },
+      carbon: { ...base, latitude: 52.5, longitude: 13.4, emissionFactorType: 'direct', disableEstimations: true, baseUrl: 'http://127.0.0.1:1234/v3', baseUrlSetBy: 'workspace', ukPostcode: 'RG10', ukRegionId: 13 },
       secrets: { electricityMapsToken: 'tok' },
     });
     assert.deepEqual(validateSettings({ carbon: base }), { carbon: base });
@@ -23,7 +23,8 @@ describe('wire settings: carbon API fields and secrets', () => {
       [{ latitude: 10 }, /must be set together/],
       [{ emissionFactorType: 'both' }, /emissionFactorType must be "direct" or "lifecycle"/],
       [{ disableEstimations: 'yes' }, /disableEstimations must be true or false/],
-      [{ baseUrl: 'ftp://x' }, /baseUrl must be an http\(s\) URL/],
+      [{ baseUrl: 'ftp://x' }, /chase\.carbon\.apiBaseUrl must be an http\(s\) URL/],
+      [{ baseUrl: 'https://x.example', baseUrlSetBy: 'root' }, /baseUrlSetBy must be one of user, workspace/],
       [{ ukRegionId: 18 }, /ukRegionId must be a UK NESO region id from 1 to 17/],
       [{ ukPostcode: 'SW1A 1AA' }, /outward part of a UK postcode/],
     ];

@@ -41,7 +41,7 @@ const moer = (points: Array<[number, number]>, units = 'lbs_co2_per_mwh') => ({
 });
 
 function provider(extra: Partial<ConstructorParameters<typeof WattTimeProvider>[0]> = {}, tokenLifetimeMs?: number) {
-  return new WattTimeProvider({ username: USER, password: PASS, zone: 'CAISO_NORTH', baseUrl: api.url, ...extra }, { now: () => clock, http: fastHttp(), tokenLifetimeMs });
+  return new WattTimeProvider({ username: USER, password: PASS, zone: 'CAISO_NORTH', baseUrl: api.url, baseUrlSetBy: 'user', ...extra }, { now: () => clock, http: fastHttp(), tokenLifetimeMs });
 }
 
 const expectError = (p: Promise<unknown>, kind: CarbonSourceError['kind'], pattern: RegExp) => expectCarbonError(p, kind, pattern, [new RegExp(PASS), /token-\d/]);

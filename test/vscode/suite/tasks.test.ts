@@ -39,6 +39,30 @@ describe('the chase task type', () => {
     assert.equal(await runTask(task), 5);
   });
 
+  it("the job gets none of the agent's credentials (issue 12, finding 7)", async () => {
+    const api = await chaseApi();
+    // What a user may have exported before starting VS Code: the agent inherits the extension host's
+    // environment. The sentinel shows the job did get that environment (else this test proves nothing).
+    const secrets = { CHASE_ELECTRICITYMAPS_TOKEN: 'em-task-4d1f', CHASE_WATTTIME_PASSWORD: 'wt-task-88c2', CHASE_ZEUSD_TOKEN: 'zd-task-19ab' };
+    const check = `import os, sys
+leaked = [k for k in ${JSON.stringify(Object.keys(secrets))} if k in os.environ]
+print("leaked:", leaked)
+sys.exit(3 if leaked else 0 if os.environ.get("CHASE_TASK_ENV_SENTINEL") == "inherited" else 4)`;
+    Object.assign(process.env, secrets, { CHASE_TASK_ENV_SENTINEL: 'inherited' });
+    try {
+      await vscode.commands.executeCommand('chase.restartAgent');
+      await waitForState(api, isOk(), 'the restarted agent');
+      const [task] = await defineTasks([{ label: 'chase-job-env', type: 'chase', command: 'python3', args: ['-c', check] }]);
+      assert.ok(task);
+      const code = await runTask(task);
+      assert.equal(code, 0, `exit ${code} (3: a secret reached the job; 4: the job did not inherit the agent's environment)`);
+    } finally {
+      for (const k of [...Object.keys(secrets), 'CHASE_TASK_ENV_SENTINEL']) delete process.env[k];
+      await vscode.commands.executeCommand('chase.restartAgent');
+      await waitForState(api, isOk(), 'the agent restarted without them');
+    }
+  });
+
   it('a bad tasks.json entry ends with a message, not a hang', async () => {
     const [task] = await defineTasks([{ label: 'chase-bad-budget', type: 'chase', command: 'python3', budgetPct: -1 }]);
     assert.ok(task);
