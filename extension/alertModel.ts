@@ -7,7 +7,7 @@
  */
 import type { ForecastPoint, IntensityLevels, IntensitySeriesParams, IntensitySeriesResult, RunSummary } from '../agent/protocol/messages';
 import { HOUR_MS } from '../agent/protocol/units';
-import { effectiveLevels, formatIntensity, levelOf, UNIT, type ClientState, type IntensityLevel, type StatusExtras } from './statusModel';
+import { effectiveLevels, formatIntensity, levelOf, PerReading, UNIT, type ClientState, type IntensityLevel, type StatusExtras } from './statusModel';
 
 /** How far ahead a "cleaner window soon" alert looks. */
 export const CLEANER_WINDOW_AHEAD_MS = 6 * HOUR_MS;
@@ -58,8 +58,12 @@ export interface AlertDeps {
 export class CarbonAlertRules {
   private previousLevel: IntensityLevel | undefined;
   private lastAlertMs: number | undefined;
+  /** The agent pushes a state on every GPU sample and staleness flip too: the forecast is asked once per reading. */
+  private readonly nextHours: PerReading<IntensitySeriesResult>;
 
-  constructor(private readonly deps: AlertDeps) {}
+  constructor(private readonly deps: AlertDeps) {
+    this.nextHours = new PerReading(() => deps.intensitySeries({ pastHours: 0, futureHours: CLEANER_WINDOW_AHEAD_MS / HOUR_MS }));
+  }
 
   onState(s: ClientState): void {
     if (s.kind !== 'running' || s.carbon.state !== 'ok' || s.carbon.stale) return;
@@ -74,16 +78,14 @@ export class CarbonAlertRules {
       const runs = live.map((r) => `${r.command}${r.currentLimitMw ? ` (power limit now ${(r.currentLimitMw / 1000).toFixed(0)} W)` : ''}`).join('; ');
       this.deps.notify(`Grid carbon intensity is high: ${formatIntensity(carbon.intensityGPerKwh)} ${UNIT} in ${carbon.source.zone} (high above ${formatIntensity(levels!.highAboveGPerKwh)}). Chase holds its runs' GPUs at lower power while it lasts, within each run's slowdown budget: ${runs}.`);
     } else if (live.length > 0 && (this.lastAlertMs === undefined || now - this.lastAlertMs >= ALERT_MIN_GAP_MS) && now >= (mutedUntilMs ?? 0)) {
-      this.deps.intensitySeries({ pastHours: 0, futureHours: CLEANER_WINDOW_AHEAD_MS / HOUR_MS }).then(
-        (series) => {
-          const clean = cleanerWindow(level, levels, series.forecast, series.nowMs);
-          if (!clean || (this.lastAlertMs !== undefined && this.deps.nowMs() - this.lastAlertMs < ALERT_MIN_GAP_MS)) return;
-          this.lastAlertMs = this.deps.nowMs();
-          const at = new Date(clean.timestampMs).toISOString().slice(11, 16);
-          this.deps.notify(`A cleaner window is expected at ${at} UTC (${formatIntensity(clean.intensityGPerKwh)} ${UNIT}, low for ${carbon.source.zone}): Chase will let your runs go faster then.`);
-        },
-        () => undefined,
-      );
+      void this.nextHours.get(carbon)?.then((series) => {
+        if (!series) return;
+        const clean = cleanerWindow(level, levels, series.forecast, series.nowMs);
+        if (!clean || (this.lastAlertMs !== undefined && this.deps.nowMs() - this.lastAlertMs < ALERT_MIN_GAP_MS)) return;
+        this.lastAlertMs = this.deps.nowMs();
+        const at = new Date(clean.timestampMs).toISOString().slice(11, 16);
+        this.deps.notify(`A cleaner window is expected at ${at} UTC (${formatIntensity(clean.intensityGPerKwh)} ${UNIT}, low for ${carbon.source.zone}): Chase will let your runs go faster then.`);
+      });
     }
     this.previousLevel = level;
   }

@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import type { ExtensionToWebview, WebviewToExtension } from '../agent/protocol/dashboard';
 import type { AgentClient } from './agentClient';
-import type { ClientState } from './statusModel';
+import { readingKey, type ClientState } from './statusModel';
 
 export const DASHBOARD_VIEW_TYPE = 'chase.dashboard';
 const PAST_HOURS = 48;
@@ -77,12 +77,10 @@ export class DashboardPanel implements vscode.Disposable {
       this.post({ type: 'status', status: state.carbon });
       // A new period (or another source): the series moved on. Other state changes (GPUs, staleness)
       // leave it as it is, so they cost no request.
-      if (state.carbon.state === 'ok') {
-        const key = `${state.carbon.source.label}@${state.carbon.timestampMs}`;
-        if (key !== this.seriesKey) {
-          this.seriesKey = key;
-          void this.sendSeries();
-        }
+      const key = readingKey(state.carbon);
+      if (key !== undefined && key !== this.seriesKey) {
+        this.seriesKey = key;
+        void this.sendSeries();
       }
     }
   }

@@ -34,6 +34,34 @@ export function levelOf(intensityGPerKwh: number, levels: IntensityLevels | unde
   return intensityGPerKwh < levels.lowBelowGPerKwh ? 'low' : intensityGPerKwh > levels.highAboveGPerKwh ? 'high' : 'medium';
 }
 
+/**
+ * Which reading a carbon status is (source and period): what is derived from a reading (the intensity
+ * series, the next hours' forecast) is asked for once per key, however often the state changes in
+ * between (GPU samples, staleness flips). Undefined without a reading.
+ */
+export function readingKey(carbon: CarbonStatus): string | undefined {
+  return carbon.state === 'ok' ? `${carbon.source.kind}:${carbon.source.label}@${carbon.timestampMs}` : undefined;
+}
+
+/** One value per reading ({@link readingKey}): loaded on the first ask for a new reading, the same promise after. */
+export class PerReading<T> {
+  private key: string | undefined;
+  private value: Promise<T | undefined> | undefined;
+
+  /** `load` failing leaves undefined for this reading: the next reading asks again. */
+  constructor(private readonly load: () => Promise<T>) {}
+
+  get(carbon: CarbonStatus): Promise<T | undefined> | undefined {
+    const key = readingKey(carbon);
+    if (key === undefined) return undefined;
+    if (key !== this.key) {
+      this.key = key;
+      this.value = this.load().catch(() => undefined);
+    }
+    return this.value;
+  }
+}
+
 export type ClientState =
   | { kind: 'starting' }
   | { kind: 'running'; carbon: CarbonStatus; gpus?: GpusResult }
