@@ -213,17 +213,21 @@ function drawRun(): void {
   document.body.dataset.runRendered = 'true';
 }
 
-/** The run chart as a table (its intensity and limit changes), rebuilt only when a change was added. */
-let timelineRows = -1;
+/**
+ * The run chart as a table (its intensity and limit changes): filled only while its <details> is
+ * open, and then only with the changes after the last row shown (a change, once shown, stays as it was).
+ */
+let timelineShownToMs: number | undefined;
 function renderRunTimeline(): void {
   const run = state.run;
   const body = document.querySelector('#run-timeline tbody');
-  if (!run || !body) return;
-  const rows = runTimeline(run, state.phases);
-  if (rows.length === timelineRows) return;
-  timelineRows = rows.length;
-  body.replaceChildren(...rows.map((r) => tableRow([formatElapsed(r.atMs - run.originMs), r.intensityGPerKwh?.toFixed(0) ?? '–', r.limitW?.toFixed(0) ?? '–', r.phase ?? '–'])));
+  if (!run || !body || !(document.getElementById('run-table-view') as HTMLDetailsElement | null)?.open) return;
+  if (timelineShownToMs === undefined) body.replaceChildren();
+  const rows = runTimeline(run, state.phases).filter((r) => timelineShownToMs === undefined || r.atMs > timelineShownToMs);
+  body.append(...rows.map((r) => tableRow([formatElapsed(r.atMs - run.originMs), r.intensityGPerKwh?.toFixed(0) ?? '–', r.limitW?.toFixed(0) ?? '–', r.phase ?? '–'])));
+  if (rows.length > 0) timelineShownToMs = rows[rows.length - 1].atMs;
 }
+document.getElementById('run-table-view')?.addEventListener('toggle', () => renderRunTimeline());
 
 function renderRunsTable(): void {
   document.querySelector('#runs-table tbody')?.replaceChildren(
@@ -352,7 +356,7 @@ window.addEventListener('message', (event: MessageEvent<ExtensionToWebview>) => 
       state.run = followRun(shown, message.atMs, message.run, state.reading);
       if (state.run !== shown) {
         attachRun();
-        timelineRows = -1;
+        timelineShownToMs = undefined;
       }
       drawRun();
       renderRunsTable();
