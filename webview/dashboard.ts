@@ -146,6 +146,8 @@ function setAxis(live: LiveChart, axis: TimeAxis): void {
   x.min = axis.minMs;
   x.max = axis.maxMs;
   (x as { title: { text: string } }).title.text = axis.title;
+  // What the axis reads, on the canvas (the UI test checks it; the chart itself is pixels)
+  live.chart.canvas.dataset.timeAxis = `${axis.title} (${axis.ticks.map((t) => t.label).join(', ')})`;
 }
 
 // ---- GPU power: limit and draw per GPU ----------------------------------------------------------
