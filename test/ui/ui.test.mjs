@@ -254,7 +254,9 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     const rows = await frame.locator('#run-timeline tbody tr').allInnerTexts();
     t.diagnostic(`run table view: ${JSON.stringify(rows.map((r) => r.replace(/\s+/g, ' ')))}`);
     assert.match(rows[0], /^0:\d\d\s+\d+\s/);
+    await frame.locator('#run-heading').evaluate((h) => h.scrollIntoView({ block: 'start' }));
     await page.screenshot({ path: path.join(OUT, 'dashboard-run.png') });
+    await frame.locator('body').evaluate(() => window.scrollTo(0, 0)); // the theme screenshots show the top
   }));
 
   it('switches to dark and high-contrast themes: the open dashboard rebuilds its charts in each theme\'s colours (screenshots)', tracked(async (t) => {
