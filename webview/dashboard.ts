@@ -150,13 +150,16 @@ function setAxis(live: LiveChart, axis: TimeAxis): void {
   live.chart.canvas.dataset.timeAxis = `${axis.title} (${axis.ticks.map((t) => t.label).join(', ')})`;
 }
 
+/** A dot on a line's latest point only: the value now, and a first sample is visible before there is a line. */
+const lastPointOnly = { pointRadius: (c: { dataIndex: number; dataset: { data: unknown[] } }) => (c.dataIndex === c.dataset.data.length - 1 ? 3 : 0) };
+
 // ---- GPU power: limit and draw per GPU ----------------------------------------------------------
 
 function gpuDataset(line: GpuLine): ChartDataset<'line', XY[]> {
   const color = themeColor(PALETTE[line.gpuIndex % PALETTE.length], '#1a85ff');
   const limit = line.kind === 'limit';
   // The limit holds between samples (a step); the draw is measured at each sample.
-  return { label: line.label, data: line.points, borderColor: color, backgroundColor: color, borderDash: limit ? [6, 4] : [], borderWidth: limit ? 2 : 1, pointRadius: 0, stepped: limit ? 'after' : false };
+  return { label: line.label, data: line.points, borderColor: color, backgroundColor: color, borderDash: limit ? [6, 4] : [], borderWidth: limit ? 2 : 1, ...lastPointOnly, stepped: limit ? 'after' : false };
 }
 
 function drawGpus(latest: GpusResult | undefined): void {
@@ -189,14 +192,14 @@ function attachRun(): void {
   const red = themeColor('--vscode-charts-red', '#e51400');
   runLimitChart ??= liveChart('run-limit-chart', 'gCO₂/kWh', runBands, 'power limit, W');
   runLimitChart.chart.data.datasets = [
-    { label: 'grid intensity (gCO₂/kWh)', data: run.intensityGPerKwh, yAxisID: 'y', borderColor: orange, backgroundColor: orange, borderWidth: 2, pointRadius: 0, stepped: 'after' },
-    { label: 'power limit (W)', data: run.limitW, yAxisID: 'y2', borderColor: blue, backgroundColor: blue, borderWidth: 2, borderDash: [6, 4], pointRadius: 0, stepped: 'after' },
+    { label: 'grid intensity (gCO₂/kWh)', data: run.intensityGPerKwh, yAxisID: 'y', borderColor: orange, backgroundColor: orange, borderWidth: 2, ...lastPointOnly, stepped: 'after' },
+    { label: 'power limit (W)', data: run.limitW, yAxisID: 'y2', borderColor: blue, backgroundColor: blue, borderWidth: 2, borderDash: [6, 4], ...lastPointOnly, stepped: 'after' },
   ];
   runCarbonChart ??= liveChart('run-chart', 'gCO₂ so far', runBands);
   runCarbonChart.chart.data.datasets = [
-    { label: 'this run', data: run.carbonG, borderColor: green, backgroundColor: green, borderWidth: 2, pointRadius: 0 },
+    { label: 'this run', data: run.carbonG, borderColor: green, backgroundColor: green, borderWidth: 2, ...lastPointOnly },
     // Filled down to "this run": the area is the carbon saved so far.
-    { label: 'same work at max power', data: run.baselineCarbonG, borderColor: red, backgroundColor: withAlpha(green, 0.18), borderWidth: 2, borderDash: [6, 4], pointRadius: 0, fill: '-1' },
+    { label: 'same work at max power', data: run.baselineCarbonG, borderColor: red, backgroundColor: withAlpha(green, 0.18), borderWidth: 2, borderDash: [6, 4], ...lastPointOnly, fill: '-1' },
   ];
 }
 
