@@ -99,13 +99,26 @@ function phaseBands(bands: () => PhaseBand[]): Plugin<'line'> {
   };
 }
 
+const Y_AXIS_WIDTH_PX = 64;
+
 /** A line chart over elapsed time (webview/model/timeAxis.ts picks units and ticks); `y2Title` adds a right-hand axis. */
 function liveChart(id: string, yTitle: string, bands: () => PhaseBand[], y2Title?: string): LiveChart {
   const fg = themeColor('--vscode-foreground', '#333');
   const grid = themeColor('--vscode-editorWidget-border', 'rgba(128,128,128,0.3)');
   const live: LiveChart = { axis: timeAxis(0, 0, 0, ''), chart: undefined as unknown as Line };
-  // grace: a line at its maximum does not run along the chart's top edge
-  const yAxis = (title: string) => ({ type: 'linear' as const, title: { display: true, text: title, color: fg }, ticks: { color: fg }, grid: { color: grid }, beginAtZero: true, grace: '5%' });
+  // grace: a line at its maximum does not run along the chart's top edge. Fixed widths (and the same
+  // room on the right without a right-hand axis): stacked live charts put the same time at the same x.
+  const yAxis = (title: string) => ({
+    type: 'linear' as const,
+    title: { display: true, text: title, color: fg },
+    ticks: { color: fg },
+    grid: { color: grid },
+    beginAtZero: true,
+    grace: '5%',
+    afterFit: (scale: { width: number }) => {
+      scale.width = Y_AXIS_WIDTH_PX;
+    },
+  });
   live.chart = new Chart(document.getElementById(id) as HTMLCanvasElement, {
     type: 'line',
     data: { datasets: [] },
@@ -115,6 +128,7 @@ function liveChart(id: string, yTitle: string, bands: () => PhaseBand[], y2Title
       maintainAspectRatio: false,
       parsing: false,
       normalized: true,
+      layout: { padding: { right: y2Title ? 0 : Y_AXIS_WIDTH_PX } },
       interaction: { mode: 'nearest', axis: 'x', intersect: false },
       scales: {
         x: {
