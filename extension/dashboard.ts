@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import type { ExtensionToWebview, WebviewToExtension } from '../agent/protocol/dashboard';
 import type { AgentClient } from './agentClient';
-import type { ClientState } from './statusModel';
+import { readingKey, type ClientState } from './statusModel';
 
 export const DASHBOARD_VIEW_TYPE = 'chase.dashboard';
 const PAST_HOURS = 48;
@@ -59,12 +59,15 @@ export class DashboardPanel implements vscode.Disposable {
 
   private onMessage(message: WebviewToExtension): void {
     switch (message.type) {
-      case 'ready':
+      case 'ready': {
         this.ready = true;
+        const state = this.agent.currentState;
+        if (state.kind === 'running') this.post({ type: 'status', atMs: Date.now(), status: state.carbon });
         void this.sendSeries();
         void this.sendLive();
         this.updateSampling();
         break;
+      }
       case 'refresh':
         void this.sendSeries();
         break;
@@ -74,15 +77,13 @@ export class DashboardPanel implements vscode.Disposable {
   private onState(state: ClientState): void {
     if (!this.ready) return;
     if (state.kind === 'running') {
-      this.post({ type: 'status', status: state.carbon });
+      this.post({ type: 'status', atMs: Date.now(), status: state.carbon });
       // A new period (or another source): the series moved on. Other state changes (GPUs, staleness)
       // leave it as it is, so they cost no request.
-      if (state.carbon.state === 'ok') {
-        const key = `${state.carbon.source.label}@${state.carbon.timestampMs}`;
-        if (key !== this.seriesKey) {
-          this.seriesKey = key;
-          void this.sendSeries();
-        }
+      const key = readingKey(state.carbon);
+      if (key !== undefined && key !== this.seriesKey) {
+        this.seriesKey = key;
+        void this.sendSeries();
       }
     }
   }
@@ -178,12 +179,19 @@ function dashboardHtml(webview: vscode.Webview, extensionUri: vscode.Uri): strin
 <section aria-labelledby="gpu-heading">
   <h2 id="gpu-heading">GPU power</h2>
   <p id="gpu-status" class="note">No GPU sample yet.</p>
-  <div class="chart-box small"><canvas id="gpu-chart" role="img" aria-label="Power limit and power draw per GPU, watts, over the time the dashboard is open"></canvas></div>
+  <div class="chart-box small"><canvas id="gpu-chart" role="img" aria-label="Power limit (dashed) and power draw (solid) per GPU, watts, since the dashboard's first sample; shaded: the runs' phases, profiling and controlling"></canvas></div>
 </section>
 <section aria-labelledby="run-heading">
   <h2 id="run-heading">Runs</h2>
   <p id="run-status" class="note">No run yet: start a task of type "chase" (Tasks: Run Task).</p>
-  <div class="chart-box small"><canvas id="run-chart" role="img" aria-label="Cumulative carbon of the live run and of its max-power baseline, grams"></canvas></div>
+  <h3>Grid intensity and the run's power limit</h3>
+  <div class="chart-box small"><canvas id="run-limit-chart" role="img" aria-label="Grid carbon intensity, grams per kilowatt-hour, and the run's power limit, watts, since the run started; shaded: its phases, profiling and controlling"></canvas></div>
+  <h3>Carbon so far: the run against the same work at max power</h3>
+  <div class="chart-box small"><canvas id="run-chart" role="img" aria-label="Cumulative carbon of the run and of the same work at its maximum power limit, grams; the area between them is the carbon saved so far"></canvas></div>
+  <details id="run-table-view">
+    <summary>Table view of the run</summary>
+    <table id="run-timeline"><thead><tr><th scope="col">Since start</th><th scope="col">gCO₂/kWh</th><th scope="col">Limit W</th><th scope="col">Phase</th></tr></thead><tbody></tbody></table>
+  </details>
   <table id="runs-table"><thead><tr><th scope="col">Run</th><th scope="col">State</th><th scope="col">kWh</th><th scope="col">gCO₂</th><th scope="col">Saved g</th><th scope="col">Slowdown %</th><th scope="col">Limit W</th></tr></thead><tbody></tbody></table>
 </section>
 <details id="table-view">

@@ -99,6 +99,7 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
     const config = readConfig();
     if (!config.ok) return reportProblems(client, log, config.problems);
     const settings: AgentSettings = { ...config.settings, secrets: await readSecrets(context.secrets) };
+    extras.replaySpeed = settings.carbon.replaySpeed; // the status bar labels a sped-up replay
     await (how === 'start' ? client.start(settings) : client.configure(settings));
   }
   // Not awaited: activation only registers; the agent comes up in the background.

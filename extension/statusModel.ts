@@ -6,6 +6,7 @@
  *         any → invalid-settings (until the settings are fixed).
  */
 import type { CarbonStatus, ForecastPoint, GpusResult, IntensityLevels, IntensityTrend, RunSummary } from '../agent/protocol/messages';
+import { formatAmount } from '../agent/protocol/runOutcome';
 
 /** What the tooltip adds to the state when known: live runs, and the next hours of expected intensity. */
 export interface StatusExtras {
@@ -13,6 +14,8 @@ export interface StatusExtras {
   thresholds?: { lowBelowGPerKwh?: number; highAboveGPerKwh?: number };
   runs?: RunSummary[];
   next?: { model: string; points: ForecastPoint[] };
+  /** `chase.carbon.replaySpeed` as sent to the agent: a sped-up replay is labelled so, never passed off as the live grid. */
+  replaySpeed?: number;
 }
 
 export type IntensityLevel = 'low' | 'medium' | 'high';
@@ -29,6 +32,34 @@ export function effectiveLevels(levels: IntensityLevels | undefined, thresholds:
 export function levelOf(intensityGPerKwh: number, levels: IntensityLevels | undefined): IntensityLevel | undefined {
   if (!levels) return undefined;
   return intensityGPerKwh < levels.lowBelowGPerKwh ? 'low' : intensityGPerKwh > levels.highAboveGPerKwh ? 'high' : 'medium';
+}
+
+/**
+ * Which reading a carbon status is (source and period): what is derived from a reading (the intensity
+ * series, the next hours' forecast) is asked for once per key, however often the state changes in
+ * between (GPU samples, staleness flips). Undefined without a reading.
+ */
+export function readingKey(carbon: CarbonStatus): string | undefined {
+  return carbon.state === 'ok' ? `${carbon.source.kind}:${carbon.source.label}@${carbon.timestampMs}` : undefined;
+}
+
+/** One value per reading ({@link readingKey}): loaded on the first ask for a new reading, the same promise after. */
+export class PerReading<T> {
+  private key: string | undefined;
+  private value: Promise<T | undefined> | undefined;
+
+  /** `load` failing leaves undefined for this reading: the next reading asks again. */
+  constructor(private readonly load: () => Promise<T>) {}
+
+  get(carbon: CarbonStatus): Promise<T | undefined> | undefined {
+    const key = readingKey(carbon);
+    if (key === undefined) return undefined;
+    if (key !== this.key) {
+      this.key = key;
+      this.value = this.load().catch(() => undefined);
+    }
+    return this.value;
+  }
 }
 
 export type ClientState =
@@ -105,7 +136,7 @@ export function statusView(state: ClientState, extras: StatusExtras = {}): Statu
     }
     case 'running': {
       const carbon = state.carbon.state === 'ok' ? { ...state.carbon, levels: effectiveLevels(state.carbon.levels, extras.thresholds) } : state.carbon;
-      const view = carbonView(carbon);
+      const view = carbonView(carbon, extras.replaySpeed);
       const parts = [view.tooltipMarkdown];
       if (state.carbon.state === 'ok' && extras.next && extras.next.points.length > 0) parts.push(nextHoursLine(extras.next));
       if (extras.runs && extras.runs.length > 0) parts.push(runLines(extras.runs));
@@ -115,7 +146,13 @@ export function statusView(state: ClientState, extras: StatusExtras = {}): Statu
   }
 }
 
-function carbonView(carbon: CarbonStatus): StatusView {
+/** The speed-up of a replay not played in real time (rounded for display), else undefined: a live source has none. */
+function replaySpeedUp(carbon: CarbonStatus, replaySpeed: number | undefined): number | undefined {
+  if (carbon.source?.kind !== 'replay' || replaySpeed === undefined || replaySpeed === 1) return undefined;
+  return Number(replaySpeed.toPrecision(4));
+}
+
+function carbonView(carbon: CarbonStatus, replaySpeed?: number): StatusView {
   if (carbon.state === 'error') {
     const source = carbon.source ? ` (${carbon.source.label})` : '';
     return {
@@ -127,6 +164,7 @@ function carbonView(carbon: CarbonStatus): StatusView {
     };
   }
   const value = formatIntensity(carbon.intensityGPerKwh);
+  const speedUp = replaySpeedUp(carbon, replaySpeed);
   const stale = carbon.stale ? ' (stale)' : '';
   const level = carbon.stale ? undefined : levelOf(carbon.intensityGPerKwh, carbon.levels);
   const arrow = carbon.trend && !carbon.stale ? ` ${TREND_ARROW[carbon.trend]}` : '';
@@ -138,6 +176,7 @@ function carbonView(carbon: CarbonStatus): StatusView {
     '',
     `Source: ${escapeMarkdown(carbon.source.label)} (${carbon.source.signal} signal, zone ${escapeMarkdown(carbon.source.zone)})`,
     `Period: ${formatTime(carbon.timestampMs)}, ${Math.round(carbon.periodMs / 60_000)} min${carbon.trend ? `; next period ${TREND_WORDS[carbon.trend]}` : ''}`,
+    ...(speedUp ? [`$(debug-continue) **Sped-up replay ×${speedUp}**: the recorded trace plays ${speedUp} times faster than real time (a demo, not the live grid); times are the replay's own clock. \`chase.carbon.replaySpeed\`: 1 plays it in real time.`] : []),
     ...(levelLine ? [levelLine] : []),
     ...(carbon.notes ?? []).map((n) => `$(info) ${escapeMarkdown(n)}`),
     ...(carbon.stale ? [`$(warning) Stale: ${escapeMarkdown(carbon.staleReason ?? 'the source has not answered for longer than its period')}`] : []),
@@ -147,9 +186,9 @@ function carbonView(carbon: CarbonStatus): StatusView {
     '[Open dashboard](command:chase.showDashboard)',
   ];
   return {
-    text: `${carbon.stale ? '$(warning)' : LEVEL_ICON[level ?? 'medium']} ${value} ${UNIT}${arrow}${stale} · ${carbon.source.label}`,
+    text: `${carbon.stale ? '$(warning)' : LEVEL_ICON[level ?? 'medium']} ${value} ${UNIT}${arrow}${stale} · ${carbon.source.label}${speedUp ? ` ×${speedUp}` : ''}`,
     tooltipMarkdown: lines.join('\n\n').replace(/\n\n\n\n/g, '\n\n'),
-    accessibilityLabel: `Carbon intensity ${value} grams CO2 per kilowatt-hour${stale}${level ? `, ${level} for this grid` : ''}${carbon.trend ? `, ${TREND_WORDS[carbon.trend]}` : ''}, ${carbon.source.label}`,
+    accessibilityLabel: `Carbon intensity ${value} grams CO2 per kilowatt-hour${stale}${level ? `, ${level} for this grid` : ''}${carbon.trend ? `, ${TREND_WORDS[carbon.trend]}` : ''}, ${carbon.source.label}${speedUp ? `, replayed ${speedUp} times faster than real time` : ''}`,
     severity: carbon.stale ? 'warning' : 'normal',
     ...(level ? { level } : {}),
     command: 'chase.showDashboard',
@@ -181,9 +220,9 @@ export function runLines(runs: RunSummary[]): string {
   return runs
     .map((r) => {
       const limit = r.currentLimitMw !== undefined ? `${(r.currentLimitMw / 1000).toFixed(0)} W` : 'profiling';
-      const saved = r.savedCarbonG !== undefined ? `, saved ${r.savedCarbonG.toFixed(1)} g` : '';
+      const saved = r.savedCarbonG !== undefined ? `, saved ${formatAmount(r.savedCarbonG)} g` : '';
       const advise = r.advise ? ' (advise only)' : '';
-      return `$(play) ${escapeMarkdown(r.command)}: ${limit}${advise}, ${r.carbonG.toFixed(1)} gCO₂${saved}`;
+      return `$(play) ${escapeMarkdown(r.command)}: ${limit}${advise}, ${formatAmount(r.carbonG)} gCO₂${saved}`;
     })
     .join('\n\n');
 }

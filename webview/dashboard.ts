@@ -2,125 +2,63 @@
  * The dashboard page. Talks only to the extension (postMessage): posts `ready`, then renders what
  * it is sent. Colours come from VS Code's theme CSS variables, so light, dark and high-contrast
  * themes need nothing special. State survives reloads through the webview state API.
+ *
+ * The data behind the live charts (GPU power, the run) lives in webview/model (no DOM, unit-tested):
+ * each message appends to the arrays chart.js draws; the charts only add or swap a dataset when a
+ * GPU or a run appears. This file draws: charts, their time axes and phase bands, texts and tables.
  */
-import { Chart, LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip } from 'chart.js';
-import type { DashboardState, ExtensionToWebview, WebviewToExtension } from '../agent/protocol/dashboard';
-import type { GpusResult, IntensitySeriesResult, RunSummary } from '../agent/protocol/messages';
-import { JOULES_PER_KWH, runOutcomeText } from '../agent/protocol/runOutcome';
+import { Chart, LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip, type ChartDataset, type Plugin } from 'chart.js';
+import type { ExtensionToWebview, WebviewToExtension } from '../agent/protocol/dashboard';
+import type { GpusResult, IntensitySeriesResult } from '../agent/protocol/messages';
+import { formatAmount, JOULES_PER_KWH, runOutcomeText } from '../agent/protocol/runOutcome';
 import { HOUR_MS } from '../agent/protocol/units';
+import { MAX_GPU_SAMPLES, restoreState, upsertRun, type DashboardState } from './model/dashboardState';
+import { GpuSeries, type GpuLine, type XY } from './model/gpuSeries';
+import { addReading, followRun, runTimeline, trackPhase, type PhaseBand, type RunPhase } from './model/runSeries';
+import { formatElapsed, timeAxis, type TimeAxis } from './model/timeAxis';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip);
 
 interface VsCodeApi {
   postMessage(message: WebviewToExtension): void;
-  getState(): DashboardState | undefined;
+  getState(): unknown;
   setState(state: DashboardState): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
-const MAX_GPU_SAMPLES = 720; // one hour at the extension's 5 s sampling
-const MAX_RUN_POINTS = 2000;
-type Line = Chart<'line', Array<{ x: number; y: number }>>;
-let chart: Line | undefined;
-let gpuChart: Line | undefined;
-let runChart: Line | undefined;
-const state: Required<Pick<DashboardState, 'gpuSamples' | 'runs'>> & DashboardState = { gpuSamples: [], runs: [], ...vscode.getState() };
+const state = restoreState(vscode.getState());
+const gpuSeries = new GpuSeries(MAX_GPU_SAMPLES);
+for (const s of state.gpuSamples) gpuSeries.add(s);
 
-function save(): void {
-  vscode.setState(state);
+/** The state is written at most this often: it holds an hour of GPU samples, and messages come every few seconds. */
+const SAVE_EVERY_MS = 1000;
+let saveTimer: ReturnType<typeof setTimeout> | undefined;
+function saveSoon(): void {
+  saveTimer ??= setTimeout(() => {
+    saveTimer = undefined;
+    vscode.setState(state);
+  }, SAVE_EVERY_MS);
 }
 
-/** Keeps the newest `max` entries of a saved series, then saves the state. */
-function appendCapped<T>(list: T[], item: T, max: number): void {
-  list.push(item);
-  list.splice(0, Math.max(0, list.length - max));
-  save();
+type Line = Chart<'line', XY[]>;
+
+/** A chart over elapsed time, with its current axis and the phase bands it marks. */
+interface LiveChart {
+  chart: Line;
+  axis: TimeAxis;
 }
 
-/** A small line chart with theme colours; x is minutes relative to the first point. */
-function lineChart(id: string, yTitle: string): Line {
-  const fg = themeColor('--vscode-foreground', '#333');
-  const grid = themeColor('--vscode-editorWidget-border', 'rgba(128,128,128,0.3)');
-  return new Chart(document.getElementById(id) as HTMLCanvasElement, {
-    type: 'line',
-    data: { datasets: [] },
-    options: {
-      animation: false,
-      responsive: true,
-      maintainAspectRatio: false,
-      parsing: false,
-      scales: {
-        x: { type: 'linear', title: { display: true, text: 'minutes', color: fg }, ticks: { color: fg }, grid: { color: grid } },
-        y: { title: { display: true, text: yTitle, color: fg }, ticks: { color: fg }, grid: { color: grid }, beginAtZero: true },
-      },
-      plugins: { legend: { labels: { color: fg } } },
-    },
-  });
-}
-
-const PALETTE = ['--vscode-charts-blue', '--vscode-charts-green', '--vscode-charts-purple', '--vscode-charts-orange', '--vscode-charts-red', '--vscode-charts-yellow'];
-
-function renderGpus(): void {
-  const samples = state.gpuSamples;
-  if (samples.length === 0) return;
-  const t0 = samples[0].atMs;
-  const latest = samples[samples.length - 1].gpus;
-  const datasets = latest.gpus.flatMap((g, k) => {
-    const color = themeColor(PALETTE[k % PALETTE.length], '#1a85ff');
-    const points = (pick: (x: GpusResult['gpus'][number]) => number) =>
-      samples.flatMap((s) => s.gpus.gpus.filter((x) => x.uuid === g.uuid).map((x) => ({ x: (s.atMs - t0) / 60_000, y: pick(x) / 1000 })));
-    return [
-      { label: `GPU ${g.index} limit`, data: points((x) => x.powerLimitMw), borderColor: color, backgroundColor: color, borderDash: [6, 4], pointRadius: 2, borderWidth: 2 },
-      { label: `GPU ${g.index} power`, data: points((x) => x.powerMw), borderColor: color, backgroundColor: color, pointRadius: 2, borderWidth: 1 },
-    ];
-  });
-  gpuChart ??= lineChart('gpu-chart', 'W');
-  gpuChart.data.datasets = datasets;
-  gpuChart.update('none');
-  const sim = latest.gpus.some((g) => g.simulated) ? ' — SIMULATED GPUs' : '';
-  const advise = latest.gpus.find((g) => g.control === 'advise');
-  setText('gpu-status', `${latest.gpus.map((g) => `GPU ${g.index} ${g.name}: limit ${(g.powerLimitMw / 1000).toFixed(0)} W, drawing ${(g.powerMw / 1000).toFixed(0)} W`).join('; ')}${sim}${advise ? ` — advise mode: ${advise.reason ?? ''}` : ''}`);
-  document.body.dataset.gpuRendered = 'true';
-}
-
-function renderRuns(): void {
-  const byId = new Map<string, RunSummary>();
-  for (const r of state.runs) byId.set(r.run.id, r.run);
-  const body = document.querySelector('#runs-table tbody');
-  body?.replaceChildren(
-    ...[...byId.values()].reverse().map((r) => {
-      const tr = document.createElement('tr');
-      const cells = [r.command, r.state, (r.energyJ / JOULES_PER_KWH).toFixed(4), r.carbonG.toFixed(1), r.savedCarbonG?.toFixed(1) ?? '–', r.slowdownPct?.toFixed(1) ?? '–', r.currentLimitMw ? (r.currentLimitMw / 1000).toFixed(0) : '–'];
-      for (const c of cells) {
-        const td = document.createElement('td');
-        td.textContent = c;
-        tr.appendChild(td);
-      }
-      return tr;
-    }),
-  );
-  const last = state.runs[state.runs.length - 1]?.run;
-  if (!last) return;
-  const points = state.runs.filter((r) => r.run.id === last.id);
-  const t0 = points[0].atMs;
-  const x = (atMs: number) => (atMs - t0) / 60_000;
-  const actualColor = themeColor('--vscode-charts-green', '#388a34');
-  const baseColor = themeColor('--vscode-charts-red', '#e51400');
-  runChart ??= lineChart('run-chart', 'gCO₂');
-  runChart.data.datasets = [
-    { label: 'this run', data: points.map((p) => ({ x: x(p.atMs), y: p.run.carbonG })), borderColor: actualColor, backgroundColor: actualColor, pointRadius: 0, borderWidth: 2 },
-    { label: 'at max power (baseline)', data: points.filter((p) => p.run.baselineCarbonG !== undefined).map((p) => ({ x: x(p.atMs), y: p.run.baselineCarbonG! })), borderColor: baseColor, backgroundColor: baseColor, pointRadius: 0, borderWidth: 2, borderDash: [6, 4] },
-  ];
-  runChart.update('none');
-  setText('run-status', `${last.command}: ${last.state}, ${runOutcomeText(last)}`);
-}
+let intensityChart: Chart<'line', XY[]> | undefined;
+let gpuChart: LiveChart | undefined;
+let runLimitChart: LiveChart | undefined;
+let runCarbonChart: LiveChart | undefined;
 
 function themeColor(name: string, fallback: string): string {
   return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 }
 
-/** A theme colour (#rgb, #rrggbb or rgb()) with transparency, for the band fill. */
+/** A theme colour (#rgb, #rrggbb or rgb()) with transparency, for fills. */
 function withAlpha(color: string, alpha: number): string {
   const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(color.trim());
   if (hex) {
@@ -130,6 +68,196 @@ function withAlpha(color: string, alpha: number): string {
   return color.replace(/^rgb\((.*)\)$/, `rgba($1, ${alpha})`);
 }
 
+const PALETTE = ['--vscode-charts-blue', '--vscode-charts-green', '--vscode-charts-purple', '--vscode-charts-orange', '--vscode-charts-red', '--vscode-charts-yellow'];
+const PHASE_COLOUR: Record<RunPhase, [string, string]> = { profiling: ['--vscode-charts-yellow', '#bf8803'], controlling: ['--vscode-charts-blue', '#1a85ff'] };
+
+/** Shades the phases (profiling, controlling) behind the lines, each labelled where it is wide enough. */
+function phaseBands(bands: () => PhaseBand[]): Plugin<'line'> {
+  const fg = themeColor('--vscode-descriptionForeground', '#717171');
+  const fill = Object.fromEntries(Object.entries(PHASE_COLOUR).map(([p, [name, fallback]]) => [p, withAlpha(themeColor(name, fallback), 0.14)])) as Record<RunPhase, string>;
+  return {
+    id: 'phaseBands',
+    beforeDatasetsDraw(chart) {
+      const { ctx, chartArea: area, scales } = chart;
+      const x = scales.x;
+      ctx.save();
+      ctx.font = `11px ${getComputedStyle(document.body).fontFamily}`;
+      ctx.textBaseline = 'top';
+      for (const b of bands()) {
+        const from = Math.max(area.left, x.getPixelForValue(b.fromMs));
+        const to = Math.min(area.right, x.getPixelForValue(b.toMs));
+        if (to < from) continue;
+        ctx.fillStyle = fill[b.phase];
+        ctx.fillRect(from, area.top, Math.max(2, to - from), area.bottom - area.top);
+        if (to - from > ctx.measureText(b.phase).width + 8) {
+          ctx.fillStyle = fg;
+          ctx.fillText(b.phase, from + 4, area.top + 4);
+        }
+      }
+      ctx.restore();
+    },
+  };
+}
+
+const Y_AXIS_WIDTH_PX = 64;
+
+/** A line chart over elapsed time (webview/model/timeAxis.ts picks units and ticks); `y2Title` adds a right-hand axis. */
+function liveChart(id: string, yTitle: string, bands: () => PhaseBand[], y2Title?: string): LiveChart {
+  const fg = themeColor('--vscode-foreground', '#333');
+  const grid = themeColor('--vscode-editorWidget-border', 'rgba(128,128,128,0.3)');
+  const live: LiveChart = { axis: timeAxis(0, 0, 0, ''), chart: undefined as unknown as Line };
+  // grace: a line at its maximum does not run along the chart's top edge. Fixed widths (and the same
+  // room on the right without a right-hand axis): stacked live charts put the same time at the same x.
+  const yAxis = (title: string) => ({
+    type: 'linear' as const,
+    title: { display: true, text: title, color: fg },
+    ticks: { color: fg },
+    grid: { color: grid },
+    beginAtZero: true,
+    grace: '5%',
+    afterFit: (scale: { width: number }) => {
+      scale.width = Y_AXIS_WIDTH_PX;
+    },
+  });
+  live.chart = new Chart(document.getElementById(id) as HTMLCanvasElement, {
+    type: 'line',
+    data: { datasets: [] },
+    options: {
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      parsing: false,
+      normalized: true,
+      layout: { padding: { right: y2Title ? 0 : Y_AXIS_WIDTH_PX } },
+      interaction: { mode: 'nearest', axis: 'x', intersect: false },
+      scales: {
+        x: {
+          type: 'linear',
+          title: { display: true, text: '', color: fg },
+          grid: { color: grid },
+          // The ticks are the axis's own (round steps from the origin), not chart.js's guess.
+          afterBuildTicks: (scale) => {
+            scale.ticks = live.axis.ticks.map((t) => ({ value: t.valueMs }));
+          },
+          ticks: { color: fg, autoSkip: false, maxRotation: 0, callback: (v) => live.axis.ticks.find((t) => t.valueMs === v)?.label ?? '' },
+        },
+        y: yAxis(yTitle),
+        ...(y2Title ? { y2: { ...yAxis(y2Title), position: 'right' as const, grid: { drawOnChartArea: false } } } : {}),
+      },
+      plugins: {
+        legend: { labels: { color: fg } },
+        tooltip: { callbacks: { title: (items) => (items.length > 0 ? `${formatElapsed((items[0].parsed.x ?? live.axis.originMs) - live.axis.originMs)} (${live.axis.title})` : '') } },
+      },
+    },
+    plugins: [phaseBands(bands)],
+  });
+  return live;
+}
+
+function setAxis(live: LiveChart, axis: TimeAxis): void {
+  live.axis = axis;
+  const x = live.chart.options.scales!.x!;
+  x.min = axis.minMs;
+  x.max = axis.maxMs;
+  (x as { title: { text: string } }).title.text = axis.title;
+  // What the axis reads, on the canvas (the UI test checks it; the chart itself is pixels)
+  live.chart.canvas.dataset.timeAxis = `${axis.title} (${axis.ticks.map((t) => t.label).join(', ')})`;
+}
+
+/** A dot on a line's latest point only: the value now, and a first sample is visible before there is a line. */
+const lastPointOnly = { pointRadius: (c: { dataIndex: number; dataset: { data: unknown[] } }) => (c.dataIndex === c.dataset.data.length - 1 ? 3 : 0) };
+
+// ---- GPU power: limit and draw per GPU ----------------------------------------------------------
+
+function gpuDataset(line: GpuLine): ChartDataset<'line', XY[]> {
+  const color = themeColor(PALETTE[line.gpuIndex % PALETTE.length], '#1a85ff');
+  const limit = line.kind === 'limit';
+  // The limit holds between samples (a step); the draw is measured at each sample.
+  return { label: line.label, data: line.points, borderColor: color, backgroundColor: color, borderDash: limit ? [6, 4] : [], borderWidth: limit ? 2 : 1, ...lastPointOnly, stepped: limit ? 'after' : false };
+}
+
+function drawGpus(latest: GpusResult | undefined): void {
+  if (gpuSeries.originMs === undefined || !latest) return;
+  gpuChart ??= liveChart('gpu-chart', 'W', () => state.phases);
+  const datasets = gpuChart.chart.data.datasets;
+  const shown = new Set(datasets.map((d) => d.data));
+  // Only the lines of GPUs that appeared or went are added or removed; the others grow in place.
+  for (let i = datasets.length - 1; i >= 0; i--) if (!gpuSeries.lines.some((l) => l.points === datasets[i].data)) datasets.splice(i, 1);
+  for (const l of gpuSeries.lines) if (!shown.has(l.points)) datasets.push(gpuDataset(l));
+  setAxis(gpuChart, timeAxis(gpuSeries.originMs, gpuSeries.firstMs!, gpuSeries.lastMs!, 'since the first sample'));
+  gpuChart.chart.update('none');
+  const sim = latest.gpus.some((g) => g.simulated) ? ' — SIMULATED GPUs' : '';
+  const advise = latest.gpus.find((g) => g.control === 'advise');
+  setText('gpu-status', `${latest.gpus.map((g) => `GPU ${g.index} ${g.name}: limit ${(g.powerLimitMw / 1000).toFixed(0)} W, drawing ${(g.powerMw / 1000).toFixed(0)} W`).join('; ')}${sim}${advise ? ` — advise mode: ${advise.reason ?? ''}` : ''}`);
+  document.body.dataset.gpuRendered = 'true';
+}
+
+// ---- The run: intensity and its power limit on one axis; its carbon against max power -----------
+
+const runBands = () => state.phases.filter((b) => b.runId === state.run?.runId);
+
+/** Points the run charts' datasets at the run's arrays (a new run swaps them; an update only redraws). */
+function attachRun(): void {
+  const run = state.run;
+  if (!run) return;
+  const orange = themeColor('--vscode-charts-orange', '#d18616');
+  const blue = themeColor('--vscode-charts-blue', '#1a85ff');
+  const green = themeColor('--vscode-charts-green', '#388a34');
+  const red = themeColor('--vscode-charts-red', '#e51400');
+  runLimitChart ??= liveChart('run-limit-chart', 'gCO₂/kWh', runBands, 'power limit, W');
+  runLimitChart.chart.data.datasets = [
+    { label: 'grid intensity (gCO₂/kWh)', data: run.intensityGPerKwh, yAxisID: 'y', borderColor: orange, backgroundColor: orange, borderWidth: 2, ...lastPointOnly, stepped: 'after' },
+    { label: 'power limit (W)', data: run.limitW, yAxisID: 'y2', borderColor: blue, backgroundColor: blue, borderWidth: 2, borderDash: [6, 4], ...lastPointOnly, stepped: 'after' },
+  ];
+  runCarbonChart ??= liveChart('run-chart', 'gCO₂ so far', runBands);
+  runCarbonChart.chart.data.datasets = [
+    { label: 'this run', data: run.carbonG, borderColor: green, backgroundColor: green, borderWidth: 2, ...lastPointOnly },
+    // Filled down to "this run": the area is the carbon saved so far.
+    { label: 'same work at max power', data: run.baselineCarbonG, borderColor: red, backgroundColor: withAlpha(green, 0.18), borderWidth: 2, borderDash: [6, 4], ...lastPointOnly, fill: '-1' },
+  ];
+}
+
+function drawRun(): void {
+  const run = state.run;
+  if (!run) return;
+  if (!runLimitChart || !runCarbonChart) attachRun();
+  const axis = timeAxis(run.originMs, run.originMs, run.lastMs, 'since the run started');
+  for (const live of [runLimitChart!, runCarbonChart!]) {
+    setAxis(live, axis);
+    live.chart.update('none');
+  }
+  const last = state.runTable.find((r) => r.id === run.runId);
+  if (last) setText('run-status', `${last.command}: ${last.state} — ${runOutcomeText(last)}`);
+  renderRunTimeline();
+  document.body.dataset.runRendered = 'true';
+}
+
+/**
+ * The run chart as a table (its intensity and limit changes): filled only while its <details> is
+ * open, and then only with the changes after the last row shown (a change, once shown, stays as it was).
+ */
+let timelineShownToMs: number | undefined;
+function renderRunTimeline(): void {
+  const run = state.run;
+  const body = document.querySelector('#run-timeline tbody');
+  if (!run || !body || !(document.getElementById('run-table-view') as HTMLDetailsElement | null)?.open) return;
+  if (timelineShownToMs === undefined) body.replaceChildren();
+  const rows = runTimeline(run, state.phases).filter((r) => timelineShownToMs === undefined || r.atMs > timelineShownToMs);
+  body.append(...rows.map((r) => tableRow([formatElapsed(r.atMs - run.originMs), r.intensityGPerKwh?.toFixed(0) ?? '–', r.limitW?.toFixed(0) ?? '–', r.phase ?? '–'])));
+  if (rows.length > 0) timelineShownToMs = rows[rows.length - 1].atMs;
+}
+document.getElementById('run-table-view')?.addEventListener('toggle', () => renderRunTimeline());
+
+function renderRunsTable(): void {
+  document.querySelector('#runs-table tbody')?.replaceChildren(
+    ...[...state.runTable].reverse().map((r) =>
+      tableRow([r.command, r.state, formatAmount(r.energyJ / JOULES_PER_KWH), formatAmount(r.carbonG), r.savedCarbonG !== undefined ? formatAmount(r.savedCarbonG) : '–', r.slowdownPct?.toFixed(1) ?? '–', r.currentLimitMw ? (r.currentLimitMw / 1000).toFixed(0) : '–']),
+    ),
+  );
+}
+
+// ---- Grid intensity: the last 48 hours and the next 24 ------------------------------------------
+
 function hoursFromNow(ms: number, nowMs: number): number {
   return (ms - nowMs) / HOUR_MS;
 }
@@ -138,7 +266,7 @@ function formatUtc(ms: number): string {
   return new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 }
 
-function render(series: IntensitySeriesResult): void {
+function renderSeries(series: IntensitySeriesResult): void {
   const now = series.nowMs;
   const actual = series.actual.map((p) => ({ x: hoursFromNow(p.timestampMs, now), y: p.intensityGPerKwh }));
   const forecast = series.forecast.map((p) => ({ x: hoursFromNow(p.timestampMs, now), y: p.intensityGPerKwh }));
@@ -161,17 +289,17 @@ function render(series: IntensitySeriesResult): void {
     { label: 'Forecast band (10–90 %)', data: high, borderColor: 'transparent', backgroundColor: bandColor, pointRadius: 0, fill: '+1', tension: 0.2 },
     { label: 'band low', data: low, borderColor: 'transparent', backgroundColor: bandColor, pointRadius: 0, fill: false, tension: 0.2 },
   ];
-  if (chart) {
+  if (intensityChart) {
     // Update in place: no re-creation, no flicker.
-    chart.data.datasets[0].data = actual;
-    chart.data.datasets[1].data = forecast;
-    chart.data.datasets[1].label = forecastLabel;
-    chart.data.datasets[2].data = high;
-    chart.data.datasets[3].data = low;
-    chart.update('none');
+    intensityChart.data.datasets[0].data = actual;
+    intensityChart.data.datasets[1].data = forecast;
+    intensityChart.data.datasets[1].label = forecastLabel;
+    intensityChart.data.datasets[2].data = high;
+    intensityChart.data.datasets[3].data = low;
+    intensityChart.update('none');
   } else {
     const canvas = document.getElementById('intensity-chart') as HTMLCanvasElement;
-    chart = new Chart(canvas, {
+    intensityChart = new Chart(canvas, {
       type: 'line',
       data: { datasets },
       options: {
@@ -197,28 +325,27 @@ function render(series: IntensitySeriesResult): void {
   setText('status', last ? `${series.source.label}: ${last.intensityGPerKwh.toFixed(0)} gCO₂/kWh at ${formatUtc(last.timestampMs)} UTC` : series.source.label);
   setText('caption', `${series.source.label} — ${series.source.signal} signal, zone ${series.source.zone}. Solid: actual; dashed: ${forecastLabel.toLowerCase()}.`);
   setText('attribution', `Data: ${series.source.attribution}`);
-  renderTable(series);
+  renderIntensityTable(series);
   document.body.dataset.chartRendered = 'true';
 }
 
-function renderTable(series: IntensitySeriesResult): void {
-  const body = document.querySelector('#intensity-table tbody');
-  if (!body) return;
-  const rows = [
-    ...series.actual.map((p) => [formatUtc(p.timestampMs), p.intensityGPerKwh.toFixed(1), 'actual']),
-    ...series.forecast.map((p) => [formatUtc(p.timestampMs), p.intensityGPerKwh.toFixed(1), series.forecastModel === 'trace' ? 'trace' : 'forecast']),
-  ];
-  body.replaceChildren(
-    ...rows.map((cells) => {
-      const tr = document.createElement('tr');
-      for (const c of cells) {
-        const td = document.createElement('td');
-        td.textContent = c;
-        tr.appendChild(td);
-      }
-      return tr;
-    }),
+function renderIntensityTable(series: IntensitySeriesResult): void {
+  document.querySelector('#intensity-table tbody')?.replaceChildren(
+    ...[
+      ...series.actual.map((p) => [formatUtc(p.timestampMs), p.intensityGPerKwh.toFixed(1), 'actual']),
+      ...series.forecast.map((p) => [formatUtc(p.timestampMs), p.intensityGPerKwh.toFixed(1), series.forecastModel === 'trace' ? 'trace' : 'forecast']),
+    ].map(tableRow),
   );
+}
+
+function tableRow(cells: string[]): HTMLTableRowElement {
+  const tr = document.createElement('tr');
+  for (const c of cells) {
+    const td = document.createElement('td');
+    td.textContent = c;
+    tr.appendChild(td);
+  }
+  return tr;
 }
 
 function setText(id: string, text: string): void {
@@ -231,32 +358,52 @@ window.addEventListener('message', (event: MessageEvent<ExtensionToWebview>) => 
   switch (message.type) {
     case 'series':
       state.series = message.series;
-      save();
-      render(message.series);
+      renderSeries(message.series);
       break;
-    case 'gpus':
-      appendCapped(state.gpuSamples, { atMs: message.atMs, gpus: message.gpus }, MAX_GPU_SAMPLES);
-      renderGpus();
+    case 'gpus': {
+      const sample = { atMs: message.atMs, gpus: message.gpus };
+      state.gpuSamples.push(sample);
+      if (state.gpuSamples.length > MAX_GPU_SAMPLES) state.gpuSamples.shift();
+      gpuSeries.add(sample);
+      drawGpus(message.gpus);
       break;
-    case 'run':
-      appendCapped(state.runs, { atMs: message.atMs, run: message.run }, MAX_RUN_POINTS);
-      renderRuns();
+    }
+    case 'run': {
+      upsertRun(state.runTable, message.run);
+      trackPhase(state.phases, message.atMs, message.run);
+      const shown = state.run;
+      state.run = followRun(shown, message.atMs, message.run, state.reading);
+      if (state.run !== shown) {
+        attachRun();
+        timelineShownToMs = undefined;
+      }
+      drawRun();
+      renderRunsTable();
       break;
+    }
     case 'status':
-      if (message.status.state === 'error') setText('status', `No carbon data: ${message.status.message}`);
+      if (message.status.state === 'error') {
+        setText('status', `No carbon data: ${message.status.message}`);
+        break;
+      }
+      state.reading = { atMs: message.atMs, intensityGPerKwh: message.status.intensityGPerKwh };
+      if (state.run && addReading(state.run, message.atMs, message.status.intensityGPerKwh)) drawRun();
       break;
     case 'error':
       setText('status', `Error: ${message.message}`);
       break;
   }
+  saveSoon();
 });
 
 document.getElementById('refresh')?.addEventListener('click', () => vscode.postMessage({ type: 'refresh' }));
 
 function renderAll(): void {
-  if (state.series) render(state.series);
-  renderGpus();
-  renderRuns();
+  if (state.series) renderSeries(state.series);
+  drawGpus(state.gpuSamples[state.gpuSamples.length - 1]?.gpus);
+  attachRun();
+  drawRun();
+  renderRunsTable();
 }
 
 // VS Code swaps the body's theme class (vscode-light / vscode-dark / vscode-high-contrast) and its CSS
@@ -265,8 +412,9 @@ let themeClass = document.body.className;
 new MutationObserver(() => {
   if (document.body.className === themeClass) return;
   themeClass = document.body.className;
-  for (const c of [chart, gpuChart, runChart]) c?.destroy();
-  chart = gpuChart = runChart = undefined;
+  for (const c of [intensityChart, gpuChart?.chart, runLimitChart?.chart, runCarbonChart?.chart]) c?.destroy();
+  intensityChart = undefined;
+  gpuChart = runLimitChart = runCarbonChart = undefined;
   renderAll();
   document.body.dataset.theme = themeClass.match(/vscode-(light|dark|high-contrast(-light)?)/)?.[1] ?? '';
 }).observe(document.body, { attributes: true, attributeFilter: ['class'] });

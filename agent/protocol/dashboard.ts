@@ -3,7 +3,9 @@
  * agent wire, so both sides compile against one definition; the webview forwards nothing to the agent.
  *
  * Handshake: the webview posts `ready` once its script runs (also after a reload); only then does the
- * extension post `series` / `status`. Live updates reuse the same messages.
+ * extension post `series` / `status`. Live updates reuse the same messages. Times (`atMs`) are the
+ * extension's clock, epoch ms. What the page keeps across reloads is its own business
+ * (webview/model/dashboardState.ts).
  */
 import type { CarbonStatus, GpusResult, IntensitySeriesResult, RunSummary } from './messages';
 
@@ -16,17 +18,10 @@ export type WebviewToExtension =
 /** extension → webview */
 export type ExtensionToWebview =
   | { type: 'series'; series: IntensitySeriesResult }
-  | { type: 'status'; status: CarbonStatus }
+  /** The carbon status whenever it changes; `atMs` (extension clock) puts the reading on the run charts' time axis. */
+  | { type: 'status'; atMs: number; status: CarbonStatus }
   /** A sample of the GPUs (limits and power draw), taken every few seconds while the panel is visible. */
   | { type: 'gpus'; atMs: number; gpus: GpusResult }
   /** A run's accounting (live every few seconds, and at its end). */
   | { type: 'run'; atMs: number; run: RunSummary }
   | { type: 'error'; message: string };
-
-/** State the webview keeps across reloads (vscode.setState). */
-export interface DashboardState {
-  series?: IntensitySeriesResult;
-  /** Recent GPU samples and run summaries, so a reload redraws the same charts. */
-  gpuSamples?: Array<{ atMs: number; gpus: GpusResult }>;
-  runs?: Array<{ atMs: number; run: RunSummary }>;
-}

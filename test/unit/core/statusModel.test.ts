@@ -96,7 +96,27 @@ describe('tooltip extras', () => {
   it('shows each live run with its current limit, carbon and saving', () => {
     const run = { id: 'r1', state: 'controlling' as const, command: 'python train.py', gpuUuids: ['G'], policy: 'default', budgetPct: 2.5, startedAtMs: 0, energyJ: 1, carbonG: 12.34, savedCarbonG: 1.5, unitsDone: 1, currentLimitMw: 225_000 };
     const v = statusView(state, { runs: [run, { ...run, id: 'r2', currentLimitMw: undefined, advise: 'no permission' }] });
-    assert.ok(v.tooltipMarkdown.includes('python train.py: 225 W, 12.3 gCO₂, saved 1.5 g'), v.tooltipMarkdown);
+    assert.ok(v.tooltipMarkdown.includes('python train.py: 225 W, 12.3 gCO₂, saved 1.50 g'), v.tooltipMarkdown);
     assert.ok(v.tooltipMarkdown.includes('profiling (advise only)'), v.tooltipMarkdown);
+  });
+  it('a short demo run shows its grams with two significant digits, not "0.0 gCO₂, saved 0.0 g"', () => {
+    const run = { id: 'r1', state: 'controlling' as const, command: 'python3 train_demo.py', gpuUuids: ['G'], policy: 'default', budgetPct: 10, startedAtMs: 0, energyJ: 1, carbonG: 0.042, savedCarbonG: 0.0071, unitsDone: 1, currentLimitMw: 225_000 };
+    assert.ok(statusView(state, { runs: [run] }).tooltipMarkdown.includes('python3 train\\_demo.py: 225 W, 0.04 gCO₂, saved 0.0071 g'));
+  });
+});
+
+describe('sped-up replay', () => {
+  it('is labelled with its speed-up in the text, the tooltip and the accessible name', () => {
+    const v = statusView(ok(), { replaySpeed: 3600 });
+    assert.match(v.text, /· replay GB 2023 ×3600$/);
+    assert.match(v.tooltipMarkdown, /Sped-up replay ×3600\*\*: the recorded trace plays 3600 times faster than real time/);
+    assert.match(v.tooltipMarkdown, /chase\.carbon\.replaySpeed/);
+    assert.match(v.accessibilityLabel, /replay GB 2023, replayed 3600 times faster than real time$/);
+  });
+  it('a real-time replay and a live source carry no speed label', () => {
+    assert.match(statusView(ok(), { replaySpeed: 1 }).text, /· replay GB 2023$/);
+    const live: ClientState = { kind: 'running', carbon: { ...(ok() as { carbon: object }).carbon, source: { ...source, kind: 'uk-neso', label: 'UK NESO' } } as never };
+    const v = statusView(live, { replaySpeed: 3600 });
+    assert.doesNotMatch(v.text + v.tooltipMarkdown + v.accessibilityLabel, /×|faster than real time/);
   });
 });

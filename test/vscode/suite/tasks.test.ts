@@ -76,6 +76,6 @@ sys.exit(3 if leaked else 0 if os.environ.get("CHASE_TASK_ENV_SENTINEL") == "inh
     const tasks = await vscode.tasks.fetchTasks({ type: 'chase' });
     assert.ok(Array.isArray(tasks));
     const summary = summaryLine({ id: 'r', state: 'finished', command: 'python train.py', gpuUuids: [], policy: 'default', budgetPct: 2.5, startedAtMs: 0, energyJ: 7_200_000, carbonG: 250, baselineCarbonG: 290, savedCarbonG: 40, slowdownPct: 2.4, unitsDone: 10, exitCode: 0 });
-    assert.equal(summary, 'Chase: 2.0000 kWh, 250.0 gCO₂, saved 40.0 g (13.8 %) vs max power, slowdown 2.4 % (budget 2.5 %); exit code 0');
+    assert.equal(summary, 'Chase: 2.00 kWh, 250 gCO₂ — saved 13.8 % (40.0 g) vs max power, slowdown 2.4 % of 2.5 % budget; exit code 0');
   });
 });
