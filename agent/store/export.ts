@@ -7,7 +7,8 @@
  * Chase measures GPUs only: cpu_* and ram_* are 0 (like CodeCarbon with those trackers off).
  */
 import { cpus, platform, release, totalmem } from 'node:os';
-import { existsSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { createOrAppend, FileRefusedError, writeFileSafely } from '../files';
+import { ExportError } from '../errors';
 import { gramsToKg, joulesToKwh } from './accounting';
 import { HistoryReader } from './history';
 import type { DecisionRecord, IntensityRecord, RunRecord, StoredGpuSample } from './types';
@@ -115,18 +116,27 @@ export function codeCarbonCsv(rows: readonly CodeCarbonRow[]): string {
 
 /**
  * Writes rows to an emissions.csv like CodeCarbon does: creates it with the header, or appends to
- * an existing file with the same header. A file with another header is not touched (error).
+ * an existing file with the same header. A file with another header is not touched (error). Never
+ * through a symbolic link, never to a device or pipe (files.ts).
  */
 export function writeCodeCarbonFile(file: string, rows: readonly CodeCarbonRow[]): 'created' | 'appended' {
   const csv = codeCarbonCsv(rows);
-  if (!existsSync(file)) {
-    writeFileSync(file, csv);
-    return 'created';
+  return exportFile(() =>
+    createOrAppend(file, csv, (firstLine) => {
+      if (firstLine !== codeCarbonHeader()) throw new ExportError(`${file} exists with other columns than this CodeCarbon format; choose another --out file`);
+      return csv.slice(csv.indexOf('\n') + 1);
+    }),
+  );
+}
+
+/** File problems (refused, or the system's: EACCES, ENOSPC…) as an ExportError: the export is what failed. */
+function exportFile<T>(write: () => T): T {
+  try {
+    return write();
+  } catch (e) {
+    if (e instanceof FileRefusedError || (e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string')) throw new ExportError(`export not written: ${e.message}`);
+    throw e;
   }
-  const firstLine = readFileSync(file, 'utf8').split(/\r?\n/, 1)[0];
-  if (firstLine !== codeCarbonHeader()) throw new Error(`${file} exists with other columns than this CodeCarbon format; choose another --out file`);
-  appendFileSync(file, csv.slice(csv.indexOf('\n') + 1));
-  return 'appended';
 }
 
 export interface RunExport {
@@ -173,15 +183,29 @@ export function exportRunCodeCarbon(reader: HistoryReader, runId: string, o: Cod
   return codeCarbonRow(run, { gpuNames, ...o });
 }
 
+export interface RunExportTarget {
+  runId: string;
+  format: 'codecarbon' | 'json';
+  outFile: string;
+  /** Replace an existing JSON file (the user said so); otherwise it is refused with `overwriteHint`. */
+  overwrite?: boolean;
+  overwriteHint?: string;
+}
+
 /** Writes one run's export from an open history (the agent's own store, or a reader). */
-export function writeRunExport(reader: HistoryReader, o: { runId: string; format: 'codecarbon' | 'json'; outFile: string }): 'created' | 'appended' {
+export function writeRunExport(reader: HistoryReader, o: RunExportTarget): 'created' | 'appended' {
   if (o.format === 'codecarbon') return writeCodeCarbonFile(o.outFile, [exportRunCodeCarbon(reader, o.runId)]);
-  writeFileSync(o.outFile, JSON.stringify(exportRunJson(reader, o.runId), null, 2) + '\n');
+  writeJsonExport(o.outFile, exportRunJson(reader, o.runId), o);
   return 'created';
 }
 
+/** A JSON export, written safely: no overwriting unless asked, never through a link. */
+export function writeJsonExport(outFile: string, data: RunExport, o: { overwrite?: boolean; overwriteHint?: string }): void {
+  exportFile(() => writeFileSafely(outFile, JSON.stringify(data, null, 2) + '\n', { overwrite: o.overwrite ?? false, overwriteHint: o.overwriteHint ?? 'confirm replacing it (overwrite: true)' }));
+}
+
 /** The same from a database file: opens the history read-only, writes the export, closes. */
-export function exportRunToFile(o: { dbPath: string; runId: string; format: 'codecarbon' | 'json'; outFile: string }): 'created' | 'appended' {
+export function exportRunToFile(o: RunExportTarget & { dbPath: string }): 'created' | 'appended' {
   const reader = HistoryReader.open({ path: o.dbPath });
   try {
     return writeRunExport(reader, o);

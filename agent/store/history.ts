@@ -16,6 +16,7 @@ import { journalOf, liveProcesses } from './journal';
 import { applyRetention, defaultRetention, fileSizeBytes, validateRetention, type RetentionPolicy, type RetentionReport } from './retention';
 import { FutureSchemaError, migrate, SCHEMA_VERSION } from './schema';
 import { BusyError, SqliteDb, type Row } from './sqlite';
+import { HistoryUnavailableError } from '../errors';
 import type { DecisionRecord, GpuRecord, GpuSampleRecord, IntensityRecord, ProfileRecord, RunRecord, RunUpdate, StoredGpuSample } from './types';
 
 const num = (v: SQLiteValue | undefined): number | undefined => (v === null || v === undefined ? undefined : Number(v));
@@ -61,15 +62,15 @@ export class HistoryReader {
   /** Opens an existing database for reading; throws a user-facing error when there is none. */
   static open(o: ReaderOptions): HistoryReader {
     const path = resolve(o.path);
-    if (!existsSync(path)) throw new Error(`no run history at ${path} (the agent creates it on its first run; use --db FILE or CHASE_STATE_DIR to point elsewhere)`);
+    if (!existsSync(path)) throw new HistoryUnavailableError(`No runs recorded yet: no run history at ${path} (the agent creates it on its first run: run a training script through Chase, the "chase" task; or use --db FILE or CHASE_STATE_DIR to point elsewhere)`);
     const db = new SqliteDb(path, { readOnly: true, mustExist: true, busyTimeoutMs: o.busyTimeoutMs, staleLockMs: o.staleLockMs, log: o.log });
     try {
       const v = Number(db.pragma('user_version'));
       if (v > SCHEMA_VERSION) throw new FutureSchemaError(v, SCHEMA_VERSION);
-      if (v < SCHEMA_VERSION) throw new Error(`the history at ${path} has schema version ${v}; start the agent once to upgrade it to ${SCHEMA_VERSION}`);
+      if (v < SCHEMA_VERSION) throw new HistoryUnavailableError(`the history at ${path} has schema version ${v}; start the agent once to upgrade it to ${SCHEMA_VERSION}`);
     } catch (e) {
       db.close();
-      if (e instanceof FutureSchemaError) throw new Error(`the history at ${path} was written by a newer Chase (schema ${e.found} > ${e.known}); update chase-agent to read it`);
+      if (e instanceof FutureSchemaError) throw new HistoryUnavailableError(`the history at ${path} was written by a newer Chase (schema ${e.found} > ${e.known}); update chase-agent to read it`);
       throw e;
     }
     return new HistoryReader(db);

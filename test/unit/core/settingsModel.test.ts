@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { levelOverrides, parseSettings, SETTING_KEYS } from '../../../extension/settingsModel';
-import { validateSettings } from '../../../agent/server/settings';
+import { validateSettings } from '../../../agent/protocol/settings';
 
 const from = (values: Record<string, unknown>) => (key: (typeof SETTING_KEYS)[number]) => values[key];
 
