@@ -451,9 +451,27 @@ export class HistoryStore extends HistoryReader {
     this.updateRun(id, u);
   }
 
-  /** Runs left "running" by an agent that died become "interrupted" (call once at start-up). */
+  /**
+   * Runs left "running" by an agent that died become "interrupted" (call once at start-up). Their
+   * end is the last moment that agent was seen with them — its last sample of the run's GPUs or its
+   * last decision for the run, else the start — so that their listed duration stops growing.
+   */
   markInterruptedRuns(): number {
-    return this.db.run("UPDATE runs SET status = 'interrupted' WHERE status = 'running'").changes;
+    const left = this.db.all<{ id: string; start_ms: number; gpus: string | null }>("SELECT id, start_ms, gpus FROM runs WHERE status = 'running'");
+    if (left.length === 0) return 0;
+    this.db.transaction(() => {
+      for (const r of left) {
+        const uuids = JSON.parse(r.gpus ?? '[]') as string[];
+        const lastSample = uuids.length === 0 ? null : this.db.get<{ t: number | null }>(
+          `SELECT max(ts_ms) AS t FROM samples WHERE ts_ms >= ? AND gpu_id IN (SELECT id FROM gpus WHERE uuid IN (${uuids.map(() => '?').join(', ')}))`,
+          [r.start_ms, ...uuids],
+        )?.t;
+        const lastDecision = this.db.get<{ t: number | null }>('SELECT max(ts_ms) AS t FROM decisions WHERE run_id = ?', [r.id])?.t;
+        const endMs = Math.max(Number(r.start_ms), Number(lastSample ?? 0), Number(lastDecision ?? 0));
+        this.db.run("UPDATE runs SET status = 'interrupted', end_ms = ? WHERE id = ?", [endMs, r.id]);
+      }
+    });
+    return left.length;
   }
 
   saveProfile(points: ProfileRecord[]): void {
