@@ -71,6 +71,7 @@ export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string 
     if (issue.type === 'strict_object' && issue.expected === 'never' && path !== null) {
       return `unknown field "${path}" (check its spelling)`;
     }
+    if ((issue.type === 'object' || issue.type === 'strict_object') && path !== null && issue.input === undefined) return `${path} is required`;
     // a check forwarded to a field (e.g. toMs > fromMs) sees the whole object: show the field's value
     const value = issue.path && issue.path.length > 0 ? issue.path[issue.path.length - 1].value : issue.input;
     return `${path ?? 'the parameters'} must be ${issue.message} (got ${shown(value)})`;

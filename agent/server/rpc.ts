@@ -37,7 +37,7 @@ export function toResponseError(e: unknown, method: string): ResponseError<void>
 export function onRequest<P, R>(connection: Connection, method: RequestMethod<P, R>, handler: (params: P) => R | Promise<R>): void {
   connection.onRequest(method.method, async (...args: unknown[]): Promise<R> => {
     const given = args.slice(0, -1);
-    if (given.length > 1) throw new ResponseError(ErrorCodes.InvalidParams, `${method.method}: send the parameters as one object, not a list of ${given.length} values`);
+    if (given.length > 1 || Array.isArray(given[0])) throw new ResponseError(ErrorCodes.InvalidParams, `${method.method}: send the parameters as one object, not a list of values`);
     const checked = checkParams(method.params, given[0]);
     if (!checked.ok) throw new ResponseError(ErrorCodes.InvalidParams, `${method.method}: ${checked.problem}`);
     try {
