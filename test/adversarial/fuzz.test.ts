@@ -183,7 +183,7 @@ describe('fuzz: the JSON-RPC surface of the built agent', () => {
         stats.maxRssMiB = Math.max(stats.maxRssMiB, mib);
         assert.ok(mib < RSS_CAP_MIB, `RSS ${mib.toFixed(0)} MiB`);
       }),
-      { seed: SEED, numRuns: Math.round(300 * SCALE), interruptAfterTimeLimit: 30_000 * SCALE, endOnFailure: true },
+      { seed: SEED, numRuns: Math.round(250 * SCALE), interruptAfterTimeLimit: 20_000 * SCALE, endOnFailure: true },
     );
   });
 

@@ -22,8 +22,9 @@ import { join } from 'node:path';
 import { createMessageConnection, ErrorCodes, ResponseError, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { Methods, type AgentSettings, type CarbonStatus } from '../../agent/protocol/messages';
 import { agentJs as builtAgentJs } from '../contract/agentProcess';
-import { main } from '../../agent/main';
 import { fakeEnv, readFakeLimits, tempDir, writeFakeState, type FakeGpu } from '../unit/gpu/fakeNvml';
+
+export { cliInProcess } from '../harness/cliInProcess';
 
 /** The agent under test: the build, or CHASE_AGENT_JS (e.g. an older build, to see a test fail before its fix). */
 export const agentJs = process.env.CHASE_AGENT_JS ?? builtAgentJs;
@@ -188,28 +189,3 @@ export function runCli(host: FakeGpuHost, args: string[], timeoutMs = 15_000, ex
   });
 }
 
-/** The last non-empty stderr line: the one a user reads. */
-export function lastLine(text: string): string {
-  return text.trim().split('\n').filter((l) => l.trim() !== '').at(-1) ?? '';
-}
-
-/**
- * Runs `chase-agent ARGS` in this process (agent/main.ts's main, the same parsing as the binary,
- * without a Node start-up per case), capturing stdout and stderr; `env` is set for the call.
- */
-export async function cliInProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = { code: 0, stdout: '', stderr: '' };
-  const saved = { stdout: process.stdout.write.bind(process.stdout), stderr: process.stderr.write.bind(process.stderr), env: { ...process.env } };
-  process.stdout.write = ((chunk: string | Uint8Array) => ((out.stdout += chunk.toString()), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((out.stderr += chunk.toString()), true)) as typeof process.stderr.write;
-  Object.assign(process.env, env);
-  try {
-    out.code = await main(args);
-  } finally {
-    process.stdout.write = saved.stdout;
-    process.stderr.write = saved.stderr;
-    for (const k of Object.keys(process.env)) if (!(k in saved.env)) delete process.env[k];
-    Object.assign(process.env, saved.env);
-  }
-  return out;
-}
