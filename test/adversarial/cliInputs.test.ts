@@ -2,8 +2,8 @@
  * Findings 8 and 9 (issue 12), command line: bad values used to be checked after GPU control and the
  * reporter socket had started (the process printed the error and never exited), or were read as
  * something else ("" as 0, 0x10 as 16, `-1` as "ambiguous", GPU 0 twice). Each is now one line and
- * exit code 2 within seconds, before anything starts: the fake GPUs' limits never move and no
- * power-limit journal is written.
+ * exit code 2 within seconds, before anything starts: the fake GPUs' limits never move and the job
+ * never runs.
  *
  * Checked against the build before the fix (CHASE_AGENT_JS=<old dist/agent.js>): the four finding-8
  * cases were killed after 15 s, still running.
@@ -15,7 +15,9 @@ import { join } from 'node:path';
 import { cliInProcess, fakeGpuHost, INTERNAL_TEXT, runCli } from './harness';
 
 const host = fakeGpuHost();
-const job = ['--', 'true'];
+/** The job leaves this file behind if it ever runs. */
+const ranMarker = join(host.dir, 'the-job-ran');
+const job = ['--', 'touch', ranMarker];
 
 /** Every case: exit 2 with one line naming the problem, quickly, nothing started. */
 function assertRefused(r: { code: number | null; stderr: string }, ms: number, message: RegExp): void {
@@ -25,7 +27,7 @@ function assertRefused(r: { code: number | null; stderr: string }, ms: number, m
   assert.doesNotMatch(r.stderr, /ambiguous/);
   assert.ok(ms < 10_000, `took ${ms} ms`);
   assert.deepEqual(host.limits(), host.originalLimits, 'no limit moved');
-  assert.ok(!existsSync(join(host.stateDir, 'power-limits.json')), 'no power-limit journal: GPU control never started');
+  assert.ok(!existsSync(ranMarker), 'the job never started');
 }
 
 // The built agent, as a user runs it: these hung after printing their error (finding 8).
