@@ -115,16 +115,22 @@ function writeAll(fd: number, text: string): void {
 /** Longest first line read from a file before appending to it (a CSV header). */
 const MAX_HEADER_BYTES = 64 * 1024;
 
+/** What is known of a file before appending to it. */
+export interface ExistingFile {
+  size: number;
+  /** Its first line (at most 64 KiB of it), without the line break. */
+  firstLine: string;
+  endsWithNewline: boolean;
+}
+
 /**
- * Creates `path` with `whole`, or — when a regular file is there — appends `tail(firstLine)` to it
- * (`tail` throws to refuse, e.g. another CSV header). Never through a link (O_NOFOLLOW), never to a
- * device or pipe.
+ * Appends `decide(existing)` to the regular file at `path` — never through a link (O_NOFOLLOW),
+ * never to a device or pipe. `existing` is undefined when nothing is at `path`; `appended` is false
+ * then, and when `decide` returns undefined (the caller does something else, e.g. creates the file
+ * with writeFileSafely).
  */
-export function createOrAppend(path: string, whole: string, tail: (firstLine: string) => string): 'created' | 'appended' {
-  if (!lstatOrUndefined(path)) {
-    writeFileSafely(path, whole, { overwrite: false, overwriteHint: 'try again' });
-    return 'created';
-  }
+export function appendToRegularFile(path: string, decide: (existing: ExistingFile) => string | undefined): { appended: boolean; existing?: ExistingFile } {
+  if (!lstatOrUndefined(path)) return { appended: false };
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -137,8 +143,13 @@ export function createOrAppend(path: string, whole: string, tail: (firstLine: st
     if (!st.isFile()) throw new FileRefusedError(`${path} is ${kindOf(st)}; give the path of a regular file`);
     const head = Buffer.alloc(Math.min(st.size, MAX_HEADER_BYTES));
     const got = head.length === 0 ? 0 : readSync(fd, head, 0, head.length, 0);
-    writeAll(fd, tail(head.subarray(0, got).toString('utf8').split(/\r?\n/, 1)[0]));
-    return 'appended';
+    const last = Buffer.alloc(1);
+    const endsWithNewline = st.size > 0 && readSync(fd, last, 0, 1, st.size - 1) === 1 && last[0] === 0x0a;
+    const existing: ExistingFile = { size: st.size, firstLine: head.subarray(0, got).toString('utf8').split(/\r?\n/, 1)[0], endsWithNewline };
+    const text = decide(existing);
+    if (text === undefined) return { appended: false, existing };
+    writeAll(fd, text);
+    return { appended: true, existing };
   } finally {
     closeSync(fd);
   }

@@ -19,6 +19,7 @@ import { basename } from 'node:path';
 import { FileRefusedError, readRegularFile } from '../files';
 import { parseDecimal } from '../decimal';
 import { MAX_INTENSITY_G_PER_KWH } from '../protocol/units';
+import { splitCsvLine } from '../csv';
 
 export interface Trace {
   /** Where it came from (file name), for labels. */
@@ -153,30 +154,6 @@ export function parseTime(raw: string): number {
   if (/[+-]\d\d$/.test(iso) && iso.includes('T')) iso += ':00'; // "+01" → "+01:00"
   if (!/(Z|[+-]\d\d:?\d\d)$/i.test(iso)) iso += 'Z';
   return Date.parse(iso);
-}
-
-function splitCsvLine(line: string): string[] {
-  if (!line.includes('"')) return line.split(',');
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else cur += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      out.push(cur);
-      cur = '';
-    }
-    else cur += c;
-  }
-  out.push(cur);
-  return out;
 }
 
 function regularize(rows: Row[], name: string, zone: string | undefined): Trace {

@@ -4,6 +4,7 @@ import { UsageError, numberArg, parseCli, textArg } from './command';
 import { loadTrace } from '../carbon/trace';
 import { createForecaster, forecasterNames, walkForward, type ForecasterName } from '../forecast/index';
 import { DAY_MS, HOUR_MS } from '../protocol/units';
+import { DEFAULT_EMISSION_FACTOR_TYPE, type EmissionFactorType } from '../protocol/messages';
 
 
 export interface ForecastBenchResult {
@@ -26,7 +27,7 @@ interface BenchArgs {
   json: boolean;
   warmupDays: number;
   models: ForecasterName[];
-  emission: 'direct' | 'lifecycle';
+  emission: EmissionFactorType;
 }
 
 const OPTIONS = {
@@ -47,7 +48,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   for (const n of models) {
     if (!(forecasterNames as readonly string[]).includes(n)) throw new UsageError(`--models: unknown model "${n}" (known: ${forecasterNames.join(', ')})`);
   }
-  const emission = values.emission ?? 'direct';
+  const emission = values.emission ?? DEFAULT_EMISSION_FACTOR_TYPE;
   if (emission !== 'direct' && emission !== 'lifecycle') throw new UsageError('--emission must be direct or lifecycle');
   return {
     trace: textArg('trace', values.trace),
@@ -65,10 +66,10 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
  */
 export function runForecastBench(
   file: string,
-  options: { horizonsH?: number[]; warmupDays?: number; models?: ForecasterName[]; emission?: 'direct' | 'lifecycle' } = {},
+  options: { horizonsH?: number[]; warmupDays?: number; models?: ForecasterName[]; emission?: EmissionFactorType } = {},
   onModelDone?: (model: string, ms: number) => void,
 ): ForecastBenchReport & { scoredPoints: number[] } {
-  const trace = loadTrace(file, { emission: options.emission ?? 'direct' });
+  const trace = loadTrace(file, { emission: options.emission ?? DEFAULT_EMISSION_FACTOR_TYPE });
   const horizonsH = options.horizonsH ?? [1, 6, 24, 48];
   const horizonsSteps = horizonsH.map((h) => {
     const steps = (h * HOUR_MS) / trace.stepMs;

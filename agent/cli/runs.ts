@@ -1,5 +1,6 @@
 import type { CliCommand } from './command';
 import { numberArg, parseCli, textArg, UsageError } from './command';
+import { existsSync } from 'node:fs';
 import type { HistoryReader } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 import { gramsToKg, joulesToKwh } from '../store/accounting';
@@ -46,6 +47,7 @@ export function parseRunsArgs(argv: string[]) {
     sub,
     id: sub === 'list' ? '' : textArg('id', positionals[0], 200),
     db: values.db === undefined ? defaultHistoryPath() : textArg('db', values.db),
+    dbGiven: values.db !== undefined,
     limit: numberArg('limit', values.limit, 50, { min: 1, max: 100_000, integer: true }),
     format,
     out: values.out === undefined ? undefined : textArg('out', values.out),
@@ -102,12 +104,18 @@ export const runsCommand: CliCommand = {
   summary: 'run history: list, show <id>, export <id> as CodeCarbon emissions.csv or JSON',
   usage: USAGE,
   async run(argv) {
-    const { sub, id, db: path, limit, format, out, force, json } = parseRunsArgs(argv);
+    const { sub, id, db: path, dbGiven, limit, format, out, force, json } = parseRunsArgs(argv);
     const nowMs = Date.now();
     /* eslint-disable @typescript-eslint/no-require-imports -- loaded on use (see top) */
     const { HistoryReader: Reader } = require('../store/history') as typeof import('../store/history');
-    const { codeCarbonCsv, exportRunCodeCarbon, exportRunJson, writeCodeCarbonFile, writeJsonExport } = require('../store/export') as typeof import('../store/export');
+    const { CODECARBON_RELEASE, codeCarbonCsv, exportRunCodeCarbon, exportRunJson, writeCodeCarbonFile, writeJsonExport } = require('../store/export') as typeof import('../store/export');
     /* eslint-enable @typescript-eslint/no-require-imports */
+    if (sub === 'list' && !dbGiven && !existsSync(path)) {
+      // a fresh home: no run recorded yet is an empty list, not an error (an explicit --db FILE that
+      // is missing still is one: the user named a file)
+      process.stdout.write(json ? '[]\n' : `${renderList([], nowMs)} (The history is created at ${path} by the first run.)\n`);
+      return 0;
+    }
     const reader = Reader.open({ path });
     try {
       if (sub === 'list') {
@@ -131,8 +139,9 @@ export const runsCommand: CliCommand = {
       } else {
         const row = exportRunCodeCarbon(reader, id, { nowMs });
         if (out !== undefined) {
-          const how = writeCodeCarbonFile(out, [row]);
-          process.stderr.write(`${how === 'created' ? 'wrote' : 'appended to'} ${out}\n`);
+          const w = writeCodeCarbonFile(out, [row]);
+          if (w.backupFile) process.stderr.write(`${out} had other columns than CodeCarbon ${CODECARBON_RELEASE}'s: moved it to ${w.backupFile} (as CodeCarbon does)\n`);
+          process.stderr.write(`${w.written === 'created' ? 'wrote' : 'appended to'} ${out}\n`);
         } else {
           process.stdout.write(codeCarbonCsv([row]));
         }

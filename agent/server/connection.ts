@@ -49,12 +49,18 @@ export interface ServerShared {
   ownsGpuControl: boolean;
 }
 
-/** GPU control starts first: it restores any limit a killed agent left behind before anything else. */
+let processGpuControl: Promise<GpuControlHandle | undefined> | undefined;
+
+/**
+ * GPU control starts first: it restores any limit a killed agent left behind before anything else.
+ * Once per process: the server, the socket service and the process's metrics sampler share it.
+ */
 export function startGpuControlForServer(): Promise<GpuControlHandle | undefined> {
-  return startGpuControl({ log: createLogger('gpu') }).catch((e: unknown) => {
+  processGpuControl ??= startGpuControl({ log: createLogger('gpu') }).catch((e: unknown) => {
     log.error('GPU control could not start', e);
     return undefined;
   });
+  return processGpuControl;
 }
 
 export function startServer(connection: Connection = createConnection(), shared: ServerShared = { gpuControl: startGpuControlForServer(), ownsGpuControl: true }): void {
@@ -80,6 +86,7 @@ export function startServer(connection: Connection = createConnection(), shared:
     liveRuns: () => liveRuns(),
     log: createLogger('telemetry'),
     onGpuSamples: (samples) => timeline.record(samples),
+    ownsShared: shared.ownsGpuControl,
   });
   void telemetry.start();
   const monitor = new CarbonMonitor({
@@ -174,7 +181,7 @@ export function startServer(connection: Connection = createConnection(), shared:
       if (reader instanceof HistoryStore) reader.flush();
       if (!reader.getRun(runId)) throw new UnknownRunError(`No run "${runId}" in the history at ${reader.path} (chase/recentRuns lists them).`);
       if (!existsSync(resolve(outFile, '..'))) throw new ExportError(`The folder of ${outFile} does not exist; choose another file.`);
-      return { outFile, written: writeRunExport(reader, { runId, format, outFile, overwrite }) };
+      return { outFile, ...writeRunExport(reader, { runId, format, outFile, overwrite }) };
     });
   });
 

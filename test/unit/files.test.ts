@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createOrAppend, FileRefusedError, readRegularFile, writeFileSafely } from '../../agent/files';
+import { appendToRegularFile, FileRefusedError, readRegularFile, writeFileSafely, type ExistingFile } from '../../agent/files';
 import { parseDecimal } from '../../agent/decimal';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'chase-files-'));
@@ -60,23 +60,24 @@ describe('writeFileSafely', () => {
   });
 });
 
-describe('createOrAppend', () => {
-  it('creates, then appends after checking the first line; refuses links and pipes', () => {
+describe('appendToRegularFile', () => {
+  it('appends what the caller decides after seeing the first line; refuses links and pipes', () => {
     const d = dir();
     const f = join(d, 'emissions.csv');
-    const tail = (first: string) => {
-      if (first !== 'h') throw new Error(`header ${first}`);
-      return 'row2\n';
-    };
-    assert.equal(createOrAppend(f, 'h\nrow1\n', tail), 'created');
-    assert.equal(createOrAppend(f, 'h\nrow1\n', tail), 'appended');
+    const decide = (e: ExistingFile) => (e.firstLine === 'h' ? `${e.endsWithNewline ? '' : '\n'}row2\n` : undefined);
+    assert.deepEqual(appendToRegularFile(f, decide), { appended: false });
+    writeFileSync(f, 'h\nrow1');
+    assert.equal(appendToRegularFile(f, decide).appended, true);
     assert.equal(readFileSync(f, 'utf8'), 'h\nrow1\nrow2\n');
+    writeFileSync(join(d, 'other.csv'), 'x,y\n');
+    assert.deepEqual(appendToRegularFile(join(d, 'other.csv'), decide), { appended: false, existing: { size: 4, firstLine: 'x,y', endsWithNewline: true } });
+    assert.equal(readFileSync(join(d, 'other.csv'), 'utf8'), 'x,y\n', 'declined: untouched');
     symlinkSync(f, join(d, 'l.csv'));
-    refused(() => createOrAppend(join(d, 'l.csv'), 'h\n', tail), /l\.csv is a symbolic link/);
+    refused(() => appendToRegularFile(join(d, 'l.csv'), decide), /l\.csv is a symbolic link/);
     execFileSync('mkfifo', [join(d, 'p')]);
-    refused(() => createOrAppend(join(d, 'p'), 'h\n', tail), /p is a pipe/);
-    closeSync(openSync(join(d, 'other.csv'), 'w'));
-    assert.throws(() => createOrAppend(join(d, 'other.csv'), 'h\n', tail), /header $/);
+    refused(() => appendToRegularFile(join(d, 'p'), decide), /p is a pipe/); // O_NONBLOCK: no reader needed
+    closeSync(openSync(join(d, 'empty.csv'), 'w'));
+    assert.deepEqual(appendToRegularFile(join(d, 'empty.csv'), decide), { appended: false, existing: { size: 0, firstLine: '', endsWithNewline: false } });
   });
 });
 
