@@ -28,6 +28,28 @@ export function createLogger(scope: string): Logger {
   };
 }
 
+/** An error's text for the log (and for messages that wrap a cause the user can act on). */
 export function describeError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Errors the JavaScript engine throws — `TypeError: Cannot read properties of null`, a RangeError —
+ * are bugs in Chase, not something the user can fix by reading them; and a thrown non-Error value
+ * has no message written for anyone.
+ */
+export function isInternalError(e: unknown): boolean {
+  return !(e instanceof Error) || e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError || e instanceof SyntaxError || e instanceof EvalError || e instanceof URIError;
+}
+
+const internalLog = createLogger('internal');
+
+/**
+ * What a user is shown for `e`: its own message, or — for an internal error — "internal error in
+ * chase-agent (WHERE): please report it", with the detail (the stack) written to the log.
+ */
+export function userMessage(e: unknown, where: string): string {
+  if (!isInternalError(e)) return describeError(e);
+  internalLog.error(`internal error in ${where}`, e instanceof Error ? (e.stack ?? e) : e);
+  return `internal error in chase-agent (${where}): please report it with the agent log (VS Code: "Chase: Show Log"; CLI: the lines above)`;
 }

@@ -4,7 +4,7 @@
  */
 import { commands } from './cli/commands';
 import { UsageError } from './cli/command';
-import { describeError } from './log';
+import { userMessage } from './log';
 import { agentVersion } from './version';
 
 
@@ -53,19 +53,20 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`chase-agent ${command.name}: ${e.message}\n\n${command.usage}\n`);
       return 2;
     }
-    process.stderr.write(`chase-agent ${command.name}: ${describeError(e)}\n`);
+    process.stderr.write(`chase-agent ${command.name}: ${userMessage(e, `chase-agent ${command.name}`)}\n`);
     return 1;
   }
 }
 
 if (require.main === module) {
+  // A command that returned is done: its cleanup (limits restored, sockets closed) has run. Exiting
+  // now means a handle it forgot (a timer, a socket) can never keep the process hanging after its
+  // error was printed. `serve` never returns.
   main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
+    (code) => process.exit(code),
     (e: unknown) => {
-      process.stderr.write(`chase-agent: ${describeError(e)}\n`);
-      process.exitCode = 1;
+      process.stderr.write(`chase-agent: ${userMessage(e, 'chase-agent')}\n`);
+      process.exit(1);
     },
   );
 }

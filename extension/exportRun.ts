@@ -59,7 +59,8 @@ export async function exportRunCommand(client: AgentClient, log: vscode.LogOutpu
   }
   const format = formatFor(target.fsPath);
   try {
-    const r = await client.exportRun({ runId: picked.run.id, format, outFile: target.fsPath });
+    // the save dialog has asked the user before replacing an existing file
+    const r = await client.exportRun({ runId: picked.run.id, format, outFile: target.fsPath, overwrite: true });
     log.info(`exported run ${picked.run.id} (${format}) to ${r.outFile} (${r.written})`);
     const how = r.written === 'appended' ? 'Appended a row for' : 'Exported';
     const moved = r.backupFile ? ` The file there had other columns; it was moved to ${r.backupFile} (as CodeCarbon does).` : '';

@@ -4,7 +4,7 @@
 //   node test/run.mjs                  all phases
 //   node test/run.mjs unit contract    only the named phases (for development; no dependencies added)
 //
-// Phases: build, typecheck, lint, unit, contract, package, vscode (alias extension-host), ui.
+// Phases: build, typecheck, lint, unit, contract, adversarial, package, vscode (alias extension-host), ui.
 // Counting: node:test phases count their leaf tests (test/harness/countReporter.mjs); the
 // extension-host phase reads the {"passed","failed"} file its suite writes; build, typecheck, lint
 // and package add 1 failure when they fail (and nothing when they pass). A phase whose prerequisite
@@ -43,6 +43,8 @@ const PHASES = [
   { name: 'lint', title: 'eslint extension agent webview test', run: () => command('npx', ['eslint', 'extension', 'agent', 'webview', 'test'], MIN * 10) },
   { name: 'unit', title: 'unit tests (out/test/unit)', run: () => nodeTests('unit', findTests('out/test/unit', '.test.js'), { timeoutMs: MIN * 15 }) },
   { name: 'contract', title: 'contract tests (out/test/contract, against dist/agent.js)', needs: ['build'], run: () => nodeTests('contract', findTests('out/test/contract', '.test.js'), { timeoutMs: MIN * 10 }) },
+  // hostile input against the built agent on the fake NVML library, and bounded fuzzing (test/adversarial/harness.ts)
+  { name: 'adversarial', title: 'adversarial tests and fuzzing (out/test/adversarial, against dist/agent.js)', needs: ['build'], run: () => nodeTests('adversarial', findTests('out/test/adversarial', '.test.js'), { timeoutMs: MIN * 5 }) },
   { name: 'package', title: 'package the VSIX (npm run package)', needs: ['build'], run: () => command('npm', ['run', 'package'], MIN * 5) },
   { name: 'vscode', aliases: ['extension-host'], title: 'extension-host tests in code-server', needs: ['build'], run: extensionHostTests },
   // one file at a time: each starts its own code-server and Chromium, and ui.test.mjs times activation

@@ -15,7 +15,7 @@
 import type { CarbonSourceInfo, ForecastPoint, IntensityPoint } from '../protocol/messages';
 import { formatUtc, redact, type HttpClientOptions } from './http';
 import { CarbonSourceError, type CarbonProvider, type CarbonReading } from './provider';
-import { describeError } from '../log';
+import { userMessage } from '../log';
 import { HOUR_MS } from '../protocol/units';
 
 export { HOUR_MS };
@@ -206,5 +206,5 @@ export abstract class ApiProvider implements CarbonProvider {
 
 export function asSourceError(e: unknown, label: string): CarbonSourceError {
   if (e instanceof CarbonSourceError) return e;
-  return new CarbonSourceError(`${label}: unexpected failure (${describeError(e)}).`, 'unavailable');
+  return new CarbonSourceError(`${label}: unexpected failure (${userMessage(e, label)}).`, 'unavailable');
 }

@@ -18,6 +18,13 @@ import { HOUR_MS } from '../protocol/units';
 
 const ODBL_ATTRIBUTION = 'Electricity Maps data portal, ODbL 1.0 (embedded trace)';
 
+/**
+ * Most periods one history or forecast call returns: a leap year of 5-minute periods. A longer range
+ * is a mistake (e.g. a wall-clock interval multiplied by a large replay speed), not a question, and
+ * answering it would build millions of points.
+ */
+export const MAX_REPLAY_POINTS = 366 * 288;
+
 /** Zones with an embedded trace, from the file names `<ZONE>_<YEAR>_hourly.csv`. */
 export function embeddedZones(dir = embeddedTracesDir): Array<{ zone: string; year: number; file: string }> {
   let names: string[];
@@ -158,6 +165,10 @@ export class ReplayProvider implements CarbonProvider {
 
   /** Arguments and results are in virtual time. */
   async history(fromMs: number, toMs: number): Promise<IntensityPoint[]> {
+    const periods = Math.ceil((toMs - this.periodStart(fromMs)) / this.periodMs);
+    if (periods > MAX_REPLAY_POINTS) {
+      throw new CarbonSourceError(`The replay was asked for ${periods} periods at once (at most ${MAX_REPLAY_POINTS}); ask for a shorter range or a lower chase.carbon.replaySpeed.`, 'unavailable');
+    }
     const out: IntensityPoint[] = [];
     for (let t = this.periodStart(fromMs); t < toMs; t += this.periodMs) if (t >= fromMs) out.push(this.pointAt(t));
     return out;

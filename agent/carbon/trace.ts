@@ -7,12 +7,18 @@
  *  - generic: `timestamp,intensity` with ISO-8601 timestamps or epoch seconds / milliseconds;
  *  - any CSV with named columns: pass `timeColumn` / `valueColumn`.
  *
- * The result is sorted, de-duplicated and evenly spaced: the step is the most common gap, and a
- * missing period is filled with the previous value (counted in `filledPoints`) so that period
- * arithmetic everywhere else stays simple.
+ * The result is sorted and evenly spaced: the step is the most common gap, and a missing period is
+ * filled with the previous value (counted in `filledPoints`) so that period arithmetic everywhere
+ * else stays simple. Two rows for one period are an error (naming both lines), not silently merged.
+ *
+ * Bounds (each refused with a message naming it): the file is a regular file of at most
+ * {@link MAX_TRACE_BYTES}; values are decimal numbers from 0 to MAX_INTENSITY_G_PER_KWH and not all
+ * 0; the step is at least {@link MIN_STEP_MS}; the rows span at most {@link MAX_POINTS} periods.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { FileRefusedError, readRegularFile } from '../files';
+import { parseDecimal } from '../decimal';
+import { MAX_INTENSITY_G_PER_KWH } from '../protocol/units';
 import { splitCsvLine } from '../csv';
 
 export interface Trace {
@@ -49,13 +55,18 @@ const GENERIC_TIME = ['timestamp', 'time', 'datetime', 'date', 'period_start', '
 const GENERIC_VALUE = ['intensity', 'carbon_intensity', 'intensity_g_per_kwh', 'value', 'gco2_per_kwh'];
 
 /** Ten years of 5-minute periods: more means a mistyped time, not a trace. */
-const MAX_POINTS = 1_051_200;
+export const MAX_POINTS = 1_051_200;
+/** Largest trace file read: a few years of 5-minute Electricity Maps rows (a year of hourly ones is ~1.3 MB). */
+export const MAX_TRACE_BYTES = 64 * 1024 * 1024;
+/** Shortest period: grids and their APIs report every 5 to 60 minutes; a 1-ms step is a typo that would make every hour 3.6 million periods. */
+export const MIN_STEP_MS = 60_000;
 
 export function loadTrace(file: string, options: TraceParseOptions = {}): Trace {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularFile(file, MAX_TRACE_BYTES);
   } catch (e) {
+    if (e instanceof FileRefusedError) throw new TraceError(e.message);
     const code = (e as NodeJS.ErrnoException).code;
     throw new TraceError(code === 'ENOENT' ? 'trace file not found' : `cannot read trace file (${code ?? String(e)})`, file);
   }
@@ -72,7 +83,7 @@ export function parseTrace(text: string, name: string, options: TraceParseOption
   const header = splitCsvLine(lines[0].l).map((h) => h.trim().replace(/^\uFEFF/, ''));
   const { timeIdx, valueIdx, zoneIdx } = pickColumns(header, options, name);
 
-  const rows: Array<[number, number]> = [];
+  const rows: Row[] = [];
   let zone: string | undefined;
   for (let i = 1; i < lines.length; i++) {
     const cells = splitCsvLine(lines[i].l);
@@ -80,15 +91,24 @@ export function parseTrace(text: string, name: string, options: TraceParseOption
     const rawValue = cells[valueIdx]?.trim() ?? '';
     if (rawValue === '') continue; // a gap: filled below
     const t = parseTime(cells[timeIdx]?.trim() ?? '');
-    const v = Number(rawValue);
+    const v = parseDecimal(rawValue);
     if (!Number.isFinite(t)) throw new TraceError(`line ${lineNo}: cannot read time "${cells[timeIdx] ?? ''}"`, name);
-    if (!Number.isFinite(v) || v < 0) throw new TraceError(`line ${lineNo}: intensity "${rawValue}" is not a non-negative number`, name);
+    if (v === undefined || v < 0 || v > MAX_INTENSITY_G_PER_KWH) {
+      throw new TraceError(`line ${lineNo}: intensity "${rawValue}" is not a decimal number of gCO₂/kWh from 0 to ${MAX_INTENSITY_G_PER_KWH}`, name);
+    }
     if (zoneIdx >= 0 && zone === undefined) zone = cells[zoneIdx]?.trim() || undefined;
-    rows.push([t, v]);
+    rows.push({ t, v, lineNo });
   }
   if (rows.length < 2) throw new TraceError('fewer than two rows with a value', name);
-  rows.sort((a, b) => a[0] - b[0]);
+  if (rows.every((r) => r.v === 0)) throw new TraceError('every intensity is 0 g/kWh: that is not a grid\'s carbon trace (check the value column)', name);
+  rows.sort((a, b) => a.t - b.t || a.lineNo - b.lineNo);
   return regularize(rows, name, zone);
+}
+
+interface Row {
+  t: number;
+  v: number;
+  lineNo: number;
 }
 
 function pickColumns(header: string[], options: TraceParseOptions, name: string) {
@@ -136,12 +156,12 @@ export function parseTime(raw: string): number {
   return Date.parse(iso);
 }
 
-
-function regularize(rows: Array<[number, number]>, name: string, zone: string | undefined): Trace {
+function regularize(rows: Row[], name: string, zone: string | undefined): Trace {
   const gaps = new Map<number, number>();
   for (let i = 1; i < rows.length; i++) {
-    const g = rows[i][0] - rows[i - 1][0];
-    if (g > 0) gaps.set(g, (gaps.get(g) ?? 0) + 1);
+    const g = rows[i].t - rows[i - 1].t;
+    if (g === 0) throw new TraceError(`line ${rows[i].lineNo}: time repeats line ${rows[i - 1].lineNo} (each period once; remove one of them)`, name);
+    gaps.set(g, (gaps.get(g) ?? 0) + 1);
   }
   let stepMs = 0;
   let best = -1;
@@ -151,28 +171,29 @@ function regularize(rows: Array<[number, number]>, name: string, zone: string | 
       best = n;
     }
   }
-  if (stepMs <= 0) throw new TraceError('all rows have the same time', name);
+  if (stepMs < MIN_STEP_MS) {
+    throw new TraceError(`the rows are ${stepMs} ms apart; periods of at least ${MIN_STEP_MS / 60_000} minute are replayed (check the time column's unit)`, name);
+  }
 
-  const start = rows[0][0];
+  const start = rows[0].t;
   // Rows off the grid are snapped to the nearest period, so the last one may round up.
-  const count = Math.round((rows[rows.length - 1][0] - start) / stepMs) + 1;
+  const count = Math.round((rows[rows.length - 1].t - start) / stepMs) + 1;
   if (count > MAX_POINTS) {
     throw new TraceError(`the rows span ${count} periods of ${stepMs / 60_000} min (more than ${MAX_POINTS}); check the times for a typo`, name);
   }
   const ts = new Float64Array(count);
   const vs = new Float64Array(count);
-  const have = new Uint8Array(count);
-  for (const [t, v] of rows) {
+  const lineOf = new Float64Array(count); // the line that filled each period (0: none)
+  for (const { t, v, lineNo } of rows) {
     const k = Math.round((t - start) / stepMs);
-    if (k >= 0 && k < count && !have[k]) {
-      vs[k] = v;
-      have[k] = 1;
-    }
+    if (lineOf[k]) throw new TraceError(`line ${lineNo}: falls in the same ${stepMs / 60_000}-minute period as line ${lineOf[k]} (each period once; remove one of them)`, name);
+    vs[k] = v;
+    lineOf[k] = lineNo;
   }
   let filled = 0;
   for (let k = 0; k < count; k++) {
     ts[k] = start + k * stepMs;
-    if (!have[k]) {
+    if (!lineOf[k]) {
       vs[k] = vs[k - 1]; // k = 0 always has a value: it is the first row
       filled++;
     }

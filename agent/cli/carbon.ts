@@ -10,10 +10,10 @@ import type { ApiProviderDeps } from '../carbon/apiProvider';
 import { CarbonSourceError, type CarbonProvider, type CarbonReading } from '../carbon/provider';
 import { RunCarbon } from '../runs/runCarbon';
 import { secretsFromEnv } from '../carbon/secrets';
-import { numberArg, UsageError, type CliCommand } from './command';
-import { describeError } from '../log';
+import { numberArg, parseCli, textArg, UsageError, type CliCommand } from './command';
+import { userMessage } from '../log';
 import { formatUtc } from '../carbon/http';
-import { HOUR_MS } from '../protocol/units';
+import { HOUR_MS, MAX_INTENSITY_G_PER_KWH } from '../protocol/units';
 
 const PROVIDERS: readonly CarbonSourceKind[] = CARBON_SOURCE_KINDS;
 
@@ -43,48 +43,50 @@ interface Args {
   timeoutMs?: number;
 }
 
+const OPTIONS = {
+  provider: { type: 'string' },
+  zone: { type: 'string' },
+  hours: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  lat: { type: 'string' },
+  lon: { type: 'string' },
+  'region-id': { type: 'string' },
+  postcode: { type: 'string' },
+  emission: { type: 'string' },
+  trace: { type: 'string' },
+  speed: { type: 'string' },
+  static: { type: 'string' },
+  'base-url': { type: 'string' },
+  'timeout-ms': { type: 'string' },
+} as const;
+
 export function parseCarbonArgs(argv: string[]): Args {
-  const flags = new Map<string, string>();
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--json') {
-      json = true;
-      continue;
-    }
-    if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}"`);
-    const eq = a.indexOf('=');
-    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
-    const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    flags.set(name, value);
-  }
-  const known = ['provider', 'zone', 'hours', 'lat', 'lon', 'region-id', 'postcode', 'emission', 'trace', 'speed', 'static', 'base-url', 'timeout-ms'];
-  for (const k of flags.keys()) if (!known.includes(k)) throw new UsageError(`unknown option --${k}`);
-  const provider = (flags.get('provider') ?? 'replay') as CarbonSourceKind;
+  const { values } = parseCli(argv, OPTIONS);
+  const provider = (values.provider ?? 'replay') as CarbonSourceKind;
   if (!PROVIDERS.includes(provider)) throw new UsageError(`--provider must be one of ${PROVIDERS.join(', ')}`);
-  const emission = flags.get('emission');
+  const emission = values.emission;
   if (emission !== undefined && emission !== 'direct' && emission !== 'lifecycle') throw new UsageError('--emission must be direct or lifecycle');
-  const opt = (flag: string) => (flags.has(flag) ? numberArg(flag, flags.get(flag)) : undefined);
-  const lat = opt('lat');
-  const lon = opt('lon');
+  const lat = values.lat === undefined ? undefined : numberArg('lat', values.lat, undefined, { min: -90, max: 90 });
+  const lon = values.lon === undefined ? undefined : numberArg('lon', values.lon, undefined, { min: -180, max: 180 });
   if ((lat === undefined) !== (lon === undefined)) throw new UsageError('--lat and --lon go together');
+  const baseUrl = values['base-url'];
+  if (baseUrl !== undefined && !/^https?:\/\/[^\s/]+/i.test(baseUrl)) throw new UsageError(`--base-url must be an http(s) URL (got "${baseUrl}")`);
   const settings: CarbonSettings = {
     provider,
-    zone: flags.get('zone') ?? (provider === 'watttime' ? 'CAISO_NORTH' : 'GB'),
-    replaySpeed: numberArg('speed', flags.get('speed'), 1),
-    ...(flags.has('trace') ? { traceFile: flags.get('trace') } : {}),
-    ...(flags.has('static') ? { staticIntensityGPerKwh: numberArg('static', flags.get('static')) } : {}),
+    zone: textArg('zone', values.zone ?? (provider === 'watttime' ? 'CAISO_NORTH' : 'GB'), 100),
+    replaySpeed: numberArg('speed', values.speed, 1, { above: 0, max: 1e6 }),
+    ...(values.trace !== undefined ? { traceFile: textArg('trace', values.trace) } : {}),
+    ...(values.static !== undefined ? { staticIntensityGPerKwh: numberArg('static', values.static, undefined, { min: 0, max: MAX_INTENSITY_G_PER_KWH }) } : {}),
     ...(lat !== undefined && lon !== undefined ? { latitude: lat, longitude: lon } : {}),
     ...(emission ? { emissionFactorType: emission } : {}),
     // typed by the user on their own command line: the key may go there (agent/carbon/endpoint.ts)
-    ...(flags.has('base-url') ? { baseUrl: flags.get('base-url'), baseUrlSetBy: 'user' as const } : {}),
-    ...(flags.has('region-id') ? { ukRegionId: numberArg('region-id', flags.get('region-id')) } : {}),
-    ...(flags.has('postcode') ? { ukPostcode: flags.get('postcode') } : {}),
+    ...(baseUrl !== undefined ? { baseUrl, baseUrlSetBy: 'user' as const } : {}),
+    ...(values['region-id'] !== undefined ? { ukRegionId: numberArg('region-id', values['region-id'], undefined, { min: 1, max: 17, integer: true }) } : {}),
+    ...(values.postcode !== undefined ? { ukPostcode: textArg('postcode', values.postcode, 8) } : {}),
   };
-  const hours = numberArg('hours', flags.get('hours'), 6);
-  if (hours < 0 || hours > 72) throw new UsageError('--hours must be between 0 and 72');
-  return { settings, hours, json, ...(flags.has('timeout-ms') ? { timeoutMs: numberArg('timeout-ms', flags.get('timeout-ms')) } : {}) };
+  const hours = numberArg('hours', values.hours, 6, { min: 0, max: 72 });
+  const timeoutMs = values['timeout-ms'] === undefined ? undefined : numberArg('timeout-ms', values['timeout-ms'], undefined, { min: 1, max: 600_000, integer: true });
+  return { settings, hours, json: values.json, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
 }
 
 /** Hourly means of a finer forecast, so 5-minute WattTime points print as one line per hour. */
@@ -123,7 +125,7 @@ export async function runCarbon(argv: string[], io: CarbonCliIo): Promise<number
       try {
         forecast = await provider.forecast(firstHourMs, args.hours);
       } catch (e) {
-        forecastError = describeError(e);
+        forecastError = userMessage(e, 'chase-agent carbon');
       }
     }
     const notices = (provider as { notices?: string[] }).notices ?? [];

@@ -1,7 +1,14 @@
 /**
  * A `chase-agent` subcommand. Each lives in its own file under agent/cli/ and is listed once in
  * agent/cli/commands.ts. Results go to stdout (they are the command's output); logs to stderr.
+ *
+ * Every subcommand parses and bounds its whole command line (with {@link parseCli} and the
+ * `*Arg` readers below) before it starts anything — GPU control, sockets, a job — so that a bad
+ * value ends with one line and exit code 2, and nothing to undo.
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseDecimal } from '../decimal';
+
 export interface CliCommand {
   name: string;
   /** One line for `--help`. */
@@ -20,13 +27,89 @@ export class UsageError extends Error {
   }
 }
 
-/** Reads a numeric flag value, or throws a UsageError naming the flag. */
-export function numberArg(flag: string, raw: string | undefined, fallback?: number): number {
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Parsed<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: boolean }>>;
+
+/** A value that starts with "-" but is a number ("-1", "-.5"), not an option. */
+const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
+
+/**
+ * node:util parseArgs (strict) with the house rules: `--budget-pct -1` is the value -1 (Node would
+ * call it ambiguous and name no flag), and parseArgs' own errors become UsageErrors.
+ */
+export function parseCli<T extends Options>(args: string[], options: T, allowPositionals = false): Parsed<T> {
+  const normalized: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && i + 1 < args.length && NEGATIVE_NUMBER.test(args[i + 1])) {
+      normalized.push(`${a}=${args[++i]}`);
+    } else {
+      normalized.push(a);
+    }
+  }
+  try {
+    return parseArgs({ args: normalized, options, strict: true, allowPositionals });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS')) throw e;
+    // Node's text quotes the option or argument; said the house way, as the hand parsers did
+    const message = (e as Error).message;
+    const quoted = /'([^']*)'/.exec(message)?.[1] ?? '';
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${quoted}`);
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`unexpected argument "${quoted}"`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /argument missing/.test(message)) throw new UsageError(`${quoted.split(' ')[0]} needs a value`);
+    throw new UsageError(message);
+  }
+}
+
+export interface NumberBounds {
+  /** Smallest allowed value (inclusive). */
+  min?: number;
+  /** Values must be greater than this. */
+  above?: number;
+  max?: number;
+  integer?: boolean;
+}
+
+function boundsText(b: NumberBounds): string {
+  const kind = b.integer ? 'a whole number' : 'a number';
+  const low = b.min !== undefined ? `≥ ${b.min}` : b.above !== undefined ? `> ${b.above}` : undefined;
+  const high = b.max !== undefined ? `≤ ${b.max}` : undefined;
+  return [kind, [low, high].filter(Boolean).join(' and ')].filter(Boolean).join(' ');
+}
+
+/**
+ * Reads a numeric flag value: a plain decimal ("2.5", "-1", "1e3"; not "", "0x10" or "Infinity")
+ * within `bounds`, or throws a UsageError naming the flag, the bounds and what was given.
+ */
+export function numberArg(flag: string, raw: string | undefined, fallback?: number, bounds: NumberBounds = {}): number {
   if (raw === undefined) {
     if (fallback === undefined) throw new UsageError(`--${flag} is required`);
     return fallback;
   }
-  const n = Number(raw);
-  if (!Number.isFinite(n)) throw new UsageError(`--${flag} must be a number (got "${raw}")`);
+  const n = parseDecimal(raw);
+  const ok =
+    n !== undefined &&
+    (bounds.min === undefined || n >= bounds.min) &&
+    (bounds.above === undefined || n > bounds.above) &&
+    (bounds.max === undefined || n <= bounds.max) &&
+    (!bounds.integer || Number.isInteger(n));
+  if (!ok) throw new UsageError(`--${flag} must be ${boundsText(bounds)} (got "${raw}")`);
   return n;
+}
+
+/** `--gpus 0,1`: distinct GPU indices (whole numbers ≥ 0). */
+export function gpuListArg(raw: string): number[] {
+  const parts = raw.split(',').map((s) => s.trim());
+  const indices = parts.map((s) => numberArg('gpus', s, undefined, { min: 0, max: 1023, integer: true }));
+  const twice = indices.find((g, i) => indices.indexOf(g) !== i);
+  if (twice !== undefined) throw new UsageError(`--gpus lists GPU ${twice} twice; name each GPU once (e.g. --gpus 0,1)`);
+  return indices;
+}
+
+/** A non-empty text flag of at most `maxLength` characters. */
+export function textArg(flag: string, raw: string, maxLength = 4096): string {
+  if (raw.trim() === '' || raw.length > maxLength || raw.includes('\0')) throw new UsageError(`--${flag} must be a non-empty text of at most ${maxLength} characters`);
+  return raw;
 }

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { CliCommand } from './command';
-import { UsageError, numberArg } from './command';
+import { UsageError, numberArg, parseCli, textArg } from './command';
 import { loadTrace } from '../carbon/trace';
 import { createForecaster, forecasterNames, walkForward, type ForecasterName } from '../forecast/index';
 import { DAY_MS, HOUR_MS } from '../protocol/units';
@@ -30,38 +30,34 @@ interface BenchArgs {
   emission: EmissionFactorType;
 }
 
-function parseArgs(argv: string[]): BenchArgs {
-  const out: BenchArgs = { trace: '', horizonsH: [1, 6, 24, 48], json: false, warmupDays: 14, models: [...forecasterNames], emission: DEFAULT_EMISSION_FACTOR_TYPE };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--trace') out.trace = value();
-    else if (a === '--json') out.json = true;
-    else if (a === '--warmup-days') out.warmupDays = numberArg('warmup-days', value());
-    else if (a === '--horizons') {
-      out.horizonsH = value()
-        .split(',')
-        .map((s) => numberArg('horizons', s.trim()));
-      if (out.horizonsH.some((h) => !(h > 0))) throw new UsageError('--horizons must be positive numbers of hours, e.g. 1,6,24');
-    } else if (a === '--models') {
-      const names = value().split(',').map((s) => s.trim());
-      for (const n of names) {
-        if (!(forecasterNames as readonly string[]).includes(n)) throw new UsageError(`--models: unknown model "${n}" (known: ${forecasterNames.join(', ')})`);
-      }
-      out.models = names as ForecasterName[];
-    } else if (a === '--emission') {
-      const v = value();
-      if (v !== 'direct' && v !== 'lifecycle') throw new UsageError('--emission must be direct or lifecycle');
-      out.emission = v;
-    } else throw new UsageError(`unknown option "${a}"`);
+const OPTIONS = {
+  trace: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  'warmup-days': { type: 'string' },
+  horizons: { type: 'string' },
+  models: { type: 'string' },
+  emission: { type: 'string' },
+} as const;
+
+/** `forecast-bench`'s command line, parsed and bounded before the trace is read. */
+export function parseBenchArgs(argv: string[]): BenchArgs {
+  const { values } = parseCli(argv, OPTIONS);
+  if (values.trace === undefined) throw new UsageError('--trace FILE is required');
+  const horizonsH = values.horizons === undefined ? [1, 6, 24, 48] : values.horizons.split(',').map((h) => numberArg('horizons', h.trim(), undefined, { above: 0, max: 24 * 14 }));
+  const models = values.models === undefined ? [...forecasterNames] : values.models.split(',').map((s) => s.trim());
+  for (const n of models) {
+    if (!(forecasterNames as readonly string[]).includes(n)) throw new UsageError(`--models: unknown model "${n}" (known: ${forecasterNames.join(', ')})`);
   }
-  if (!out.trace) throw new UsageError('--trace FILE is required');
-  if (!(out.warmupDays >= 0)) throw new UsageError('--warmup-days must be ≥ 0');
-  return out;
+  const emission = values.emission ?? DEFAULT_EMISSION_FACTOR_TYPE;
+  if (emission !== 'direct' && emission !== 'lifecycle') throw new UsageError('--emission must be direct or lifecycle');
+  return {
+    trace: textArg('trace', values.trace),
+    horizonsH,
+    json: values.json,
+    warmupDays: numberArg('warmup-days', values['warmup-days'], 14, { min: 0, max: 3650 }),
+    models: models as ForecasterName[],
+    emission,
+  };
 }
 
 /**
@@ -115,7 +111,7 @@ the actual value. The same (origin, horizon) pairs are scored for every model.
 FILE: an Electricity Maps export or a "timestamp,intensity" CSV (as for the replay provider).
 --json prints one object {"trace", "points", "results": [{"model", "horizonH", "mapePct", "maeGPerKwh"}]}.`,
   async run(argv) {
-    const args = parseArgs(argv);
+    const args = parseBenchArgs(argv);
     const timings: string[] = [];
     const { scoredPoints, ...report } = runForecastBench(args.trace, args, (model, ms) => timings.push(`${model} ${(ms / 1000).toFixed(1)} s`));
     if (args.json) {

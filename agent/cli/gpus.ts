@@ -1,5 +1,5 @@
 import type { CliCommand } from './command';
-import { UsageError } from './command';
+import { parseCli } from './command';
 import { openGpuBackend } from '../gpu/index';
 import { LimitJournal } from '../gpu/safety/journal';
 import { describeError } from '../log';
@@ -124,10 +124,9 @@ Environment: CHASE_GPU_BACKEND (auto|nvml|zeusd|simulated), CHASE_NVML_LIBRARY,
 CHASE_ZEUSD_SOCKET / ZEUSD_SOCK_PATH / ZEUSD_HOST_PORT, CHASE_ZEUSD_TOKEN / ZEUSD_TOKEN,
 CHASE_NVML_PERMISSION_PROBE (auto|write), CHASE_SIMULATED_GPUS, CUDA_VISIBLE_DEVICES.`,
   async run(argv) {
-    const unknown = argv.filter((a) => a !== '--json');
-    if (unknown.length > 0) throw new UsageError(`unknown option ${unknown[0]}`);
+    const { values } = parseCli(argv, { json: { type: 'boolean', default: false } });
     const result = await listGpus();
-    process.stdout.write((argv.includes('--json') ? JSON.stringify(result, null, 2) : renderText(result)) + '\n');
+    process.stdout.write((values.json ? JSON.stringify(result, null, 2) : renderText(result)) + '\n');
     return 0;
   },
 };

@@ -5,9 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { CliCommand } from './command';
-import { numberArg, UsageError } from './command';
+import { gpuListArg, numberArg, parseCli, textArg, UsageError } from './command';
 import { startGpuControl } from '../gpu/index';
 import { ReplayProvider } from '../carbon/replay';
 import { createProvider } from '../carbon/index';
@@ -16,7 +15,7 @@ import { createLogger, describeError } from '../log';
 import { Run, type RunPolicyName, type RunSummary } from '../runs/run';
 import { RunCarbon } from '../runs/runCarbon';
 import { ReporterServer } from '../runs/reporterServer';
-import { RUN_POLICY_NAMES, type CarbonSourceKind } from '../protocol/messages';
+import { CARBON_SOURCE_KINDS, MAX_BUDGET_PCT, RUN_POLICY_NAMES, type CarbonSourceKind } from '../protocol/messages';
 import { runOutcomeText } from '../protocol/runOutcome';
 import { HistoryStore } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
@@ -53,73 +52,123 @@ Options:
   --json             print the summary as one JSON object (the job's stdout then goes to stderr)
 API keys come from CHASE_ELECTRICITYMAPS_TOKEN, CHASE_WATTTIME_USERNAME / CHASE_WATTTIME_PASSWORD.`;
 
+const OPTIONS = {
+  'budget-pct': { type: 'string' },
+  gpus: { type: 'string' },
+  policy: { type: 'string', default: 'default' },
+  eta: { type: 'string' },
+  simulate: { type: 'boolean', default: false },
+  provider: { type: 'string', default: 'replay' },
+  zone: { type: 'string', default: 'GB' },
+  trace: { type: 'string' },
+  speed: { type: 'string' },
+  'total-units': { type: 'string' },
+  'warmup-s': { type: 'string' },
+  'window-s': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  workload: { type: 'string' },
+  db: { type: 'string' },
+  'no-profile-store': { type: 'boolean', default: false },
+  pid: { type: 'string' },
+} as const;
+
+/** Everything `run` was asked to do, parsed and bounded: nothing has started yet. */
+export interface RunCliOptions {
+  command?: { file: string; args: string[] };
+  attachPid?: number;
+  budgetPct: number;
+  /** Explicit GPU indices (distinct); all visible ones when absent. */
+  gpus?: number[];
+  policy: RunPolicyName;
+  eta?: number;
+  simulate: boolean;
+  provider: CarbonSourceKind;
+  zone: string;
+  trace?: string;
+  speed: number;
+  totalUnits?: number;
+  warmupMs?: number;
+  windowMs?: number;
+  json: boolean;
+  workload?: string;
+  db?: string;
+  profileStore: boolean;
+}
+
+/** Longest profiling warm-up or window per limit: an hour (the defaults are 10 s and 30 s). */
+const MAX_PROFILE_STEP_S = 3600;
+
+/**
+ * Parses and bounds `run`'s command line (throws UsageError): every value is checked here, before
+ * GPU control, the reporter socket or the job start — a bad one must not leave them running.
+ */
+export function parseRunArgs(argv: string[]): RunCliOptions {
+  const dash = argv.indexOf('--');
+  const attaching = dash < 0 && argv.some((a) => a === '--pid' || a.startsWith('--pid='));
+  if (!attaching && (dash < 0 || dash === argv.length - 1)) throw new UsageError('give the command to run after --, e.g. chase-agent run -- python train.py (or --pid PID to attach to a running process)');
+  const [file, ...args] = attaching ? [] : argv.slice(dash + 1);
+  const { values } = parseCli(attaching ? argv : argv.slice(0, dash), OPTIONS);
+  const policy = values.policy as RunPolicyName;
+  if (!POLICIES.includes(policy)) throw new UsageError(`--policy must be one of ${POLICIES.join(', ')} (got "${values.policy}")`);
+  const provider = values.provider as CarbonSourceKind;
+  if (!CARBON_SOURCE_KINDS.includes(provider)) throw new UsageError(`--provider must be one of ${CARBON_SOURCE_KINDS.join(', ')} (got "${values.provider}")`);
+  let attachPid: number | undefined;
+  if (values.pid !== undefined) {
+    if (!attaching) throw new UsageError('give either --pid PID (attach) or a command after -- (launch), not both');
+    attachPid = numberArg('pid', values.pid, undefined, { min: 1, max: 4_194_304, integer: true });
+    if (!processAlive(attachPid)) throw new UsageError(`--pid ${attachPid}: no process with that PID is running. Check it with ps -p ${attachPid}.`);
+  }
+  const optional = <T>(raw: string | undefined, read: (raw: string) => T): T | undefined => (raw === undefined ? undefined : read(raw));
+  return {
+    ...(attachPid !== undefined ? { attachPid } : { command: { file, args } }),
+    budgetPct: numberArg('budget-pct', values['budget-pct'], 2.5, { min: 0, max: MAX_BUDGET_PCT }),
+    gpus: optional(values.gpus, gpuListArg),
+    policy,
+    eta: optional(values.eta, (raw) => numberArg('eta', raw, undefined, { min: 0, max: 1 })),
+    simulate: values.simulate,
+    provider,
+    zone: textArg('zone', values.zone, 100),
+    trace: optional(values.trace, (raw) => textArg('trace', raw)),
+    speed: numberArg('speed', values.speed, 1, { above: 0, max: 1e6 }),
+    totalUnits: optional(values['total-units'], (raw) => numberArg('total-units', raw, undefined, { above: 0, max: 1e15 })),
+    warmupMs: optional(values['warmup-s'], (raw) => numberArg('warmup-s', raw, undefined, { min: 0, max: MAX_PROFILE_STEP_S }) * 1000),
+    windowMs: optional(values['window-s'], (raw) => numberArg('window-s', raw, undefined, { above: 0, max: MAX_PROFILE_STEP_S }) * 1000),
+    json: values.json,
+    workload: optional(values.workload, (raw) => textArg('workload', raw, 200)),
+    db: optional(values.db, (raw) => textArg('db', raw)),
+    profileStore: !values['no-profile-store'],
+  };
+}
+
 export const runCommand: CliCommand = {
   name: 'run',
   summary: 'run a training command under carbon-aware GPU power control and print a summary',
   usage,
   async run(argv) {
-    const dash = argv.indexOf('--');
-    const attaching = dash < 0 && argv.some((a) => a === '--pid' || a.startsWith('--pid='));
-    if (!attaching && (dash < 0 || dash === argv.length - 1)) throw new UsageError('give the command to run after --, e.g. chase-agent run -- python train.py (or --pid PID to attach to a running process)');
-    const [file, ...args] = attaching ? [] : argv.slice(dash + 1);
-    const { values } = parseArgs({
-      args: attaching ? argv : argv.slice(0, dash),
-      options: {
-        'budget-pct': { type: 'string' },
-        gpus: { type: 'string' },
-        policy: { type: 'string', default: 'default' },
-        eta: { type: 'string' },
-        simulate: { type: 'boolean', default: false },
-        provider: { type: 'string', default: 'replay' },
-        zone: { type: 'string', default: 'GB' },
-        trace: { type: 'string' },
-        speed: { type: 'string' },
-        'total-units': { type: 'string' },
-        'warmup-s': { type: 'string' },
-        'window-s': { type: 'string' },
-        json: { type: 'boolean', default: false },
-        workload: { type: 'string' },
-        db: { type: 'string' },
-        'no-profile-store': { type: 'boolean', default: false },
-        pid: { type: 'string' },
-      },
-      strict: true,
-    });
-    const budgetPct = numberArg('budget-pct', values['budget-pct'], 2.5);
-    if (budgetPct < 0) throw new UsageError('--budget-pct must be ≥ 0');
-    const policy = values.policy as RunPolicyName;
-    if (!POLICIES.includes(policy)) throw new UsageError(`--policy must be one of ${POLICIES.join(', ')}`);
-    let attachPid: number | undefined;
-    if (values.pid !== undefined) {
-      if (!attaching) throw new UsageError('give either --pid PID (attach) or a command after -- (launch), not both');
-      attachPid = Number(values.pid);
-      if (!Number.isInteger(attachPid) || attachPid <= 0) throw new UsageError(`--pid must be a process id (a positive integer), got "${values.pid}"`);
-      if (!processAlive(attachPid)) throw new UsageError(`--pid ${attachPid}: no process with that PID is running. Check it with ps -p ${attachPid}.`);
-    }
-    const speed = numberArg('speed', values.speed, 1);
-    if (!(speed > 0)) throw new UsageError('--speed must be > 0');
+    const o = parseRunArgs(argv);
+    // the carbon source before GPU control: a bad trace or zone is refused with nothing to restore
+    const provider = o.trace
+      ? ReplayProvider.create({ zone: o.zone, traceFile: o.trace, speed: o.speed })
+      : createProvider({ provider: o.provider, zone: o.zone, replaySpeed: o.speed }, Date.now(), secretsFromEnv(process.env));
     const log = createLogger('run');
 
     // Restores whatever a killed agent left behind before anything else, and installs the exit guards.
-    const gpus = await startGpuControl({ env: values.simulate ? { ...process.env, CHASE_GPU_BACKEND: 'simulated' } : process.env, log });
+    const gpus = await startGpuControl({ env: o.simulate ? { ...process.env, CHASE_GPU_BACKEND: 'simulated' } : process.env, log });
     const guard = gpus.guard;
     const visible = gpus.visibility.devices.map((d) => d.index);
-    const gpuIndices = values.gpus ? values.gpus.split(',').map((s) => Number(s.trim())) : visible;
+    const gpuIndices = o.gpus ?? visible;
     const unknown = gpuIndices.filter((i) => !visible.includes(i));
     if (gpuIndices.length === 0 || unknown.length > 0) {
       await gpus.stop();
-      throw new UsageError(`--gpus ${values.gpus ?? ''}: GPU ${unknown.join(', ') || '(none)'} is not visible; visible GPUs: ${visible.join(', ') || 'none'}`);
+      throw new UsageError(`--gpus ${o.gpus?.join(',') ?? ''}: GPU ${unknown.join(', ') || '(none)'} is not visible; visible GPUs: ${visible.join(', ') || 'none'}`);
     }
 
-    const provider = values.trace
-      ? ReplayProvider.create({ zone: values.zone!, traceFile: values.trace, speed })
-      : createProvider({ provider: values.provider as CarbonSourceKind, zone: values.zone!, replaySpeed: speed }, Date.now(), secretsFromEnv(process.env));
     const reporter = new ReporterServer((s) => run.reportSteps(s.steps, s.samples));
     await reporter.start();
     const scratch = mkdtempSync(join(tmpdir(), 'chase-run-'));
     let history: HistoryStore | undefined;
-    if (!values['no-profile-store']) {
-      const dbPath = values.db ?? defaultHistoryPath();
+    if (o.profileStore) {
+      const dbPath = o.db ?? defaultHistoryPath();
       try {
         history = HistoryStore.open({ path: dbPath, log: createLogger('history') });
       } catch (e) {
@@ -129,16 +178,16 @@ export const runCommand: CliCommand = {
     const run: Run = new Run(
       {
         id: `run-${Date.now().toString(36)}`,
-        ...(attachPid !== undefined ? { attachPid } : { command: { file, args } }),
+        ...(o.attachPid !== undefined ? { attachPid: o.attachPid } : { command: o.command }),
         gpuIndices,
-        budgetPct,
-        policy,
-        ...(values.workload ? { workloadKey: values.workload } : {}),
-        ...(values.eta ? { eta: numberArg('eta', values.eta) } : {}),
-        ...(values['total-units'] ? { totalUnits: numberArg('total-units', values['total-units']) } : {}),
+        budgetPct: o.budgetPct,
+        policy: o.policy,
+        ...(o.workload !== undefined ? { workloadKey: o.workload } : {}),
+        ...(o.eta !== undefined ? { eta: o.eta } : {}),
+        ...(o.totalUnits !== undefined ? { totalUnits: o.totalUnits } : {}),
         profiler: {
-          ...(values['warmup-s'] ? { warmupMs: numberArg('warmup-s', values['warmup-s']) * 1000 } : {}),
-          ...(values['window-s'] ? { windowMs: numberArg('window-s', values['window-s']) * 1000 } : {}),
+          ...(o.warmupMs !== undefined ? { warmupMs: o.warmupMs } : {}),
+          ...(o.windowMs !== undefined ? { windowMs: o.windowMs } : {}),
         },
         ...(gpus.backend.simulated ? { simulatedThroughputFile: join(scratch, 'throughput.json') } : {}),
       },
@@ -149,7 +198,7 @@ export const runCommand: CliCommand = {
         reporter,
         log,
         ...(history ? { profiles: historyProfileStore(history) } : {}),
-        onOutput: (stream, text) => (values.json || stream === 'stderr' ? process.stderr : process.stdout).write(text),
+        onOutput: (stream, text) => (o.json || stream === 'stderr' ? process.stderr : process.stdout).write(text),
         onDecision: (d) =>
           log.info(
             `period ${new Date(d.periodStartMs).toISOString()}: ${d.intensityGPerKwh.toFixed(0)} g/kWh → ${(d.powerLimitMw / 1000).toFixed(0)} W${d.applied ? '' : ' (advised, not applied)'}` +
@@ -172,9 +221,9 @@ export const runCommand: CliCommand = {
       history?.close();
       rmSync(scratch, { recursive: true, force: true });
     }
-    process.stdout.write(values.json ? JSON.stringify(jsonSummary(summary, run)) + '\n' : humanSummary(summary, gpus.backend.simulated) + '\n');
+    process.stdout.write(o.json ? JSON.stringify(jsonSummary(summary, run)) + '\n' : humanSummary(summary, gpus.backend.simulated) + '\n');
     // An attached process is not our child: its exit code is unknown; it ending is success.
-    if (attachPid !== undefined) return summary.state === 'failed' ? 1 : 0;
+    if (o.attachPid !== undefined) return summary.state === 'failed' ? 1 : 0;
     return summary.exitCode ?? 1;
   },
 };

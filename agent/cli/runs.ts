@@ -1,6 +1,6 @@
 import type { CliCommand } from './command';
-import { numberArg, UsageError } from './command';
-import { existsSync, writeFileSync } from 'node:fs';
+import { numberArg, parseCli, textArg, UsageError } from './command';
+import { existsSync } from 'node:fs';
 import type { HistoryReader } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 import { gramsToKg, joulesToKwh } from '../store/accounting';
@@ -9,44 +9,51 @@ import type { RunRecord } from '../store/types';
 
 const USAGE = `chase-agent runs list [--limit N] [--json] [--db FILE]
 chase-agent runs show <id> [--json] [--db FILE]
-chase-agent runs export <id> [--format codecarbon|json] [--out FILE] [--db FILE]
+chase-agent runs export <id> [--format codecarbon|json] [--out FILE [--force]] [--db FILE]
 
 Reads the run history the agent records (read-only; safe while the agent runs).
 
   list     runs, newest first: id, start, duration, status, energy (kWh), emissions (g), saved
   show     one run's totals, decisions and sample count
   export   CodeCarbon emissions.csv row (default; appended to --out when it is an emissions.csv)
-           or JSON (totals, decisions, intensity, per-GPU samples); to stdout without --out
+           or JSON (totals, decisions, intensity, per-GPU samples); to stdout without --out.
+           An existing JSON --out file is replaced only with --force; --out is never written
+           through a symbolic link, and must be a regular file (not a device or pipe)
 
   --db FILE   the history database (default $CHASE_STATE_DIR/history.sqlite, else
               $XDG_STATE_HOME/chase/history.sqlite, else ~/.local/state/chase/history.sqlite)`;
 
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string | true>;
-}
+const OPTIONS = {
+  db: { type: 'string' },
+  limit: { type: 'string' },
+  format: { type: 'string' },
+  out: { type: 'string' },
+  force: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+} as const;
 
-function parse(argv: string[], valued: string[], booleans: string[]): Parsed {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a.startsWith('--')) {
-      const [name, inline] = a.slice(2).split('=', 2);
-      if (valued.includes(name)) {
-        const v = inline ?? argv[++i];
-        if (v === undefined) throw new UsageError(`--${name} needs a value`);
-        flags.set(name, v);
-      } else if (booleans.includes(name) && inline === undefined) {
-        flags.set(name, true);
-      } else {
-        throw new UsageError(`unknown option ${a}`);
-      }
-    } else {
-      positional.push(a);
-    }
-  }
-  return { positional, flags };
+/** `runs`' command line, parsed and bounded before the history is opened. */
+export function parseRunsArgs(argv: string[]) {
+  const [sub, ...rest] = argv;
+  if (sub !== 'list' && sub !== 'show' && sub !== 'export') throw new UsageError(sub === undefined ? 'which one: list, show or export?' : `unknown subcommand "${sub}"`);
+  const { values, positionals } = parseCli(rest, OPTIONS, true);
+  if (sub === 'list' && positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  if (sub !== 'list' && positionals.length !== 1) throw new UsageError(`runs ${sub} needs exactly one run id`);
+  if (sub !== 'export' && (values.format !== undefined || values.out !== undefined || values.force)) throw new UsageError('--format, --out and --force belong to runs export');
+  if (sub !== 'list' && values.limit !== undefined) throw new UsageError('--limit belongs to runs list');
+  const format = values.format ?? 'codecarbon';
+  if (format !== 'codecarbon' && format !== 'json') throw new UsageError(`--format must be codecarbon or json (got "${format}")`);
+  return {
+    sub,
+    id: sub === 'list' ? '' : textArg('id', positionals[0], 200),
+    db: values.db === undefined ? defaultHistoryPath() : textArg('db', values.db),
+    dbGiven: values.db !== undefined,
+    limit: numberArg('limit', values.limit, 50, { min: 1, max: 100_000, integer: true }),
+    format,
+    out: values.out === undefined ? undefined : textArg('out', values.out),
+    force: values.force,
+    json: values.json,
+  } as const;
 }
 
 const iso = (ms: number | undefined): string => (ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19));
@@ -97,37 +104,23 @@ export const runsCommand: CliCommand = {
   summary: 'run history: list, show <id>, export <id> as CodeCarbon emissions.csv or JSON',
   usage: USAGE,
   async run(argv) {
-    const [sub, ...rest] = argv;
-    if (sub !== 'list' && sub !== 'show' && sub !== 'export') throw new UsageError(sub === undefined ? 'which one: list, show or export?' : `unknown subcommand "${sub}"`);
-    const p = parse(rest, ['db', 'limit', 'format', 'out'], ['json']);
-    const dbFlag = p.flags.get('db');
-    const path = typeof dbFlag === 'string' ? dbFlag : defaultHistoryPath();
+    const { sub, id, db: path, dbGiven, limit, format, out, force, json } = parseRunsArgs(argv);
     const nowMs = Date.now();
-    const needId = (): string => {
-      if (p.positional.length !== 1) throw new UsageError(`runs ${sub} needs exactly one run id`);
-      return p.positional[0];
-    };
-    if (sub === 'list' && p.positional.length > 0) throw new UsageError(`unexpected argument ${p.positional[0]}`);
-    if (sub !== 'export' && (p.flags.has('format') || p.flags.has('out'))) throw new UsageError('--format and --out belong to runs export');
-    const format = p.flags.get('format') ?? 'codecarbon';
-    if (format !== 'codecarbon' && format !== 'json') throw new UsageError(`--format must be codecarbon or json (got "${String(format)}")`);
-    const id = sub === 'list' ? '' : needId();
     /* eslint-disable @typescript-eslint/no-require-imports -- loaded on use (see top) */
     const { HistoryReader: Reader } = require('../store/history') as typeof import('../store/history');
-    const { CODECARBON_RELEASE, codeCarbonCsv, exportRunCodeCarbon, exportRunJson, writeCodeCarbonFile } = require('../store/export') as typeof import('../store/export');
+    const { CODECARBON_RELEASE, codeCarbonCsv, exportRunCodeCarbon, exportRunJson, writeCodeCarbonFile, writeJsonExport } = require('../store/export') as typeof import('../store/export');
     /* eslint-enable @typescript-eslint/no-require-imports */
-    if (sub === 'list' && typeof dbFlag !== 'string' && !existsSync(path)) {
+    if (sub === 'list' && !dbGiven && !existsSync(path)) {
       // a fresh home: no run recorded yet is an empty list, not an error (an explicit --db FILE that
       // is missing still is one: the user named a file)
-      process.stdout.write(p.flags.has('json') ? '[]\n' : `${renderList([], nowMs)} (The history is created at ${path} by the first run.)\n`);
+      process.stdout.write(json ? '[]\n' : `${renderList([], nowMs)} (The history is created at ${path} by the first run.)\n`);
       return 0;
     }
     const reader = Reader.open({ path });
     try {
       if (sub === 'list') {
-        const limitFlag = p.flags.get('limit');
-        const runs = reader.listRuns({ limit: numberArg('limit', typeof limitFlag === 'string' ? limitFlag : undefined, 50) });
-        process.stdout.write((p.flags.has('json') ? JSON.stringify(runs, null, 2) : renderList(runs, nowMs)) + '\n');
+        const runs = reader.listRuns({ limit });
+        process.stdout.write((json ? JSON.stringify(runs, null, 2) : renderList(runs, nowMs)) + '\n');
         return 0;
       }
       const run = reader.getRun(id);
@@ -136,17 +129,16 @@ export const runsCommand: CliCommand = {
         return 1;
       }
       if (sub === 'show') {
-        process.stdout.write((p.flags.has('json') ? JSON.stringify(exportRunJson(reader, id, nowMs), null, 2) : renderRun(reader, run, nowMs)) + '\n');
+        process.stdout.write((json ? JSON.stringify(exportRunJson(reader, id, nowMs), null, 2) : renderRun(reader, run, nowMs)) + '\n');
         return 0;
       }
-      const out = p.flags.get('out');
       if (format === 'json') {
-        const text = JSON.stringify(exportRunJson(reader, id, nowMs), null, 2) + '\n';
-        if (typeof out === 'string') writeFileSync(out, text);
-        else process.stdout.write(text);
+        const data = exportRunJson(reader, id, nowMs);
+        if (out !== undefined) writeJsonExport(out, data, { overwrite: force, overwriteHint: 'add --force to replace it' });
+        else process.stdout.write(JSON.stringify(data, null, 2) + '\n');
       } else {
         const row = exportRunCodeCarbon(reader, id, { nowMs });
-        if (typeof out === 'string') {
+        if (out !== undefined) {
           const w = writeCodeCarbonFile(out, [row]);
           if (w.backupFile) process.stderr.write(`${out} had other columns than CodeCarbon ${CODECARBON_RELEASE}'s: moved it to ${w.backupFile} (as CodeCarbon does)\n`);
           process.stderr.write(`${w.written === 'created' ? 'wrote' : 'appended to'} ${out}\n`);

@@ -3,7 +3,8 @@ import { loadZeusProfile } from '../control/profile';
 import { standardPolicies } from '../control/index';
 import { createForecaster, forecasterNames, type ForecasterName } from '../forecast/index';
 import { simulate } from '../sim/simulate';
-import { numberArg, UsageError, type CliCommand } from './command';
+import { numberArg, parseCli, textArg, UsageError, type CliCommand } from './command';
+import { MAX_BUDGET_PCT } from '../protocol/messages';
 
 const usage = `chase-agent simulate --trace FILE --profile FILE --workload NAME --batch N [options]
 
@@ -25,23 +26,51 @@ a decision is made every trace period.
                       chase-svr or default (default)
   --json              print {"trace","jobs","budgetPct","policies":[…]} instead of a table`;
 
-function parseArgs(argv: string[]): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}"`);
-    const [flag, inline] = a.slice(2).split('=', 2);
-    if (flag === 'json') {
-      out.set('json', ['']);
-      continue;
-    }
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new UsageError(`--${flag} needs a value`);
-    out.set(flag, [...(out.get(flag) ?? []), value]);
+const OPTIONS = {
+  trace: { type: 'string' },
+  profile: { type: 'string' },
+  workload: { type: 'string' },
+  batch: { type: 'string' },
+  dataset: { type: 'string' },
+  optimizer: { type: 'string' },
+  'budget-pct': { type: 'string' },
+  epochs: { type: 'string' },
+  starts: { type: 'string' },
+  eta: { type: 'string', multiple: true },
+  forecaster: { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+/** `simulate`'s command line, parsed and bounded before any file is read. */
+export function parseSimulateArgs(argv: string[]) {
+  const { values } = parseCli(argv, OPTIONS);
+  const need = (k: 'trace' | 'profile' | 'workload') => {
+    const v = values[k];
+    if (v === undefined) throw new UsageError(`--${k} is required`);
+    return textArg(k, v);
+  };
+  const etas = [0.25, 0.5];
+  for (const raw of values.eta ?? []) {
+    const eta = numberArg('eta', raw, undefined, { min: 0, max: 1 });
+    if (!etas.includes(eta)) etas.push(eta);
   }
-  const known = ['trace', 'profile', 'workload', 'batch', 'dataset', 'optimizer', 'budget-pct', 'epochs', 'starts', 'eta', 'forecaster', 'json'];
-  for (const k of out.keys()) if (!known.includes(k)) throw new UsageError(`unknown option --${k}`);
-  return out;
+  const forecaster = values.forecaster ?? 'default';
+  if (!(forecasterNames as readonly string[]).includes(forecaster)) throw new UsageError(`--forecaster must be one of ${forecasterNames.join(', ')} (got "${forecaster}")`);
+  return {
+    traceFile: need('trace'),
+    profileFile: need('profile'),
+    workload: need('workload'),
+    batch: numberArg('batch', values.batch, undefined, { min: 1, max: 1e6, integer: true }),
+    dataset: values.dataset === undefined ? undefined : textArg('dataset', values.dataset, 200),
+    optimizer: values.optimizer === undefined ? undefined : textArg('optimizer', values.optimizer, 200),
+    budgetPct: numberArg('budget-pct', values['budget-pct'], 2.5, { min: 0, max: MAX_BUDGET_PCT }),
+    // bounded so that a typo cannot make the simulation run for hours
+    epochs: numberArg('epochs', values.epochs, 20, { above: 0, max: 10_000 }),
+    starts: numberArg('starts', values.starts, 50, { min: 1, max: 10_000, integer: true }),
+    etas,
+    forecaster: forecaster as ForecasterName,
+    json: values.json,
+  };
 }
 
 export const simulateCommand: CliCommand = {
@@ -49,37 +78,13 @@ export const simulateCommand: CliCommand = {
   summary: 'replay a carbon trace against a GPU power profile and compare power-limit policies',
   usage,
   async run(argv) {
-    const args = parseArgs(argv);
-    const one = (k: string) => args.get(k)?.at(-1);
-    const need = (k: string) => {
-      const v = one(k);
-      if (!v) throw new UsageError(`--${k} is required`);
-      return v;
-    };
-    const traceFile = need('trace');
-    const profileFile = need('profile');
-    const workload = need('workload');
-    const batch = numberArg('batch', one('batch'));
-    const budgetPct = numberArg('budget-pct', one('budget-pct'), 2.5);
-    const epochs = numberArg('epochs', one('epochs'), 20);
-    const starts = numberArg('starts', one('starts'), 50);
-    if (!(budgetPct >= 0)) throw new UsageError('--budget-pct must be ≥ 0');
-    if (!(epochs > 0)) throw new UsageError('--epochs must be > 0');
-    if (!(starts >= 1) || !Number.isInteger(starts)) throw new UsageError('--starts must be a whole number ≥ 1');
-    const etas = [0.25, 0.5];
-    for (const raw of args.get('eta') ?? []) {
-      const eta = numberArg('eta', raw);
-      if (!(eta >= 0 && eta <= 1)) throw new UsageError('--eta must be between 0 and 1');
-      if (!etas.includes(eta)) etas.push(eta);
-    }
-    const fcName = one('forecaster') ?? 'default';
-    if (!(forecasterNames as readonly string[]).includes(fcName)) throw new UsageError(`--forecaster must be one of ${forecasterNames.join(', ')} (got "${fcName}")`);
-    const forecaster = () => createForecaster(fcName as ForecasterName);
+    const { traceFile, profileFile, workload, batch, dataset, optimizer, budgetPct, epochs, starts, etas, forecaster: fcName, json } = parseSimulateArgs(argv);
+    const forecaster = () => createForecaster(fcName);
     const trace = loadTrace(traceFile);
-    const profile = loadZeusProfile(profileFile, workload, batch, { dataset: one('dataset'), optimizer: one('optimizer') });
+    const profile = loadZeusProfile(profileFile, workload, batch, { dataset, optimizer });
     if (profile.note) process.stderr.write(`chase-agent simulate: ${profile.note}\n`);
     const result = simulate(trace, profile, standardPolicies(profile, { budgetPct, etas, forecaster }), { units: epochs, starts, budgetPct });
-    if (args.has('json')) {
+    if (json) {
       process.stdout.write(JSON.stringify({ trace: trace.name, jobs: result.jobs, budgetPct, policies: result.policies }) + '\n');
       return 0;
     }

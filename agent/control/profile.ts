@@ -10,9 +10,13 @@
  * any of them can be applied), and the frontier used by the optimizers: the lower convex hull of
  * (throughput, power) (see frontier.ts).
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { lowerHull, paretoByEnergy } from './frontier';
+import { FileRefusedError, readRegularFile } from '../files';
+import { parseDecimal } from '../decimal';
+
+/** Largest profile file read (Zeus's summary_power_*.csv files are about 100 KB). */
+const MAX_PROFILE_BYTES = 16 * 1024 * 1024;
 
 export interface PowerPoint {
   powerLimitMw: number;
@@ -132,8 +136,9 @@ export interface ZeusSelection {
 export function loadZeusProfile(file: string, workload: string, batch: number, options: BuildOptions & { dataset?: string; optimizer?: string } = {}): PowerProfile & { note?: string } {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularFile(file, MAX_PROFILE_BYTES);
   } catch (e) {
+    if (e instanceof FileRefusedError) throw new ProfileError(e.message);
     const code = (e as NodeJS.ErrnoException).code;
     throw new ProfileError(`${file}: ${code === 'ENOENT' ? 'profile file not found' : `cannot read profile (${code ?? String(e)})`}`);
   }
@@ -158,10 +163,8 @@ export function parseZeusProfile(text: string, name: string, sel: ZeusSelection,
     if (sel.dataset && c[iDs] !== sel.dataset) continue;
     if (sel.optimizer && c[iOpt] !== sel.optimizer) continue;
     const key = `${c[iDs]}/${c[iOpt]}`;
-    const lim = Number(c[iLim]);
-    const t = Number(c[iTime]);
-    const p = Number(c[iPow]);
-    if (![lim, t, p].every(Number.isFinite)) throw new ProfileError(`${name}: line ${i + 1}: power_limit, time_per_epoch and average_power must be numbers`);
+    const [lim, t, p] = [c[iLim], c[iTime], c[iPow]].map((x) => parseDecimal(x ?? ''));
+    if (lim === undefined || t === undefined || p === undefined) throw new ProfileError(`${name}: line ${i + 1}: power_limit, time_per_epoch and average_power must be decimal numbers`);
     const g = groups.get(key) ?? new Map<number, { t: number; p: number; n: number }>();
     const prev = g.get(lim) ?? { t: 0, p: 0, n: 0 };
     g.set(lim, { t: prev.t + t, p: prev.p + p, n: prev.n + 1 }); // repeated rows: averaged

@@ -10,19 +10,20 @@
  *
  * This project has no Node or DOM types on purpose: the agent, the extension and the webview all
  * compile against it.
+ *
+ * Every request's parameters have one schema (valibot), declared with the method in {@link Methods}:
+ * the agent checks each request against it once, on arrival, and answers JSON-RPC InvalidParams
+ * (-32602) with a line that names the field, what it must be and what came (paramSchema.ts).
  */
+import * as v from 'valibot';
+import { absolutePath, integerIn, noParams, numberIn, text, type ParamsSchema } from './paramSchema';
+import { CARBON_SOURCE_KINDS, SETTING_ORIGINS, validateSettings, type CarbonSourceKind, type SettingOrigin } from './settings';
+import { DAY_MS } from './units';
+
+export { CARBON_SOURCE_KINDS, SETTING_ORIGINS, type CarbonSourceKind, type SettingOrigin };
 
 /** Carbon-intensity signal kinds: average (Electricity Maps, UK NESO, traces) or marginal (WattTime MOER). */
 export type SignalKind = 'average' | 'marginal';
-
-/** Where a setting's value came from: the user's own settings (or command line), or a workspace's settings file. */
-export const SETTING_ORIGINS = ['user', 'workspace'] as const;
-export type SettingOrigin = (typeof SETTING_ORIGINS)[number];
-
-/** Where a carbon reading comes from. `replay` and `static` are local; the others are web APIs. */
-/** Every carbon source, for settings validation and help texts on both sides. */
-export const CARBON_SOURCE_KINDS = ['replay', 'static', 'electricitymaps', 'watttime', 'uk-neso'] as const;
-export type CarbonSourceKind = (typeof CARBON_SOURCE_KINDS)[number];
 
 export interface CarbonSourceInfo {
   kind: CarbonSourceKind;
@@ -95,6 +96,15 @@ export interface IntensitySeriesParams {
   pastHours: number;
   futureHours: number;
 }
+
+/** The longest series one request may ask for, either way: two weeks. */
+export const MAX_SERIES_HOURS = 24 * 14;
+const seriesHours = numberIn(0, MAX_SERIES_HOURS, `a number of hours from 0 to ${MAX_SERIES_HOURS}`);
+/** Absent: the last 48 hours and the next 24. */
+const intensitySeriesParams: ParamsSchema<IntensitySeriesParams> = v.nullish(
+  v.strictObject({ pastHours: seriesHours, futureHours: seriesHours }, 'an object {pastHours, futureHours}'),
+  { pastHours: 48, futureHours: 24 },
+);
 
 export interface IntensitySeriesResult {
   source: CarbonSourceInfo;
@@ -178,6 +188,17 @@ export interface AgentInitializationOptions {
   settings: AgentSettings;
 }
 
+/** The settings check (settings.ts) as the schema of `chase/configure`: its messages name the VS Code setting. */
+const agentSettings: ParamsSchema<AgentSettings> = v.pipe(
+  v.unknown(),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const checked = validateSettings(dataset.value);
+    if (typeof checked !== 'string') return checked;
+    addIssue({ message: checked });
+    return NEVER;
+  }),
+);
+
 export interface AgentInfo {
   version: string;
   pid: number;
@@ -222,6 +243,11 @@ export interface GpusResult {
 /** Every run policy, for task and CLI validation. */
 export const RUN_POLICY_NAMES = ['default', 'max-power', 'static-best', 'energy-only', 'chase-paper'] as const;
 export type RunPolicyName = (typeof RUN_POLICY_NAMES)[number];
+/**
+ * Largest slowdown budget, %: a run may take at most twice as long as at the maximum power limit.
+ * Beyond that, the policy would be "energy only" (there is such a policy: `energy-only`).
+ */
+export const MAX_BUDGET_PCT = 100;
 export type RunState = 'starting' | 'profiling' | 'controlling' | 'finished' | 'failed';
 /** Where a run's progress comes from, best first; `gpu-proxy` is a labelled guess. */
 export type ProgressFormat = 'tqdm' | 'lightning' | 'hf-trainer' | 'keras' | 'reporter' | 'gpu-proxy';
@@ -247,6 +273,43 @@ export interface StartRunParams {
    */
   workload?: string;
 }
+
+/** Largest PID Linux hands out (PID_MAX_LIMIT, 2^22). */
+const MAX_PID = 4_194_304;
+/** Most GPU indices one run may list (NVML numbers at most 64 devices per host). */
+const MAX_GPUS = 64;
+const startRunParams: ParamsSchema<StartRunParams> = v.pipe(
+  v.strictObject(
+    {
+      command: text('a program to run, e.g. "python" (empty only with pid)'),
+      args: v.pipe(v.array(text('a string'), 'a list of strings, e.g. ["train.py", "--epochs", "3"]'), v.maxLength(4096, 'a list of at most 4096 strings')),
+      pid: v.optional(integerIn(1, MAX_PID, 'the id of a running process (a whole number ≥ 1)')),
+      cwd: v.optional(absolutePath('an absolute folder path')),
+      env: v.optional(
+        v.pipe(
+          v.record(v.pipe(text('an environment variable name', { minLength: 1, maxLength: 256 }), v.regex(/^[^=]+$/, 'an environment variable name (no "=")')), text('a string value', { maxLength: 131_072 }), 'an object of NAME: "value" strings'),
+          v.check((env) => Object.keys(env).length <= 1024, 'at most 1024 variables'),
+        ),
+      ),
+      budgetPct: numberIn(0, MAX_BUDGET_PCT, `a number from 0 to ${MAX_BUDGET_PCT} (the allowed slowdown, %)`),
+      gpus: v.optional(
+        v.pipe(
+          v.array(integerIn(0, MAX_GPUS - 1, `a GPU index from 0 to ${MAX_GPUS - 1}`), 'a list of GPU indices, e.g. [0, 1]'),
+          v.maxLength(MAX_GPUS, `a list of at most ${MAX_GPUS} GPU indices`),
+          v.check((gpus) => new Set(gpus).size === gpus.length, 'a list of distinct GPU indices (each GPU once)'),
+        ),
+      ),
+      policy: v.optional(v.picklist(RUN_POLICY_NAMES, `one of ${RUN_POLICY_NAMES.join(', ')}`)),
+      totalUnits: v.optional(v.pipe(v.number('a number of progress units > 0'), v.finite('a number of progress units > 0'), v.gtValue(0, 'a number of progress units > 0'), v.maxValue(1e15, 'at most 1e15 progress units'))),
+      workload: v.optional(text('a workload key of 1 to 200 characters', { minLength: 1, maxLength: 200 })),
+    },
+    'an object {command, args, budgetPct, …}',
+  ),
+  v.forward(
+    v.check((p) => (p.pid === undefined) !== (p.command.trim() === ''), 'a program to run, e.g. "python" — or empty with pid, to attach to a running process (not both)'),
+    ['command'],
+  ),
+);
 
 export interface StartRunResult {
   runId: string;
@@ -293,6 +356,11 @@ export interface RecentRunsParams {
   limit?: number;
 }
 
+const recentRunsParams: ParamsSchema<RecentRunsParams> = v.nullish(
+  v.strictObject({ limit: v.optional(integerIn(1, 1000, 'a whole number from 1 to 1000')) }, 'an object {limit?}'),
+  {},
+);
+
 /** A run from the history database. Energy in J, carbon in g, times epoch ms. */
 export interface RecentRun {
   id: string;
@@ -319,9 +387,31 @@ export type RunExportFormat = 'codecarbon' | 'json';
 export interface ExportRunParams {
   runId: string;
   format: RunExportFormat;
-  /** Absolute path the agent writes (on the agent's machine). */
+  /** Absolute path the agent writes (on the agent's machine). Never through a symbolic link. */
   outFile: string;
+  /**
+   * Replace an existing file (the user confirmed it, e.g. in a save dialog). Without it an existing
+   * JSON file is refused; a CodeCarbon CSV with the same header is appended to either way.
+   */
+  overwrite?: boolean;
 }
+
+/** Run ids the agent makes are short (`run-…`); anything longer is not one. */
+const runId = text('a run id (chase/recentRuns lists them)', { minLength: 1, maxLength: 200 });
+const exportRunParams: ParamsSchema<ExportRunParams> = v.strictObject(
+  {
+    runId,
+    format: v.picklist(['codecarbon', 'json'], '"codecarbon" or "json"'),
+    outFile: absolutePath('an absolute file path on the agent\'s machine'),
+    overwrite: v.optional(v.boolean('true or false')),
+  },
+  'an object {runId, format, outFile, overwrite?}',
+);
+
+export interface StopRunParams {
+  runId: string;
+}
+const stopRunParams: ParamsSchema<StopRunParams> = v.strictObject({ runId }, 'an object {runId}');
 
 export interface ExportRunResult {
   outFile: string;
@@ -343,6 +433,17 @@ export interface EnergyBetweenParams {
   fromMs: number;
   toMs: number;
 }
+
+/** Longest interval one energyBetween may ask about (the agent keeps one day of samples anyway). */
+export const MAX_ENERGY_RANGE_MS = 31 * DAY_MS;
+/** Epoch ms of 2100-01-01: later times are a unit mistake (µs, ns), not a notebook cell. */
+const MAX_EPOCH_MS = 4_102_444_800_000;
+const epochMs = numberIn(0, MAX_EPOCH_MS, 'a time in epoch milliseconds (1970 to 2100)');
+const energyBetweenParams: ParamsSchema<EnergyBetweenParams> = v.pipe(
+  v.strictObject({ fromMs: epochMs, toMs: epochMs }, 'an object {fromMs, toMs}'),
+  v.forward(v.check((p) => p.toMs > p.fromMs, 'later than fromMs'), ['toMs']),
+  v.forward(v.check((p) => p.toMs - p.fromMs <= MAX_ENERGY_RANGE_MS, `at most ${MAX_ENERGY_RANGE_MS / DAY_MS} days after fromMs`), ['toMs']),
+);
 
 export interface EnergyBetweenResult {
   /** Energy of all GPUs the agent sees, J. */
@@ -369,49 +470,54 @@ export const AgentErrorCodes = {
   unknownRun: 3005,
   /** The run history cannot be read (none yet, locked, newer schema); the message says what to do. */
   historyUnavailable: 3006,
-  /** An export could not be written (unknown run, file not writable). */
+  /** An export could not be written (the file exists, is a symbolic link, a device or a pipe, or is not writable). */
   exportFailed: 3007,
+  /** GPU control did not start in this agent; the agent log says why. */
+  gpuUnavailable: 3008,
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCodes)[keyof typeof AgentErrorCodes];
 
-/** Method names and their direction. `RequestMethod<P, R>` ties a name to its types. */
+/**
+ * Method names and their direction. `RequestMethod<P, R>` ties a name to its types and to the schema
+ * of its parameters (the agent registers handlers through it, so the compiler checks both sides).
+ */
 export interface RequestMethod<P, R> {
   readonly method: string;
-  readonly _params?: P;
+  readonly params: ParamsSchema<P>;
   readonly _result?: R;
 }
 export interface NotificationMethod<P> {
   readonly method: string;
   readonly _params?: P;
 }
-const request = <P, R>(method: string): RequestMethod<P, R> => ({ method });
+const request = <P, R>(method: string, params: ParamsSchema<P>): RequestMethod<P, R> => ({ method, params });
 const notification = <P>(method: string): NotificationMethod<P> => ({ method });
 
 export const Methods = {
   /** extension → agent: the agent's version and process. */
-  agentInfo: request<void, AgentInfo>('chase/agentInfo'),
+  agentInfo: request<void, AgentInfo>('chase/agentInfo', noParams),
   /** extension → agent: the current carbon status (also pushed by `carbonStatusChanged`). */
-  carbonStatus: request<void, CarbonStatus>('chase/carbonStatus'),
+  carbonStatus: request<void, CarbonStatus>('chase/carbonStatus', noParams),
   /** extension → agent: actual intensity of the last hours and the expected intensity of the next. */
-  intensitySeries: request<IntensitySeriesParams, IntensitySeriesResult>('chase/intensitySeries'),
+  intensitySeries: request<IntensitySeriesParams, IntensitySeriesResult>('chase/intensitySeries', intensitySeriesParams),
   /** extension → agent: the GPUs, their limits and whether Chase may control them. */
-  gpus: request<void, GpusResult>('chase/gpus'),
-  /** extension → agent: new settings; answers with the status under them (or an invalidSettings error). */
-  configure: request<AgentSettings, Configured>('chase/configure'),
+  gpus: request<void, GpusResult>('chase/gpus', noParams),
+  /** extension → agent: new settings; answers with the status under them (or InvalidParams naming the setting). */
+  configure: request<AgentSettings, Configured>('chase/configure', agentSettings),
   /** extension → agent: processes running on the GPUs (to pick a notebook kernel to control). */
-  gpuProcesses: request<void, GpuProcess[]>('chase/gpuProcesses'),
+  gpuProcesses: request<void, GpuProcess[]>('chase/gpuProcesses', noParams),
   /** extension → agent: energy and carbon of the GPUs in a past interval (notebook cells). */
-  energyBetween: request<EnergyBetweenParams, EnergyBetweenResult>('chase/energyBetween'),
+  energyBetween: request<EnergyBetweenParams, EnergyBetweenResult>('chase/energyBetween', energyBetweenParams),
   /** extension → agent: launch a training command under carbon-aware control. */
-  startRun: request<StartRunParams, StartRunResult>('chase/startRun'),
+  startRun: request<StartRunParams, StartRunResult>('chase/startRun', startRunParams),
   /** extension → agent: stop a run's process (SIGTERM, then SIGKILL); its GPUs are restored. */
-  stopRun: request<{ runId: string }, void>('chase/stopRun'),
+  stopRun: request<StopRunParams, void>('chase/stopRun', stopRunParams),
   /** extension → agent: live runs. */
-  runs: request<void, RunSummary[]>('chase/runs'),
+  runs: request<void, RunSummary[]>('chase/runs', noParams),
   /** extension → agent: runs from the history database, newest first. */
-  recentRuns: request<RecentRunsParams, RecentRunsResult>('chase/recentRuns'),
+  recentRuns: request<RecentRunsParams, RecentRunsResult>('chase/recentRuns', recentRunsParams),
   /** extension → agent: the agent writes one run from its history to a file (CodeCarbon CSV or JSON). */
-  exportRun: request<ExportRunParams, ExportRunResult>('chase/exportRun'),
+  exportRun: request<ExportRunParams, ExportRunResult>('chase/exportRun', exportRunParams),
   /** agent → extension: a run's process wrote output. */
   runOutput: notification<RunOutput>('chase/runOutput'),
   /** agent → extension: a run's accounting changed (every few seconds) or it ended (state finished/failed). */

@@ -14,7 +14,7 @@ import { AgentErrorCodes } from '../protocol/messages';
 import { createProvider } from '../carbon/index';
 import { CarbonSourceError, type CarbonProvider, type CarbonReading } from '../carbon/provider';
 import { RunCarbon } from '../runs/runCarbon';
-import { createLogger, describeError } from '../log';
+import { createLogger, describeError, userMessage } from '../log';
 import { LEVEL_WINDOW_DAYS, levelsFrom, trendOf } from '../carbon/levels';
 import type { ForecastPoint, IntensityLevels, IntensityTrend } from '../protocol/messages';
 import { createForecaster } from '../forecast/index';
@@ -22,7 +22,6 @@ import type { Forecaster } from '../forecast/types';
 import { DAY_MS, HOUR_MS } from '../protocol/units';
 
 const MODEL_HISTORY_DAYS = 56;
-const MAX_SERIES_HOURS = 24 * 14;
 
 export interface CarbonMonitorDeps {
   /** Wall clock, epoch ms. */
@@ -83,10 +82,9 @@ export class CarbonMonitor {
     this.setStatus({ state: 'error', code: AgentErrorCodes.invalidSettings, message });
   }
 
-  async series(params: IntensitySeriesParams): Promise<IntensitySeriesResult> {
+  /** `params` were checked against the method's schema (0 to MAX_SERIES_HOURS each way). */
+  async series({ pastHours, futureHours }: IntensitySeriesParams): Promise<IntensitySeriesResult> {
     const provider = this.requireProvider();
-    const pastHours = clampHours(params.pastHours);
-    const futureHours = clampHours(params.futureHours);
     const nowMs = this.providerNow(provider);
     const actual = await provider.history(nowMs - pastHours * HOUR_MS, nowMs + 1);
     const nextPeriodMs = Math.floor(nowMs / provider.periodMs) * provider.periodMs + provider.periodMs;
@@ -162,7 +160,7 @@ export class CarbonMonitor {
       this.log.warn(`refresh failed: ${describeError(e)}`);
       const last = this.lastReading;
       if (last && this.current.state === 'ok') {
-        this.setStatus({ ...this.current, stale: true, staleReason: `last reading kept: ${describeError(e)}` });
+        this.setStatus({ ...this.current, stale: true, staleReason: `last reading kept: ${userMessage(e, 'the carbon source')}` });
       } else {
         this.setStatus(errorStatus(e, provider));
       }
@@ -222,10 +220,6 @@ export class CarbonMonitor {
   }
 }
 
-function clampHours(h: number): number {
-  return Number.isFinite(h) ? Math.min(Math.max(0, h), MAX_SERIES_HOURS) : 0;
-}
-
 export function errorStatus(e: unknown, provider?: CarbonProvider): CarbonStatus {
   const code =
     e instanceof CarbonSourceError
@@ -235,7 +229,7 @@ export function errorStatus(e: unknown, provider?: CarbonProvider): CarbonStatus
           ? AgentErrorCodes.unknownZone
           : AgentErrorCodes.carbonSourceUnavailable
       : AgentErrorCodes.carbonSourceUnavailable;
-  return { state: 'error', code, message: describeError(e), ...(provider ? { source: provider.info } : {}) };
+  return { state: 'error', code, message: userMessage(e, 'the carbon source'), ...(provider ? { source: provider.info } : {}) };
 }
 
 function sameStatus(a: CarbonStatus, b: CarbonStatus): boolean {

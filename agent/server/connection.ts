@@ -3,35 +3,28 @@
  * a class that is tested without a connection (CarbonMonitor, …). Custom methods only; the agent
  * declares no LSP capabilities, so the editor sends it no documents.
  */
-import { createConnection, ResponseError, type Connection, type InitializeParams } from 'vscode-languageserver/node';
-import {
-  Methods,
-  AgentErrorCodes,
-  type AgentInfo,
-  type AgentInitializationOptions,
-  type AgentSettings,
-  type CarbonStatus,
-  type Configured,
-  type IntensitySeriesParams,
-  type IntensitySeriesResult,
-} from '../protocol/messages';
+import { createConnection, type Connection, type InitializeParams } from 'vscode-languageserver/node';
+import { Methods, type AgentInfo, type AgentInitializationOptions, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesResult } from '../protocol/messages';
 import { CarbonMonitor } from './carbonMonitor';
-import { validateSettings } from './settings';
+import { validateSettings } from '../protocol/settings';
+import { onRequest } from './rpc';
+import { CarbonSourceError } from '../carbon/provider';
+import { ExportError, GpuUnavailableError, HistoryUnavailableError, UnknownRunError } from '../errors';
 import { agentVersion } from '../version';
-import { createLogger, describeError } from '../log';
+import { createLogger, describeError, isInternalError } from '../log';
 import { startGpuControl, type GpuControlHandle } from '../gpu/index';
-import type { GpuStatus, GpusResult, RunSummary, StartRunParams, StartRunResult } from '../protocol/messages';
+import type { GpuStatus, GpusResult, RunSummary, StartRunResult } from '../protocol/messages';
 import { gpuProcesses, RunManager } from './runManager';
 import { EnergyTimeline } from './energyTimeline';
 import { RunCarbon } from '../runs/runCarbon';
-import type { EnergyBetweenParams, EnergyBetweenResult, GpuProcess } from '../protocol/messages';
+import type { EnergyBetweenResult, GpuProcess } from '../protocol/messages';
 import { Telemetry } from './telemetry';
 import { HistoryReader, HistoryStore } from '../store/history';
 import { writeRunExport } from '../store/export';
 import type { RunRecord } from '../store/types';
-import type { ExportRunParams, ExportRunResult, RecentRun, RecentRunsParams, RecentRunsResult } from '../protocol/messages';
+import type { ExportRunResult, RecentRun, RecentRunsResult } from '../protocol/messages';
 import { existsSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { defaultHistoryPath } from '../store/paths';
 
 const log = createLogger('agent');
@@ -127,7 +120,7 @@ export function startServer(connection: Connection = createConnection(), shared:
     void telemetry.configure(checked.metrics);
   });
 
-  connection.onRequest(Methods.agentInfo.method, (): AgentInfo => ({
+  onRequest(connection, Methods.agentInfo, (): AgentInfo => ({
     version: agentVersion,
     pid: process.pid,
     nodeVersion: process.version,
@@ -135,18 +128,16 @@ export function startServer(connection: Connection = createConnection(), shared:
     ...(telemetry.url ? { metricsUrl: telemetry.url } : {}),
     ...(telemetry.notes.length > 0 ? { notes: telemetry.notes } : {}),
   }));
-  connection.onRequest(Methods.carbonStatus.method, (): CarbonStatus => monitor.status);
-  connection.onRequest(Methods.configure.method, async (params: unknown): Promise<Configured> => {
-    const checked = validateSettings(params);
-    if (typeof checked === 'string') throw new ResponseError(AgentErrorCodes.invalidSettings, checked);
-    await telemetry.configure(checked.metrics);
-    return { status: await monitor.configure(checked) };
+  onRequest(connection, Methods.carbonStatus, (): CarbonStatus => monitor.status);
+  onRequest(connection, Methods.configure, async (settings): Promise<Configured> => {
+    await telemetry.configure(settings.metrics);
+    return { status: await monitor.configure(settings) };
   });
-  connection.onRequest(Methods.intensitySeries.method, async (params: IntensitySeriesParams): Promise<IntensitySeriesResult> => {
+  onRequest(connection, Methods.intensitySeries, async (params): Promise<IntensitySeriesResult> => {
     try {
-      return await monitor.series(params ?? { pastHours: 48, futureHours: 24 });
+      return await monitor.series(params);
     } catch (e) {
-      throw new ResponseError(AgentErrorCodes.carbonSourceUnavailable, describeError(e));
+      throw e instanceof CarbonSourceError || isInternalError(e) ? e : new CarbonSourceError(describeError(e), 'unavailable');
     }
   });
 
@@ -161,80 +152,54 @@ export function startServer(connection: Connection = createConnection(), shared:
     history: historyStore,
   });
   liveRuns = () => runs.liveCount;
-  connection.onRequest(Methods.startRun.method, async (params: StartRunParams): Promise<StartRunResult> => {
-    try {
-      const started = await runs.start(params);
-      telemetry.runStarted();
-      return started;
-    } catch (e) {
-      throw new ResponseError(AgentErrorCodes.runRefused, describeError(e));
-    }
+  onRequest(connection, Methods.startRun, async (params): Promise<StartRunResult> => {
+    const started = await runs.start(params);
+    telemetry.runStarted();
+    return started;
   });
-  connection.onRequest(Methods.stopRun.method, (params: { runId: string }): void => {
-    if (!runs.stop(params?.runId)) throw new ResponseError(AgentErrorCodes.unknownRun, `No live run "${String(params?.runId)}".`);
+  onRequest(connection, Methods.stopRun, ({ runId }): void => {
+    if (!runs.stop(runId)) throw new UnknownRunError(`No live run "${runId}" (chase/runs lists the live ones).`);
   });
-  connection.onRequest(Methods.runs.method, (): RunSummary[] => runs.list());
+  onRequest(connection, Methods.runs, (): RunSummary[] => runs.list());
 
   /** Reads through the agent's own store when open, else a read-only reader on the same file. */
   const withHistory = <T>(fn: (reader: HistoryReader) => T): T => {
-    if (process.env.CHASE_HISTORY === 'off') throw new ResponseError(AgentErrorCodes.historyUnavailable, 'Run history is off in this agent (CHASE_HISTORY=off); start it without that variable to record runs.');
+    if (process.env.CHASE_HISTORY === 'off') throw new HistoryUnavailableError('Run history is off in this agent (CHASE_HISTORY=off); start it without that variable to record runs.');
     const store = historyOpened ? history : undefined;
-    let reader: HistoryReader;
-    try {
-      reader = store ?? HistoryReader.open({ path: defaultHistoryPath() });
-    } catch (e) {
-      const msg = describeError(e);
-      throw new ResponseError(AgentErrorCodes.historyUnavailable, /no run history/.test(msg) ? `No runs recorded yet: ${msg}. Run a training script through Chase first (the "chase" task).` : `The run history cannot be read: ${msg}`);
-    }
+    const reader = store ?? HistoryReader.open({ path: defaultHistoryPath() });
     try {
       return fn(reader);
     } finally {
       if (reader !== store) reader.close();
     }
   };
-  connection.onRequest(Methods.recentRuns.method, (params: RecentRunsParams | undefined): RecentRunsResult => {
-    const limit = typeof params?.limit === 'number' && params.limit > 0 ? Math.min(1000, Math.floor(params.limit)) : 50;
-    return withHistory((reader) => {
-      try {
-        return { runs: reader.listRuns({ limit }).map(recentRun), dbPath: reader.path };
-      } catch (e) {
-        throw new ResponseError(AgentErrorCodes.historyUnavailable, `The run history cannot be read: ${describeError(e)}`);
-      }
-    });
-  });
-  connection.onRequest(Methods.exportRun.method, (params: ExportRunParams): ExportRunResult => {
-    const { runId, format, outFile } = (params ?? {}) as Partial<ExportRunParams>;
-    if (typeof runId !== 'string' || runId === '') throw new ResponseError(AgentErrorCodes.exportFailed, 'exportRun needs a runId (chase/recentRuns lists them).');
-    if (format !== 'codecarbon' && format !== 'json') throw new ResponseError(AgentErrorCodes.exportFailed, `exportRun format must be "codecarbon" or "json" (got ${JSON.stringify(format)}).`);
-    if (typeof outFile !== 'string' || !isAbsolute(outFile)) throw new ResponseError(AgentErrorCodes.exportFailed, `exportRun needs an absolute outFile path (got ${JSON.stringify(outFile)}).`);
+  onRequest(connection, Methods.recentRuns, ({ limit = 50 }): RecentRunsResult => withHistory((reader) => ({ runs: reader.listRuns({ limit }).map(recentRun), dbPath: reader.path })));
+  onRequest(connection, Methods.exportRun, ({ runId, format, outFile, overwrite = false }): ExportRunResult => {
     // from the agent's own store when it has one open (no second connection to the same file);
     // what it still has queued (samples, readings, decisions) goes in first
     return withHistory((reader) => {
       if (reader instanceof HistoryStore) reader.flush();
-      if (!reader.getRun(runId)) throw new ResponseError(AgentErrorCodes.unknownRun, `No run "${runId}" in the history at ${reader.path}.`);
-      if (!existsSync(resolve(outFile, '..'))) throw new ResponseError(AgentErrorCodes.exportFailed, `The folder of ${outFile} does not exist; choose another file.`);
-      try {
-        return { outFile, ...writeRunExport(reader, { runId, format, outFile }) };
-      } catch (e) {
-        const msg = describeError(e);
-        throw new ResponseError(/locked/.test(msg) ? AgentErrorCodes.historyUnavailable : AgentErrorCodes.exportFailed, `Export of run ${runId} failed: ${msg}`);
-      }
+      if (!reader.getRun(runId)) throw new UnknownRunError(`No run "${runId}" in the history at ${reader.path} (chase/recentRuns lists them).`);
+      if (!existsSync(resolve(outFile, '..'))) throw new ExportError(`The folder of ${outFile} does not exist; choose another file.`);
+      return { outFile, ...writeRunExport(reader, { runId, format, outFile, overwrite }) };
     });
   });
 
-  connection.onRequest(Methods.energyBetween.method, async (p: EnergyBetweenParams): Promise<EnergyBetweenResult> => {
+  onRequest(connection, Methods.energyBetween, async (p): Promise<EnergyBetweenResult> => {
     const g = await gpuControl;
-    if (!g) throw new ResponseError(AgentErrorCodes.carbonSourceUnavailable, 'GPU control failed to start; see the agent log.');
-    if (!(Number.isFinite(p?.fromMs) && Number.isFinite(p?.toMs) && p.toMs > p.fromMs)) throw new ResponseError(AgentErrorCodes.invalidSettings, 'energyBetween needs fromMs < toMs (epoch ms).');
-    return { ...timeline.query(p.fromMs, p.toMs, await intensityLookup(monitor, p)), gpuCount: timeline.gpuCount || g.visibility.devices.length, simulated: g.backend.simulated };
+    if (!g) throw new GpuUnavailableError('GPU control failed to start; see the agent log.');
+    // intensities only for the part the samples cover (at most a day): the source is never asked for more
+    const covered = timeline.covered(p.fromMs, p.toMs);
+    const intensityAt = covered ? await intensityLookup(monitor, covered.fromMs, covered.toMs) : () => undefined;
+    return { ...timeline.query(p.fromMs, p.toMs, intensityAt), gpuCount: timeline.gpuCount || g.visibility.devices.length, simulated: g.backend.simulated };
   });
 
-  connection.onRequest(Methods.gpuProcesses.method, async (): Promise<GpuProcess[]> => {
+  onRequest(connection, Methods.gpuProcesses, async (): Promise<GpuProcess[]> => {
     const g = await gpuControl;
     return g ? gpuProcesses(g) : [];
   });
 
-  connection.onRequest(Methods.gpus.method, async (): Promise<GpusResult> => {
+  onRequest(connection, Methods.gpus, async (): Promise<GpusResult> => {
     const gpu = await gpuControl;
     if (!gpu) return { gpus: [], notes: ['GPU control failed to start; see the agent log.'] };
     return { gpus: await Promise.all(gpu.visibility.devices.map((d) => gpuStatus(gpu, d.index))), notes: gpu.notes };
@@ -290,12 +255,12 @@ async function gpuStatus(gpu: GpuControlHandle, index: number): Promise<GpuStatu
 }
 
 /** Intensity by wall time over an interval: the source's history (in its own clock), else the current reading. */
-async function intensityLookup(monitor: CarbonMonitor, p: EnergyBetweenParams): Promise<(t: number) => number | undefined> {
+async function intensityLookup(monitor: CarbonMonitor, fromMs: number, toMs: number): Promise<(t: number) => number | undefined> {
   const provider = monitor.currentProvider;
   const current = monitor.status.state === 'ok' ? monitor.status.intensityGPerKwh : undefined;
   if (!provider) return () => current;
   const clock = new RunCarbon(provider);
-  const points = await provider.history(clock.periodStart(clock.virtualNow(p.fromMs)), clock.virtualNow(p.toMs) + clock.periodMs).catch(() => []);
+  const points = await provider.history(clock.periodStart(clock.virtualNow(fromMs)), clock.virtualNow(toMs) + clock.periodMs).catch(() => []);
   const byPeriod = new Map(points.map((x) => [x.timestampMs, x.intensityGPerKwh]));
   return (t) => byPeriod.get(clock.periodStart(clock.virtualNow(t))) ?? current;
 }

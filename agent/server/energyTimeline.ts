@@ -69,6 +69,14 @@ export class EnergyTimeline {
     while (this.samples.length > 2 && this.samples[0].atMs < atMs - KEEP_MS) this.samples.shift();
   }
 
+  /** The part of [fromMs, toMs] the samples cover, if any. */
+  covered(fromMs: number, toMs: number): { fromMs: number; toMs: number } | undefined {
+    if (this.samples.length === 0) return undefined;
+    const lo = Math.max(fromMs, this.samples[0].atMs);
+    const hi = Math.min(toMs, this.samples[this.samples.length - 1].atMs);
+    return hi > lo ? { fromMs: lo, toMs: hi } : undefined;
+  }
+
   query(fromMs: number, toMs: number, intensityAt: (t: number) => number | undefined): Omit<EnergyBetweenResult, 'gpuCount' | 'simulated'> {
     const r = energyBetween(this.samples, fromMs, toMs, intensityAt);
     return { energyJ: r.energyJ, carbonG: r.carbonG, coveredMs: r.coveredMs };

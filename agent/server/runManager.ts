@@ -3,7 +3,7 @@
  * keeps "a GPU belongs to at most one controlled run", forwards output and accounting to the client,
  * and records each run in the history database when one is open.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GpuProcess, RunOutput, RunSummary, StartRunParams, StartRunResult } from '../protocol/messages';
@@ -12,7 +12,7 @@ import type { CarbonProvider } from '../carbon/provider';
 import { Run } from '../runs/run';
 import { RunCarbon } from '../runs/runCarbon';
 import { ReporterServer } from '../runs/reporterServer';
-import { createLogger } from '../log';
+import { createLogger, userMessage } from '../log';
 import type { HistoryStore } from '../store/history';
 import { historyProfileStore } from '../runs/profileStore';
 import { processAlive } from '../process';
@@ -49,11 +49,10 @@ export class RunManager {
   }
 
   async start(p: StartRunParams): Promise<StartRunResult> {
+    // the shape and bounds of `p` were checked against the method's schema (protocol/messages.ts)
     const attach = p.pid !== undefined;
-    if (attach && !(Number.isInteger(p.pid) && p.pid! > 0)) throw new RunRefusedError(`pid must be a process id (got ${String(p.pid)}).`);
     if (attach && !processAlive(p.pid!)) throw new RunRefusedError(`No process with PID ${p.pid} is running on this host (the agent runs where the GPUs are).`);
-    if (!attach && (typeof p.command !== 'string' || p.command.trim() === '')) throw new RunRefusedError('A run needs a command, e.g. "python" with args ["train.py"], or the pid of a running process.');
-    if (!(p.budgetPct >= 0)) throw new RunRefusedError(`budgetPct must be ≥ 0 (got ${String(p.budgetPct)}).`);
+    if (p.cwd !== undefined && !isDirectory(p.cwd)) throw new RunRefusedError(`The working folder ${p.cwd} does not exist on the agent's machine; set "cwd" to a folder there.`);
     const gpu = await this.deps.gpu();
     if (!gpu) throw new RunRefusedError('GPU control is not available in this agent; see its log.');
     const provider = this.deps.carbon();
@@ -102,7 +101,12 @@ export class RunManager {
     const timer = setInterval(() => this.deps.onUpdate(run.summary), UPDATE_EVERY_MS);
     this.live.set(id, { run, timer, scratch });
     this.record('start', run.summary, provider);
-    void run.start().then((summary) => this.finish(id, summary, provider));
+    void run.finished.then((summary) => this.finish(id, summary, provider));
+    // a run whose start throws must not take the agent down (an unhandled rejection ends Node): it is stopped and ends
+    run.start().catch((e: unknown) => {
+      this.log.error(`run ${id} failed: ${userMessage(e, 'chase/startRun')}`);
+      run.stop();
+    });
     const advise = run.summary.advise;
     return { runId: id, gpuUuids: uuids, simulated: gpu.backend.simulated, ...(advise ? { advise } : {}) };
   }
@@ -151,6 +155,14 @@ export class RunManager {
     for (const l of this.live.values()) l.run.stop(1000);
     await Promise.all([...this.live.values()].map((l) => l.run.finished));
     await this.reporter?.stop();
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
 

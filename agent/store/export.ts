@@ -11,8 +11,10 @@
  * `FileOutput` wrote, alone and around Chase's files; the export tests compare Chase with them).
  */
 import { cpus, platform, release, totalmem } from 'node:os';
-import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { appendToRegularFile, FileRefusedError, writeFileSafely } from '../files';
+import { ExportError } from '../errors';
 import { gramsToKg, joulesToKwh } from './accounting';
 import { HistoryReader } from './history';
 import type { DecisionRecord, IntensityRecord, RunRecord, StoredGpuSample } from './types';
@@ -163,24 +165,37 @@ export function codeCarbonBackupPath(file: string): string {
  * - other columns: rename the file to CodeCarbon's backup name (`emissions.csv.bak`, …) and start a
  *   new one, so neither tool's rows are lost and the next CodeCarbon run appends to the new file.
  * Appended lines follow the file's own column order (CodeCarbon writes its order regardless).
+ * Never through a symbolic link, never to a device or pipe (files.ts).
  */
 export function writeCodeCarbonFile(file: string, rows: readonly CodeCarbonRow[]): CodeCarbonWrite {
-  const existing = existsSync(file) && statSync(file).size > 0 ? readFileSync(file, 'utf8') : undefined;
-  let backupFile: string | undefined;
-  if (existing !== undefined) {
-    const header = splitCsvLine(existing.split(/\r?\n/, 1)[0]);
-    const sameColumns = [...header].sort().join(',') === [...CODECARBON_COLUMNS].sort().join(',');
-    if (sameColumns) {
+  return exportFile(() => {
+    const r = appendToRegularFile(file, (existing) => {
+      if (existing.size === 0) return undefined;
+      const header = splitCsvLine(existing.firstLine);
+      if ([...header].sort().join(',') !== [...CODECARBON_COLUMNS].sort().join(',')) return undefined;
       const columns = header as CodeCarbonColumn[];
-      const lead = existing.endsWith('\n') ? '' : '\n';
-      appendFileSync(file, lead + rows.map((r) => csvLine(r, columns) + '\n').join(''));
-      return { written: 'appended' };
+      return (existing.endsWithNewline ? '' : '\n') + rows.map((row) => csvLine(row, columns) + '\n').join('');
+    });
+    if (r.appended) return { written: 'appended' };
+    let backupFile: string | undefined;
+    if (r.existing && r.existing.size > 0) {
+      backupFile = codeCarbonBackupPath(file);
+      renameSync(file, backupFile);
     }
-    backupFile = codeCarbonBackupPath(file);
-    renameSync(file, backupFile);
+    // an empty file is replaced; a moved-aside one is gone; otherwise nothing is there
+    writeFileSafely(file, codeCarbonCsv(rows), { overwrite: r.existing?.size === 0, overwriteHint: 'try again' });
+    return { written: 'created', ...(backupFile ? { backupFile } : {}) };
+  });
+}
+
+/** File problems (refused, or the system's: EACCES, ENOSPC…) as an ExportError: the export is what failed. */
+function exportFile<T>(write: () => T): T {
+  try {
+    return write();
+  } catch (e) {
+    if (e instanceof FileRefusedError || (e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string')) throw new ExportError(`export not written: ${e.message}`);
+    throw e;
   }
-  writeFileSync(file, codeCarbonCsv(rows));
-  return { written: 'created', ...(backupFile ? { backupFile } : {}) };
 }
 
 export interface RunExport {
@@ -227,15 +242,29 @@ export function exportRunCodeCarbon(reader: HistoryReader, runId: string, o: Cod
   return codeCarbonRow(run, { gpuNames, ...o });
 }
 
+export interface RunExportTarget {
+  runId: string;
+  format: 'codecarbon' | 'json';
+  outFile: string;
+  /** Replace an existing JSON file (the user said so); otherwise it is refused with `overwriteHint`. */
+  overwrite?: boolean;
+  overwriteHint?: string;
+}
+
 /** Writes one run's export from an open history (the agent's own store, or a reader). */
-export function writeRunExport(reader: HistoryReader, o: { runId: string; format: 'codecarbon' | 'json'; outFile: string }): CodeCarbonWrite {
+export function writeRunExport(reader: HistoryReader, o: RunExportTarget): CodeCarbonWrite {
   if (o.format === 'codecarbon') return writeCodeCarbonFile(o.outFile, [exportRunCodeCarbon(reader, o.runId)]);
-  writeFileSync(o.outFile, JSON.stringify(exportRunJson(reader, o.runId), null, 2) + '\n');
+  writeJsonExport(o.outFile, exportRunJson(reader, o.runId), o);
   return { written: 'created' };
 }
 
+/** A JSON export, written safely: no overwriting unless asked, never through a link. */
+export function writeJsonExport(outFile: string, data: RunExport, o: { overwrite?: boolean; overwriteHint?: string }): void {
+  exportFile(() => writeFileSafely(outFile, JSON.stringify(data, null, 2) + '\n', { overwrite: o.overwrite ?? false, overwriteHint: o.overwriteHint ?? 'confirm replacing it (overwrite: true)' }));
+}
+
 /** The same from a database file: opens the history read-only, writes the export, closes. */
-export function exportRunToFile(o: { dbPath: string; runId: string; format: 'codecarbon' | 'json'; outFile: string }): CodeCarbonWrite {
+export function exportRunToFile(o: RunExportTarget & { dbPath: string }): CodeCarbonWrite {
   const reader = HistoryReader.open({ path: o.dbPath });
   try {
     return writeRunExport(reader, o);

@@ -16,6 +16,7 @@ import { journalOf, liveProcesses } from './journal';
 import { applyRetention, defaultRetention, fileSizeBytes, validateRetention, type RetentionPolicy, type RetentionReport } from './retention';
 import { FutureSchemaError, migrate, SCHEMA_VERSION } from './schema';
 import { BusyError, SqliteDb, type Row } from './sqlite';
+import { HistoryUnavailableError } from '../errors';
 import type { DecisionRecord, GpuRecord, GpuSampleRecord, IntensityRecord, ProfileRecord, RunRecord, RunUpdate, StoredGpuSample } from './types';
 
 const num = (v: SQLiteValue | undefined): number | undefined => (v === null || v === undefined ? undefined : Number(v));
@@ -61,15 +62,15 @@ export class HistoryReader {
   /** Opens an existing database for reading; throws a user-facing error when there is none. */
   static open(o: ReaderOptions): HistoryReader {
     const path = resolve(o.path);
-    if (!existsSync(path)) throw new Error(`no run history at ${path} (the agent creates it on its first run; use --db FILE or CHASE_STATE_DIR to point elsewhere)`);
+    if (!existsSync(path)) throw new HistoryUnavailableError(`No runs recorded yet: no run history at ${path} (the agent creates it on its first run: run a training script through Chase, the "chase" task; or use --db FILE or CHASE_STATE_DIR to point elsewhere)`);
     const db = new SqliteDb(path, { readOnly: true, mustExist: true, busyTimeoutMs: o.busyTimeoutMs, staleLockMs: o.staleLockMs, log: o.log });
     try {
       const v = Number(db.pragma('user_version'));
       if (v > SCHEMA_VERSION) throw new FutureSchemaError(v, SCHEMA_VERSION);
-      if (v < SCHEMA_VERSION) throw new Error(`the history at ${path} has schema version ${v}; start the agent once to upgrade it to ${SCHEMA_VERSION}`);
+      if (v < SCHEMA_VERSION) throw new HistoryUnavailableError(`the history at ${path} has schema version ${v}; start the agent once to upgrade it to ${SCHEMA_VERSION}`);
     } catch (e) {
       db.close();
-      if (e instanceof FutureSchemaError) throw new Error(`the history at ${path} was written by a newer Chase (schema ${e.found} > ${e.known}); update chase-agent to read it`);
+      if (e instanceof FutureSchemaError) throw new HistoryUnavailableError(`the history at ${path} was written by a newer Chase (schema ${e.found} > ${e.known}); update chase-agent to read it`);
       throw e;
     }
     return new HistoryReader(db);
@@ -450,9 +451,27 @@ export class HistoryStore extends HistoryReader {
     this.updateRun(id, u);
   }
 
-  /** Runs left "running" by an agent that died become "interrupted" (call once at start-up). */
+  /**
+   * Runs left "running" by an agent that died become "interrupted" (call once at start-up). Their
+   * end is the last moment that agent was seen with them — its last sample of the run's GPUs or its
+   * last decision for the run, else the start — so that their listed duration stops growing.
+   */
   markInterruptedRuns(): number {
-    return this.db.run("UPDATE runs SET status = 'interrupted' WHERE status = 'running'").changes;
+    const left = this.db.all<{ id: string; start_ms: number; gpus: string | null }>("SELECT id, start_ms, gpus FROM runs WHERE status = 'running'");
+    if (left.length === 0) return 0;
+    this.db.transaction(() => {
+      for (const r of left) {
+        const uuids = JSON.parse(r.gpus ?? '[]') as string[];
+        const lastSample = uuids.length === 0 ? null : this.db.get<{ t: number | null }>(
+          `SELECT max(ts_ms) AS t FROM samples WHERE ts_ms >= ? AND gpu_id IN (SELECT id FROM gpus WHERE uuid IN (${uuids.map(() => '?').join(', ')}))`,
+          [r.start_ms, ...uuids],
+        )?.t;
+        const lastDecision = this.db.get<{ t: number | null }>('SELECT max(ts_ms) AS t FROM decisions WHERE run_id = ?', [r.id])?.t;
+        const endMs = Math.max(Number(r.start_ms), Number(lastSample ?? 0), Number(lastDecision ?? 0));
+        this.db.run("UPDATE runs SET status = 'interrupted', end_ms = ? WHERE id = ?", [endMs, r.id]);
+      }
+    });
+    return left.length;
   }
 
   saveProfile(points: ProfileRecord[]): void {

@@ -133,8 +133,8 @@ describe('agent JSON-RPC contract', () => {
     }
   });
 
-  it('configure with malformed settings is an invalidSettings error naming the setting', async () => {
-    const e = await expectRpcError(agent.rpc.sendRequest(Methods.configure.method, { carbon: { provider: 'replay', zone: 'GB', replaySpeed: 'fast' } }), AgentErrorCodes.invalidSettings);
+  it('configure with malformed settings is an InvalidParams error naming the setting', async () => {
+    const e = await expectRpcError(agent.rpc.sendRequest(Methods.configure.method, { carbon: { provider: 'replay', zone: 'GB', replaySpeed: 'fast' } }), ErrorCodes.InvalidParams);
     assert.match(e.message, /chase\.carbon\.replaySpeed/);
   });
 
@@ -237,7 +237,7 @@ describe('chase/energyBetween', () => {
       const status = await agent.rpc.sendRequest<CarbonStatus>(Methods.carbonStatus.method);
       assert.ok(status.state === 'ok');
       if (status.state === 'ok') assert.ok(Math.abs(r.carbonG - (r.energyJ / 3.6e6) * status.intensityGPerKwh) < 1e-6 * Math.max(1, r.carbonG) + 1e-9);
-      await expectRpcError(agent.rpc.sendRequest(Methods.energyBetween.method, { fromMs: 5, toMs: 1 }), AgentErrorCodes.invalidSettings);
+      await expectRpcError(agent.rpc.sendRequest(Methods.energyBetween.method, { fromMs: 5, toMs: 1 }), ErrorCodes.InvalidParams);
       assert.equal(await shutdown(agent), 0);
     } finally {
       if (agent.proc.exitCode === null) agent.proc.kill('SIGKILL');

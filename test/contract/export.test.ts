@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
-import { ResponseError } from 'vscode-jsonrpc/node';
+import { ErrorCodes, ResponseError } from 'vscode-jsonrpc/node';
 import { AgentErrorCodes, Methods, type ExportRunResult, type RecentRunsResult, type RunSummary, type StartRunResult } from '../../agent/protocol/messages';
 import { CODECARBON_COLUMNS } from '../../agent/store/export';
 import { HistoryReader } from '../../agent/store/history';
@@ -103,7 +103,7 @@ describe('run history over the wire', () => {
 
   it('bad requests: unknown run, relative path, unknown format', async () => {
     await assert.rejects(agent.rpc.sendRequest(Methods.exportRun.method, { runId: 'nope', format: 'json', outFile: join(out, 'x.json') }), (e: unknown) => e instanceof ResponseError && e.code === AgentErrorCodes.unknownRun);
-    await assert.rejects(agent.rpc.sendRequest(Methods.exportRun.method, { runId, format: 'json', outFile: 'x.json' }), (e: unknown) => e instanceof ResponseError && e.code === AgentErrorCodes.exportFailed && /absolute/.test(e.message));
+    await assert.rejects(agent.rpc.sendRequest(Methods.exportRun.method, { runId, format: 'json', outFile: 'x.json' }), (e: unknown) => e instanceof ResponseError && e.code === ErrorCodes.InvalidParams && /outFile must be an absolute file path/.test(e.message));
     await assert.rejects(agent.rpc.sendRequest(Methods.exportRun.method, { runId, format: 'xlsx', outFile: join(out, 'x') }), /codecarbon.*json/);
   });
 

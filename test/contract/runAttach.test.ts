@@ -66,6 +66,6 @@ describe('chase-agent run --pid', () => {
     assert.match(both.stderr, /either --pid PID .* or a command after --/);
     const bad = await runAgent([...fast, '--pid', 'abc']);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--pid must be a process id/);
+    assert.match(bad.stderr, /--pid must be a whole number ≥ 1/);
   });
 });

@@ -2,8 +2,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import { ResponseError } from 'vscode-jsonrpc/node';
+import { spawn, spawnSync } from 'node:child_process';
+import { ErrorCodes, ResponseError } from 'vscode-jsonrpc/node';
 import { Methods, AgentErrorCodes, type RunOutput, type RunSummary, type StartRunResult } from '../../agent/protocol/messages';
 import { initialize, repoRoot, shutdown, spawnAgent, type AgentUnderTest, waitForCarbon } from './agentProcess';
 
@@ -54,7 +54,7 @@ describe('chase/startRun', () => {
 
   it('bad input: unknown GPU, empty command, unknown run', async () => {
     await assert.rejects(agent.rpc.sendRequest(Methods.startRun.method, { command: 'python3', args: [], budgetPct: 2.5, gpus: [7] }), /GPU 7 is not visible/);
-    await assert.rejects(agent.rpc.sendRequest(Methods.startRun.method, { command: '', args: [], budgetPct: 2.5 }), /needs a command/);
+    await assert.rejects(agent.rpc.sendRequest(Methods.startRun.method, { command: '', args: [], budgetPct: 2.5 }), (e: unknown) => e instanceof ResponseError && e.code === ErrorCodes.InvalidParams && /command must be a program to run/.test(e.message));
     await assert.rejects(agent.rpc.sendRequest(Methods.stopRun.method, { runId: 'nope' }), (e: unknown) => e instanceof ResponseError && e.code === AgentErrorCodes.unknownRun);
   });
 
@@ -71,7 +71,8 @@ describe('chase/startRun', () => {
     assert.equal(end.pid, job.pid);
     assert.equal(end.progressSource, 'gpu-proxy');
     assert.ok(end.energyJ > 0);
-    await assert.rejects(agent.rpc.sendRequest(Methods.startRun.method, { command: '', args: [], pid: 2 ** 22 + 12345, budgetPct: 2.5 }), /No process with PID/);
+    const gone = spawnSync('true').pid; // a PID that was alive a moment ago and is not now
+    await assert.rejects(agent.rpc.sendRequest(Methods.startRun.method, { command: '', args: [], pid: gone, budgetPct: 2.5 }), /No process with PID/);
   });
 
   it('shuts down cleanly', async () => {

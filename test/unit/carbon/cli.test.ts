@@ -97,7 +97,7 @@ describe('chase-agent carbon', () => {
     assert.throws(() => parseCarbonArgs(['--lat', '1']), /--lat and --lon go together/);
     assert.throws(() => parseCarbonArgs(['--bogus', '1']), /unknown option --bogus/);
     assert.throws(() => parseCarbonArgs(['--zone']), /needs a value/);
-    assert.throws(() => parseCarbonArgs(['--hours', '500']), /between 0 and 72/);
+    assert.throws(() => parseCarbonArgs(['--hours', '500']), /--hours must be a number ≥ 0 and ≤ 72/);
     assert.equal(parseCarbonArgs(['--provider', 'watttime']).settings.zone, 'CAISO_NORTH');
     assert.deepEqual(parseCarbonArgs(['--provider', 'uk-neso', '--postcode', 'RG10']).settings.ukPostcode, 'RG10');
   });

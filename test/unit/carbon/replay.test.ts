@@ -9,12 +9,15 @@ import { ReplayProvider } from '../../../agent/carbon/replay';
 
 const H = 3_600_000;
 
-/** A synthetic year: the value of each hour is its index, so the mapping is visible. */
+/**
+ * A synthetic year: the value of each hour is its index / 10, so the mapping is visible and the
+ * values stay within the 0–3000 g/kWh a trace may hold.
+ */
 function yearCsv(year: number, stepMs = H): string {
   const start = Date.UTC(year, 0, 1);
   const end = Date.UTC(year + 1, 0, 1);
   const rows = ['timestamp,intensity'];
-  for (let t = start, i = 0; t < end; t += stepMs, i++) rows.push(`${new Date(t).toISOString()},${i}`);
+  for (let t = start, i = 0; t < end; t += stepMs, i++) rows.push(`${new Date(t).toISOString()},${i / 10}`);
   return rows.join('\n');
 }
 
@@ -38,7 +41,7 @@ describe('ReplayProvider: hour-of-year mapping', () => {
     const p = ReplayProvider.create({ zone: 'X', traceFile: trace2023, speed: 1, originMs: now });
     const r = await p.latest(now);
     assert.equal(r.timestampMs, Date.UTC(2026, 2, 1, 14));
-    assert.equal(r.intensityGPerKwh, hourOfYear(Date.UTC(2023, 2, 1, 14)));
+    assert.equal(r.intensityGPerKwh, hourOfYear(Date.UTC(2023, 2, 1, 14)) / 10);
     assert.equal(p.traceTimestampAt(now), Date.UTC(2023, 2, 1, 14));
     assert.equal(r.stale, false);
   });
@@ -102,7 +105,7 @@ describe('ReplayProvider: speed factor', () => {
     const a = await p.latest(origin);
     const b = await p.latest(origin + 1000);
     const c = await p.latest(origin + 10_500);
-    assert.deepEqual([a.intensityGPerKwh, b.intensityGPerKwh, c.intensityGPerKwh], [0, 1, 10]);
+    assert.deepEqual([a.intensityGPerKwh, b.intensityGPerKwh, c.intensityGPerKwh], [0, 1 / 10, 10 / 10]);
     assert.equal(c.timestampMs, origin + 10 * H, 'timestamps are in virtual time');
     assert.equal(c.fetchedAtMs, origin + 10_500, 'fetchedAt is wall time');
   });
@@ -111,9 +114,9 @@ describe('ReplayProvider: speed factor', () => {
     const origin = Date.UTC(2026, 0, 1);
     const p = ReplayProvider.create({ zone: 'X', traceFile: trace2023, speed: 60, originMs: origin });
     const h = await p.history(origin + 2 * H, origin + 5 * H);
-    assert.deepEqual(h.map((x) => x.intensityGPerKwh), [2, 3, 4]);
+    assert.deepEqual(h.map((x) => x.intensityGPerKwh), [2 / 10, 3 / 10, 4 / 10]);
     const f = await p.forecast(origin + 5 * H, 3);
-    assert.deepEqual(f.map((x) => x.intensityGPerKwh), [5, 6, 7]);
+    assert.deepEqual(f.map((x) => x.intensityGPerKwh), [5 / 10, 6 / 10, 7 / 10]);
   });
 
   it('rejects a speed that is not positive', () => {

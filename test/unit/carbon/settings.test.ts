@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateSettings } from '../../../agent/server/settings';
+import { validateSettings } from '../../../agent/protocol/settings';
 
 const base = { provider: 'electricitymaps', zone: 'DE', replaySpeed: 1 };
 

@@ -65,11 +65,11 @@ describe('trace parsing', () => {
 
   it('bad files are TraceErrors with the real line number', () => {
     traceError(() => parseTrace('timestamp,intensity\n2023-01-01T00:00Z,1\n\n\nyesterday,2\n', 'bad.csv'), /bad\.csv: line 5: cannot read time "yesterday"/);
-    traceError(() => parseTrace('timestamp,intensity\n2023-01-01T00:00Z,1\n2023-01-01T01:00Z,-4\n', 'neg.csv'), /line 3: intensity "-4" is not a non-negative number/);
+    traceError(() => parseTrace('timestamp,intensity\n2023-01-01T00:00Z,1\n2023-01-01T01:00Z,-4\n', 'neg.csv'), /line 3: intensity "-4" is not a decimal number of gCO₂\/kWh from 0 to 3000/);
     traceError(() => parseTrace('timestamp,intensity\n2023-01-01T00:00Z,1\n2023-01-01T01:00Z,abc\n', 'nan.csv'), /line 3: intensity "abc"/);
     traceError(() => parseTrace('a,b\n1,2\n3,4\n', 'cols.csv'), /unrecognised columns \[a, b\]/);
     traceError(() => parseTrace('timestamp,intensity\n2023-01-01T00:00Z,1\n', 'short.csv'), /header and at least two rows/);
-    traceError(() => parseTrace('timestamp,intensity\n2023-01-01T00:00Z,1\n2023-01-01T00:00Z,2\n', 'same.csv'), /same time/);
+    traceError(() => parseTrace('timestamp,intensity\n2023-01-01T00:00Z,1\n2023-01-01T00:00Z,2\n', 'same.csv'), /line 3: time repeats line 2/);
     traceError(() => parseTrace('timestamp,intensity\n2023-01-01T00:00Z,1\n2023-01-01T00:05Z,1\n2023-01-01T00:10Z,1\n2099-01-01T00:00Z,1\n', 'typo.csv'), /check the times for a typo/);
   });
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { levelOverrides, parseSettings, SETTING_KEYS } from '../../../extension/settingsModel';
-import { validateSettings } from '../../../agent/server/settings';
+import { validateSettings } from '../../../agent/protocol/settings';
 import { DEFAULT_EMISSION_FACTOR_TYPE } from '../../../agent/protocol/messages';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

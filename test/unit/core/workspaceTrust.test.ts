@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSettings, settingOrigin, SETTING_KEYS } from '../../../extension/settingsModel';
-import { validateSettings } from '../../../agent/server/settings';
+import { validateSettings } from '../../../agent/protocol/settings';
 
 const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')) as {
   capabilities: { untrustedWorkspaces: { supported: unknown; restrictedConfigurations?: string[] } };

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { HistoryReader, HistoryStore } from '../../../agent/store/history';
 import { CODECARBON_COLUMNS, codeCarbonCsv, codeCarbonRow, codeCarbonTimestamp, csvField, exportRunJson, exportRunToFile, writeCodeCarbonFile } from '../../../agent/store/export';
 import type { RunRecord } from '../../../agent/store/types';
-import { main } from '../../../agent/main';
+import { cliInProcess } from '../../harness/cliInProcess';
 import { memoryLogger, tempDir } from './helpers';
 
 const MAIN = join(__dirname, '..', '..', '..', 'agent', 'main.js');
@@ -115,24 +115,6 @@ test('JSON export and exportRunToFile (for the extension): totals, savings, deci
     cleanup();
   }
 });
-
-/** Runs `chase-agent ARGS` in this process (agent/main.ts's main), capturing stdout and stderr. */
-async function cliInProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = { code: 0, stdout: '', stderr: '' };
-  const saved = { stdout: process.stdout.write.bind(process.stdout), stderr: process.stderr.write.bind(process.stderr), env: { ...process.env } };
-  process.stdout.write = ((chunk: string | Uint8Array) => ((out.stdout += chunk.toString()), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((out.stderr += chunk.toString()), true)) as typeof process.stderr.write;
-  Object.assign(process.env, env);
-  try {
-    out.code = await main(args);
-  } finally {
-    process.stdout.write = saved.stdout;
-    process.stderr.write = saved.stderr;
-    for (const k of Object.keys(env)) if (saved.env[k] === undefined) delete process.env[k];
-    Object.assign(process.env, saved.env);
-  }
-  return out;
-}
 
 test('CLI: chase-agent runs list | show | export, --db and CHASE_STATE_DIR, errors that say what to do', async () => {
   const { dir, cleanup } = tempDir();

@@ -1,9 +1,22 @@
 /**
- * Checks settings that arrive over the wire. The extension validates too (extension/config.ts), but
- * the agent is also driven by other clients, so it never trusts the shape. Returns the settings or a
- * message naming the bad setting.
+ * Checks settings that arrive over the wire (`initialize`, `chase/configure`: the latter's schema in
+ * messages.ts is this check). The extension validates too (extension/config.ts), but the agent is
+ * also driven by other clients, so it never trusts the shape. Returns the settings or a message
+ * naming the bad setting.
+ *
+ * The carbon-source kinds live here, not in messages.ts, so that this file imports only types from
+ * there (messages.ts imports this one: no import loop at run time).
  */
-import { CARBON_SOURCE_KINDS, SETTING_ORIGINS, type AgentSettings, type CarbonSecrets, type CarbonSettings, type CarbonSourceKind, type MetricsSettings, type SettingOrigin } from '../protocol/messages';
+import type { AgentSettings, CarbonSecrets, CarbonSettings, MetricsSettings } from './messages';
+import { MAX_INTENSITY_G_PER_KWH } from './units';
+
+/** Every carbon source, for settings validation and help texts on both sides. */
+export const CARBON_SOURCE_KINDS = ['replay', 'static', 'electricitymaps', 'watttime', 'uk-neso'] as const;
+export type CarbonSourceKind = (typeof CARBON_SOURCE_KINDS)[number];
+
+/** Where a setting's value came from: the user's own settings (or command line), or a workspace's settings file. */
+export const SETTING_ORIGINS = ['user', 'workspace'] as const;
+export type SettingOrigin = (typeof SETTING_ORIGINS)[number];
 
 const PROVIDERS: readonly CarbonSourceKind[] = CARBON_SOURCE_KINDS;
 
@@ -19,8 +32,8 @@ export function validateSettings(raw: unknown): AgentSettings | string {
     return `chase.carbon.replaySpeed must be a positive number (got ${JSON.stringify(replaySpeed)}).`;
   }
   if (traceFile !== undefined && traceFile !== null && typeof traceFile !== 'string') return 'chase.carbon.traceFile must be a file path.';
-  if (staticIntensityGPerKwh !== undefined && (typeof staticIntensityGPerKwh !== 'number' || staticIntensityGPerKwh < 0)) {
-    return `chase.carbon.staticIntensity must be a non-negative number of g/kWh (got ${JSON.stringify(staticIntensityGPerKwh)}).`;
+  if (staticIntensityGPerKwh !== undefined && (typeof staticIntensityGPerKwh !== 'number' || !(staticIntensityGPerKwh >= 0 && staticIntensityGPerKwh <= MAX_INTENSITY_G_PER_KWH))) {
+    return `chase.carbon.staticIntensity must be a number of g/kWh from 0 to ${MAX_INTENSITY_G_PER_KWH} (got ${JSON.stringify(staticIntensityGPerKwh)}).`;
   }
   const extra = validateApiSettings(carbon);
   if (typeof extra === 'string') return extra;
