@@ -22,6 +22,7 @@ import { HistoryStore } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 import { historyProfileStore } from '../runs/profileStore';
 import { processAlive } from '../process';
+import type { GpuLease } from '../gpu/limits';
 
 const POLICIES: readonly RunPolicyName[] = RUN_POLICY_NAMES;
 
@@ -41,6 +42,8 @@ Options:
   --policy P         ${POLICIES.join(' | ')} (default: default)
   --eta X            η for --policy chase-paper (default 0.5)
   --simulate         simulated GPUs (measured A40 profile) instead of NVML
+  --agent-socket P   let the privileged Chase service on socket P set the limits (env
+                     CHASE_AGENT_SOCKET; \`chase-agent serve --socket P\`, docs/gpu.md)
   --provider P       carbon source: replay (default), static, electricitymaps, watttime, uk-neso
   --zone Z           grid zone (default GB); --trace FILE replays your own CSV
   --speed N          replay the trace N× faster than real time (default 1)
@@ -82,9 +85,11 @@ export const runCommand: CliCommand = {
         db: { type: 'string' },
         'no-profile-store': { type: 'boolean', default: false },
         pid: { type: 'string' },
+        'agent-socket': { type: 'string' },
       },
       strict: true,
     });
+    if (values.simulate && values['agent-socket'] !== undefined) throw new UsageError('--simulate and --agent-socket exclude each other: simulated GPUs exist only inside this process');
     const budgetPct = numberArg('budget-pct', values['budget-pct'], 2.5);
     if (budgetPct < 0) throw new UsageError('--budget-pct must be ≥ 0');
     const policy = values.policy as RunPolicyName;
@@ -101,14 +106,25 @@ export const runCommand: CliCommand = {
     const log = createLogger('run');
 
     // Restores whatever a killed agent left behind before anything else, and installs the exit guards.
-    const gpus = await startGpuControl({ env: values.simulate ? { ...process.env, CHASE_GPU_BACKEND: 'simulated' } : process.env, log });
-    const guard = gpus.guard;
+    const env: NodeJS.ProcessEnv = values.simulate
+      ? { ...process.env, CHASE_GPU_BACKEND: 'simulated', CHASE_AGENT_SOCKET: '' }
+      : { ...process.env, ...(values['agent-socket'] !== undefined ? { CHASE_AGENT_SOCKET: values['agent-socket'] } : {}) };
+    const gpus = await startGpuControl({ env, log });
     const visible = gpus.visibility.devices.map((d) => d.index);
     const gpuIndices = values.gpus ? values.gpus.split(',').map((s) => Number(s.trim())) : visible;
     const unknown = gpuIndices.filter((i) => !visible.includes(i));
     if (gpuIndices.length === 0 || unknown.length > 0) {
       await gpus.stop();
       throw new UsageError(`--gpus ${values.gpus ?? ''}: GPU ${unknown.join(', ') || '(none)'} is not visible; visible GPUs: ${visible.join(', ') || 'none'}`);
+    }
+    const runId = `run-${Date.now().toString(36)}`;
+    let lease: GpuLease;
+    try {
+      // machine-wide, before the job starts: a GPU another run holds is refused with who holds it
+      lease = await gpus.limits.claim(gpuIndices.map((i) => gpus.backend.devices().find((d) => d.index === i)!.uuid), { runId, pid: attachPid ?? process.pid });
+    } catch (e) {
+      await gpus.stop();
+      throw e;
     }
 
     const provider = values.trace
@@ -128,7 +144,7 @@ export const runCommand: CliCommand = {
     }
     const run: Run = new Run(
       {
-        id: `run-${Date.now().toString(36)}`,
+        id: runId,
         ...(attachPid !== undefined ? { attachPid } : { command: { file, args } }),
         gpuIndices,
         budgetPct,
@@ -144,7 +160,7 @@ export const runCommand: CliCommand = {
       },
       {
         backend: gpus.backend,
-        guard,
+        lease,
         carbon: new RunCarbon(provider),
         reporter,
         log,

@@ -33,6 +33,7 @@ import type { ExportRunParams, ExportRunResult, RecentRun, RecentRunsParams, Rec
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { defaultHistoryPath } from '../store/paths';
+import { notifySafely } from './notify';
 
 const log = createLogger('agent');
 
@@ -49,24 +50,18 @@ export function openHistory(): HistoryStore | undefined {
   }
 }
 
-export interface ServerShared {
-  /** GPU control, shared by every client of this agent process. */
-  gpuControl: Promise<GpuControlHandle | undefined>;
-  /** True when this connection is the agent's only client (stdio / IPC): its shutdown stops GPU control. */
-  ownsGpuControl: boolean;
-}
-
 /** GPU control starts first: it restores any limit a killed agent left behind before anything else. */
-export function startGpuControlForServer(): Promise<GpuControlHandle | undefined> {
+function startGpuControlForServer(): Promise<GpuControlHandle | undefined> {
   return startGpuControl({ log: createLogger('gpu') }).catch((e: unknown) => {
     log.error('GPU control could not start', e);
     return undefined;
   });
 }
 
-export function startServer(connection: Connection = createConnection(), shared: ServerShared = { gpuControl: startGpuControlForServer(), ownsGpuControl: true }): void {
+/** The editor's agent: one client (the extension, over stdio or IPC), running as the user. */
+export function startServer(connection: Connection = createConnection()): void {
   const startedAtMs = Date.now();
-  const { gpuControl } = shared;
+  const gpuControl = startGpuControlForServer();
   // The history database opens on first use (a run, a reading while a run is live), not for an idle editor.
   let history: HistoryStore | undefined;
   let historyOpened = false;
@@ -93,7 +88,7 @@ export function startServer(connection: Connection = createConnection(), shared:
     now: () => Date.now(),
     onStatus: (status) => {
       telemetry.onCarbonStatus(status);
-      void connection.sendNotification(Methods.carbonStatusChanged.method, status).catch(() => undefined);
+      notifySafely(connection, Methods.carbonStatusChanged.method, status);
     },
     setTimer: (cb, ms) => {
       const t = setTimeout(cb, ms);
@@ -146,10 +141,10 @@ export function startServer(connection: Connection = createConnection(), shared:
   const runs = new RunManager({
     gpu: () => gpuControl,
     carbon: () => monitor.currentProvider,
-    onOutput: (o) => void connection.sendNotification(Methods.runOutput.method, o).catch(() => undefined),
+    onOutput: (o) => notifySafely(connection, Methods.runOutput.method, o),
     onUpdate: (s) => {
       telemetry.onRunUpdate(s);
-      void connection.sendNotification(Methods.runUpdated.method, s).catch(() => undefined);
+      notifySafely(connection, Methods.runUpdated.method, s);
     },
     history: historyStore,
   });
@@ -239,7 +234,7 @@ export function startServer(connection: Connection = createConnection(), shared:
     await telemetry.dispose();
     history?.close();
     monitor.dispose();
-    if (shared.ownsGpuControl) await (await gpuControl)?.stop();
+    await (await gpuControl)?.stop();
   });
   connection.onExit(() => {
     monitor.dispose();
@@ -264,7 +259,7 @@ function recentRun(r: RunRecord): RecentRun {
 
 async function gpuStatus(gpu: GpuControlHandle, index: number): Promise<GpuStatus> {
   const d = gpu.backend.devices().find((x) => x.index === index)!;
-  const [reading, control] = await Promise.all([gpu.backend.read(index), gpu.backend.control(index)]);
+  const [reading, control] = await Promise.all([gpu.backend.read(index), gpu.limits.control(index)]);
   return {
     index,
     uuid: d.uuid,

@@ -93,6 +93,7 @@ async function simRun(profiles: MemoryProfileStore, args: string[], key = 'demo'
   const backend = new SimulatedBackend({ profile: loadDefaultProfile(), count: 1 });
   const log = memoryLog();
   const guard = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir('chase-prof-')), log });
+  const lease = await guard.claim([backend.devices()[0].uuid], { runId: 'r', pid: process.pid });
   const run = new Run(
     {
       id: 'r',
@@ -105,7 +106,7 @@ async function simRun(profiles: MemoryProfileStore, args: string[], key = 'demo'
       sampleMs: 100,
       simulatedThroughputFile: join(tempDir('chase-prof-'), 'throughput.json'),
     },
-    { backend, guard, carbon: new RunCarbon(ReplayProvider.create({ zone: 'GB', speed: 3600 })), log, profiles },
+    { backend, lease, carbon: new RunCarbon(ReplayProvider.create({ zone: 'GB', speed: 3600 })), log, profiles },
   );
   const summary = await run.start();
   return { summary, log: log.lines.join('\n'), run };
