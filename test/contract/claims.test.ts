@@ -64,7 +64,7 @@ describe('machine-wide GPU claims across agents (fake NVML)', () => {
     const next = await runAgentCli(['run', ...fast, '--gpus', '0', '--', 'python3', '-c', 'pass'], m.envB, { timeoutMs: 30_000 });
     assert.equal(next.code, 0, next.stderr);
     assert.equal(readFakeLimits(m.state)[U0], 300000, 'back at the default, not at the dead agent\'s limit');
-    assert.match(next.stderr, new RegExp(`GPU 0 \\(${U0}\\) is at ${throttled} mW, and the claim of run run-\\w+ of pid ${first.child.pid} \\(user \\w+\\) on it is stale`));
+    assert.match(next.stderr, new RegExp(`GPU 0 \\(${U0}\\) is at ${throttled} mW, and the claim of run run-\\w+ of pid ${first.child.pid} \\(user \\w+\\) on it is stale .* restores its limit from before that agent, 300000 mW`));
     assert.deepEqual(claimFiles(m.claims), []);
   });
 

@@ -8,17 +8,19 @@
  *   boot — the FHS place for lock files), else the system temp directory.
  *
  * A claim names the agent process that will restore the GPU (`agentPid` + its start time), the
- * process it was taken for (`pid`), the user and the run. It is *stale* when that agent is gone
- * (dead pid, a reused pid with another start time, another boot); a stale claim is taken over, and
- * the taker learns whose it was: that agent may have left the GPU throttled, so the taker restores
- * NVML's default limit at its end (guard.ts).
+ * process it was taken for (`pid`), the user and the run; once that agent changes the GPU's limit it
+ * adds `restoreMw`, the limit from before (journal first, then the claim, then NVML). It is *stale*
+ * when that agent is gone (dead pid, a reused pid with another start time, another boot); a stale
+ * claim is taken over, and the taker learns what the dead agent may have left behind (StaleClaim):
+ * nothing, when it recorded no change; else the GPU goes back to its recorded `restoreMw` — trusted
+ * only from a claim file of root or of the taker's own user — or to NVML's default limit (guard.ts).
  *
  * Simulated GPUs exist per process and take no file claims (their UUIDs repeat in every process).
  *
  * State machine per GPU: free → (acquire) held by us → (release) free; held by a live agent →
  * refused with who holds it; held by a dead agent → (acquire) taken over → held by us.
  */
-import { accessSync, constants, mkdirSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { currentBootId, currentUserName, processStartTime, sameProcessAlive, sleepSync } from '../../process';
@@ -43,6 +45,17 @@ export interface ClaimRecord extends ClaimHolder {
   agentStart?: string;
   bootId?: string;
   claimedAtMs: number;
+  /** Set when the agent first changed the GPU's limit: the limit before it. */
+  restoreMw?: number;
+}
+
+/** A dead agent's claim that was taken over, and what it may have left behind. */
+export interface StaleClaim {
+  holder: ClaimRecord;
+  /** Whether that agent may have changed the GPU's limit (unreadable claims: assume it did). */
+  changed: boolean;
+  /** The limit before it did, when it recorded one in a claim file this agent can trust. */
+  restoreMw?: number;
 }
 
 /** A GPU another run holds; the message says whose it is and what to do. */
@@ -96,11 +109,11 @@ export class GpuClaims {
    * Claims `uuid` for this agent. Throws GpuClaimedError when a live agent holds it. Returns the
    * stale claim it took over, if any (its agent may have left the GPU throttled).
    */
-  acquire(uuid: string, holder: ClaimHolder, { label = `GPU ${uuid}`, nowMs = Date.now() }: { label?: string; nowMs?: number } = {}): { tookOver?: ClaimRecord } {
+  acquire(uuid: string, holder: ClaimHolder, { label = `GPU ${uuid}`, nowMs = Date.now() }: { label?: string; nowMs?: number } = {}): { tookOver?: StaleClaim } {
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
     const record: ClaimRecord = { version: 1, uuid, ...holder, agentPid: process.pid, agentStart: processStartTime(process.pid), bootId: currentBootId(), claimedAtMs: nowMs };
     const path = this.file(uuid);
-    let tookOver: ClaimRecord | undefined;
+    let tookOver: StaleClaim | undefined;
     for (let attempt = 0; attempt < 50; attempt++) {
       // 0644: anyone may read who holds a GPU; only the claimant (or root) may remove it
       if (createExclusive(path, JSON.stringify(record) + '\n', 0o644)) return tookOver ? { tookOver } : {};
@@ -116,7 +129,7 @@ export class GpuClaims {
         );
       }
       if (seen.kind === 'stale') {
-        tookOver ??= seen.record;
+        tookOver ??= staleClaim(seen);
         if (this.takeOver(uuid, path, seen.content, label)) continue;
       }
       // being written, or another agent is taking the stale claim over: look again shortly
@@ -124,6 +137,19 @@ export class GpuClaims {
       // 'gone': released meanwhile — try again at once
     }
     throw new GpuClaimedError(`Could not claim ${label}: its claim file ${path} kept changing (several agents claiming at once). Try again.`);
+  }
+
+  /**
+   * Notes in our claim the limit `uuid` had before this agent first changed it, so that an agent
+   * taking the claim over after we die knows what to restore. Atomic (temp file + rename).
+   */
+  recordRestore(uuid: string, restoreMw: number): void {
+    const r = this.read(uuid);
+    if (r.kind !== 'live' || r.record.agentPid !== process.pid || r.record.restoreMw !== undefined) return;
+    const path = this.file(uuid);
+    const tmp = `${path}.${process.pid}.restore.tmp`;
+    writeFileSync(tmp, JSON.stringify({ ...r.record, restoreMw }) + '\n', { mode: 0o644 });
+    renameSync(tmp, path);
   }
 
   /** Releases our claim on `uuid` (never another agent's, e.g. one that took ours over meanwhile). */
@@ -150,7 +176,7 @@ export class GpuClaims {
     }
   }
 
-  private read(uuid: string): { kind: 'gone' } | { kind: 'unreadable' } | { kind: 'live' | 'stale'; record: ClaimRecord; content: string } {
+  private read(uuid: string): { kind: 'gone' } | { kind: 'unreadable' } | { kind: 'live' | 'stale'; record: ClaimRecord; content: string; known: boolean; fileUid: number } {
     const path = this.file(uuid);
     const f = readExclusive(path);
     if (!f) return { kind: 'gone' };
@@ -165,11 +191,11 @@ export class GpuClaims {
       // A symlink, or content no Chase agent writes (createExclusive never exposes a partial file):
       // stale after a grace period, in case an agent of an older version is writing it right now.
       const unknown: ClaimRecord = { version: 1, uuid, runId: '(unknown)', pid: 0, user: '(unknown)', agentPid: 0, claimedAtMs: f.mtimeMs };
-      return f.symlink || Date.now() - f.mtimeMs > UNREADABLE_GRACE_MS ? { kind: 'stale', record: unknown, content: f.content } : { kind: 'unreadable' };
+      return f.symlink || Date.now() - f.mtimeMs > UNREADABLE_GRACE_MS ? { kind: 'stale', record: unknown, content: f.content, known: false, fileUid: f.uid } : { kind: 'unreadable' };
     }
     const boot = currentBootId();
     const otherBoot = record.bootId !== undefined && boot !== undefined && record.bootId !== boot;
-    return { kind: !otherBoot && sameProcessAlive(record.agentPid, record.agentStart) ? 'live' : 'stale', record, content: f.content };
+    return { kind: !otherBoot && sameProcessAlive(record.agentPid, record.agentStart) ? 'live' : 'stale', record, content: f.content, known: true, fileUid: f.uid };
   }
 
   /**
@@ -216,4 +242,17 @@ export class GpuClaims {
       }
     }
   }
+}
+
+/**
+ * What a taken-over claim says about the GPU: an agent that recorded no change left nothing; a
+ * recorded `restoreMw` is believed only from a file of root or of this agent's own user (anyone can
+ * write a claim file in /run/lock, and a planted one must not choose the limit a root service sets).
+ */
+function staleClaim(seen: { record: ClaimRecord; known: boolean; fileUid: number }): StaleClaim {
+  if (!seen.known) return { holder: seen.record, changed: true };
+  const r = seen.record.restoreMw;
+  if (r === undefined) return { holder: seen.record, changed: false };
+  const trusted = seen.fileUid === 0 || seen.fileUid === process.getuid?.();
+  return { holder: seen.record, changed: true, ...(trusted && Number.isFinite(r) && r > 0 ? { restoreMw: r } : {}) };
 }

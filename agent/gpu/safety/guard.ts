@@ -24,7 +24,7 @@ import { GpuError } from '../errors';
 import { describeError, type Logger } from '../../log';
 import { MIG_REFUSAL } from '../visibility';
 import type { JournalEntry, LimitJournal } from './journal';
-import { describeHolder, GpuClaimedError, type ClaimHolder, type GpuClaims } from './claims';
+import { describeHolder, GpuClaimedError, type ClaimHolder, type GpuClaims, type StaleClaim } from './claims';
 import type { ClaimRequest, GpuLease, GpuLimits, GroupLimitResult, SetLimitResult } from '../limits';
 import { currentUserName } from '../../process';
 
@@ -166,8 +166,10 @@ export class PowerLimitGuard implements GpuLimits {
       // Already at this limit (a run re-applies its limit every period): no journal write, no set.
       if (owned && (await this.backend.getPowerLimit(d.index)) === mw) return;
       const previous = owned ? owned.restoreMw : await this.backend.getPowerLimit(d.index);
-      // Journal first: if the agent dies between these two lines, the next start restores `previous`.
+      // Journal first: if the agent dies between these lines, the next start restores `previous`;
+      // then the claim, for an agent with another state dir that takes the GPU over after we die.
       const entry = this.options.journal.record({ uuid: d.uuid, backend: this.backend.kind, index: d.index, previousLimitMw: previous, newLimitMw: mw }, this.options.now?.());
+      if (!owned && this.claimed.has(d.uuid)) this.noteRestore(d, entry.previousLimitMw);
       this.owned.set(d.uuid, { index: d.index, restoreMw: entry.previousLimitMw });
       await this.backend.setPowerLimit(d.index, mw);
       this.log.info(`GPU ${d.index} (${d.uuid}): power limit ${mw} mW (restores to ${entry.previousLimitMw} mW)`);
@@ -232,7 +234,7 @@ export class PowerLimitGuard implements GpuLimits {
       for (const d of devices) {
         const mine = this.claimed.get(d.uuid);
         if (mine) throw new GpuClaimedError(`GPU ${d.index} (${d.uuid}) is already controlled by another run: ${describeHolder(mine)}. A GPU belongs to one run at a time.`, mine);
-        let tookOver: ClaimHolder | undefined;
+        let tookOver: StaleClaim | undefined;
         try {
           tookOver = this.options.claims?.acquire(d.uuid, holder, { label: `GPU ${d.index} (${d.uuid})`, nowMs: this.options.now?.() }).tookOver;
         } catch (e) {
@@ -278,19 +280,34 @@ export class PowerLimitGuard implements GpuLimits {
     };
   }
 
-  /** Took over a dead agent's claim: unless the GPU is at NVML's default already, that is what it goes back to. */
-  private async adoptStale(d: GpuInfo, previous: ClaimHolder): Promise<void> {
+  /**
+   * Took over a dead agent's claim. If that agent changed the GPU's limit (its journal may be in
+   * another state dir, out of our reach), this lease restores the limit it recorded from before —
+   * or NVML's default when it recorded none we can trust — rather than the limit it left.
+   */
+  private async adoptStale(d: GpuInfo, stale: StaleClaim): Promise<void> {
+    const who = describeHolder(stale.holder);
+    const targetMw = stale.changed ? (stale.restoreMw ?? d.defaultLimitMw) : undefined;
     const current = await this.backend.getPowerLimit(d.index);
-    if (current === d.defaultLimitMw || (await this.backend.control(d.index)).state !== 'permitted') {
-      this.log.info(`GPU ${d.index} (${d.uuid}): took over the claim of ${describeHolder(previous)}, which is gone`);
+    if (targetMw === undefined || current === targetMw || (await this.backend.control(d.index)).state !== 'permitted') {
+      this.log.info(`GPU ${d.index} (${d.uuid}): took over the claim of ${who}, which is gone${stale.changed ? '' : ' (it had changed no limit)'}`);
       return;
     }
-    // Journaled like a change of ours: if this agent dies too, its next start still restores the default.
-    const entry = this.options.journal.record({ uuid: d.uuid, backend: this.backend.kind, index: d.index, previousLimitMw: d.defaultLimitMw, newLimitMw: current }, this.options.now?.());
+    // Journaled like a change of ours: if this agent dies too, its next start still restores it.
+    const entry = this.options.journal.record({ uuid: d.uuid, backend: this.backend.kind, index: d.index, previousLimitMw: targetMw, newLimitMw: current }, this.options.now?.());
     this.owned.set(d.uuid, { index: d.index, restoreMw: entry.previousLimitMw });
-    this.log.warn(
-      `GPU ${d.index} (${d.uuid}) is at ${current} mW, and the claim of ${describeHolder(previous)} on it is stale (that agent is gone): it may have set this limit, so this run restores NVML's default ${d.defaultLimitMw} mW at its end.`,
-    );
+    this.noteRestore(d, entry.previousLimitMw);
+    const what = stale.restoreMw !== undefined ? 'its limit from before that agent' : "NVML's default";
+    this.log.warn(`GPU ${d.index} (${d.uuid}) is at ${current} mW, and the claim of ${who} on it is stale (that agent is gone): it set this limit, so this run restores ${what}, ${targetMw} mW, at its end.`);
+  }
+
+  /** Records the limit to restore in our claim; the journal already has it, so a failure only costs other state dirs that knowledge. */
+  private noteRestore(d: GpuInfo, restoreMw: number): void {
+    try {
+      this.options.claims?.recordRestore(d.uuid, restoreMw);
+    } catch (e) {
+      this.log.warn(`GPU ${d.index} (${d.uuid}): could not note the limit to restore in its claim: ${describeError(e)}`);
+    }
   }
 
   private unclaim(uuid: string): void {

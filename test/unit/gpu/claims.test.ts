@@ -1,12 +1,13 @@
 /**
  * Machine-wide GPU claims (agent/gpu/safety/claims.ts) and the guard's leases (guard.ts, limits.ts):
  * a GPU belongs to one run at a time across agents; a lease restores its own GPUs only; a stale
- * claim of a dead agent is taken over and its GPU goes back to NVML's default limit.
+ * claim of a dead agent is taken over, and a GPU that agent throttled goes back to the limit it
+ * recorded from before (NVML's default when none can be trusted), not to the throttled one.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GpuClaims, GpuClaimedError, type ClaimRecord } from '../../../agent/gpu/safety/claims';
 import { PowerLimitGuard, GpuControlRefusedError } from '../../../agent/gpu/safety/guard';
@@ -57,7 +58,8 @@ test('claims: a dead agent\'s, another boot\'s or a reused pid\'s claim is stale
     const claims = new GpuClaims(dir);
     assert.equal(claims.holder(U0), undefined, `stale: ${JSON.stringify(stale)}`);
     const r = claims.acquire(U0, holder);
-    assert.equal(r.tookOver?.runId, 'run-dead', JSON.stringify(stale));
+    assert.equal(r.tookOver?.holder.runId, 'run-dead', JSON.stringify(stale));
+    assert.equal(r.tookOver?.changed, false, 'it recorded no change');
     assert.equal(claims.holder(U0)?.runId, 'run-a');
   }
 });
@@ -137,20 +139,49 @@ test('leases: a claim is all or none', async () => {
   await guard.claim([g0.uuid], { runId: 'D', pid: process.pid }); // GPU 0 was not left claimed by C
 });
 
-test('leases: taking over a stale claim on a throttled GPU restores NVML\'s default at the end, not the throttled limit', async () => {
+for (const c of [
+  { what: 'the limit it recorded from before', restoreMw: 280000, expectMw: 280000, says: /restores its limit from before that agent, 280000 mW/ },
+  { what: "NVML's default when its claim recorded a change but no limit", restoreMw: undefined, unreadable: true, expectMw: 300000, says: /restores NVML's default, 300000 mW/ },
+]) {
+  test(`leases: taking over a stale claim of an agent that throttled the GPU restores ${c.what}, not the throttled limit`, async () => {
+    const dir = tempDir('chase-claims-');
+    const backend = new SimulatedBackend({ profile: loadDefaultProfile(), count: 1 });
+    const [g] = backend.devices();
+    backend.setPowerLimitSync(0, 175000); // what a killed agent with another state dir left
+    const file = join(dir, `chase-gpu-${g.uuid}.claim`);
+    writeFileSync(file, c.unreadable ? '{"version":1,"trunc' : JSON.stringify({ version: 1, uuid: g.uuid, runId: 'run-killed', pid: 7, user: 'bob', agentPid: deadPid(), claimedAtMs: 0, restoreMw: c.restoreMw }));
+    if (c.unreadable) utimesSync(file, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const log = memoryLogger();
+    const journal = new LimitJournal(tempDir('chase-lease-'));
+    const guard = new PowerLimitGuard(backend, { journal, log, claims: new GpuClaims(dir) });
+    const lease = await guard.claim([g.uuid], { runId: 'run-new', pid: process.pid });
+    assert.ok(log.lines.some((l) => /is at 175000 mW, and the claim of run .* on it is stale/.test(l) && c.says.test(l)), log.lines.join('\n'));
+    assert.equal(journal.read()[0]?.previousLimitMw, c.expectMw, 'journaled at once: a crash of this agent too still restores it');
+    await lease.setLimit(150000);
+    await lease.release();
+    assert.equal(await backend.getPowerLimit(0), c.expectMw);
+    assert.equal(existsSync(file), false, 'claim released');
+  });
+}
+
+test('leases: a stale claim whose agent changed nothing leaves the limit as it is (e.g. set by an administrator)', async () => {
   const dir = tempDir('chase-claims-');
   const backend = new SimulatedBackend({ profile: loadDefaultProfile(), count: 1 });
   const [g] = backend.devices();
-  backend.setPowerLimitSync(0, 175000); // what a killed agent with another state dir left
-  writeFileSync(join(dir, `chase-gpu-${g.uuid}.claim`), JSON.stringify({ version: 1, uuid: g.uuid, runId: 'run-killed', pid: 7, user: 'bob', agentPid: deadPid(), claimedAtMs: 0 }));
-  const log = memoryLogger();
-  const journal = new LimitJournal(tempDir('chase-lease-'));
-  const guard = new PowerLimitGuard(backend, { journal, log, claims: new GpuClaims(dir) });
+  backend.setPowerLimitSync(0, 250000);
+  writeFileSync(join(dir, `chase-gpu-${g.uuid}.claim`), JSON.stringify({ version: 1, uuid: g.uuid, runId: 'run-idle', pid: 7, user: 'bob', agentPid: deadPid(), claimedAtMs: 0 }));
+  const guard = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir('chase-lease-')), log: memoryLogger(), claims: new GpuClaims(dir) });
   const lease = await guard.claim([g.uuid], { runId: 'run-new', pid: process.pid });
-  assert.ok(log.lines.some((l) => /claim of run run-killed of pid 7 \(user bob\) on it is stale .* restores NVML's default 300000 mW/.test(l)), log.lines.join('\n'));
-  assert.equal(journal.read()[0]?.previousLimitMw, 300000, 'journaled: a crash of this agent too still restores the default');
   await lease.setLimit(150000);
+  assert.match(spawnSync('cat', [join(dir, `chase-gpu-${g.uuid}.claim`)], { encoding: 'utf8' }).stdout, /"restoreMw":250000/, 'the claim records what to restore once this agent changes the limit');
   await lease.release();
-  assert.equal(await backend.getPowerLimit(0), 300000);
-  assert.equal(existsSync(join(dir, `chase-gpu-${g.uuid}.claim`)), false, 'claim released');
+  assert.equal(await backend.getPowerLimit(0), 250000);
+});
+
+test('claims: a restore limit recorded in a claim file of another (non-root) user is not trusted', { skip: process.getuid?.() === 0 ? false : 'needs root to write a file owned by another user' }, () => {
+  const dir = tempDir('chase-claims-');
+  writeClaim(dir, { agentPid: deadPid(), restoreMw: 100000 });
+  chownSync(claimFile(dir), 65534, 65534);
+  const stale = new GpuClaims(dir).acquire(U0, holder).tookOver;
+  assert.deepEqual([stale?.changed, stale?.restoreMw], [true, undefined], 'a planted claim cannot choose the limit: NVML\'s default is used');
 });
