@@ -17,7 +17,6 @@ import type { HistoryStore } from '../store/history';
 import { historyProfileStore } from '../runs/profileStore';
 import { processAlive } from '../process';
 import { describeError } from '../log';
-import { GpuClaimedError } from '../gpu/safety/claims';
 import { GpuError } from '../gpu/errors';
 import type { GpuLease } from '../gpu/limits';
 
