@@ -222,8 +222,8 @@ export class PowerLimitGuard implements GpuLimits {
   /**
    * Claims the GPUs for one run, in this process and machine-wide (all or none), and returns the
    * lease through which the run sets and finally restores their limits. A stale claim of a dead
-   * agent is taken over; that agent may have left the GPU throttled and its journal is not ours to
-   * read, so the GPU goes back to NVML's default limit when this lease ends.
+   * agent is taken over (adoptStale: what that agent may have left throttled is restored when this
+   * lease ends).
    */
   async claimFor(uuids: string[], holder: ClaimHolder): Promise<GpuLease> {
     this.checkOpen();
@@ -319,7 +319,7 @@ export class PowerLimitGuard implements GpuLimits {
     }
   }
 
-  /** Sets one GPU back to its limit from before Chase; the journal entry goes after the GPU is restored. */
+  /** Bookkeeping once a GPU is back at its limit from before Chase: its journal entry goes only now. */
   private restored(uuid: string, o: { index: number; restoreMw: number }): void {
     this.owned.delete(uuid);
     this.log.info(`GPU ${o.index} (${uuid}): power limit restored to ${o.restoreMw} mW`);
