@@ -67,6 +67,7 @@ export class AgentClient implements vscode.Disposable {
     await this.stopClient();
     if (this.disposed) return;
     this.setState({ kind: 'starting' });
+    this.gpus = undefined; // the previous agent's GPUs (and notes) are not this one's
     const client = this.createClient(settings);
     this.client = client;
     this.startedAtMs = Date.now();
@@ -76,7 +77,10 @@ export class AgentClient implements vscode.Disposable {
       const [status, gpus] = await Promise.all([client.sendRequest<CarbonStatus>(Methods.carbonStatus.method), client.sendRequest<GpusResult>(Methods.gpus.method)]);
       this.gpus = gpus;
       if (gpus.gpus.some((g) => g.control === 'advise')) this.log.warn(`GPU control: advise mode. ${gpus.gpus.find((g) => g.control === 'advise')?.reason ?? ''}`);
-      if (this.client === client && this.state.kind === 'starting') this.setState({ kind: 'running', carbon: status, gpus });
+      if (this.client !== client) return;
+      // a carbonStatusChanged from the new agent may have made the state 'running' already, without GPUs
+      if (this.state.kind === 'starting') this.setState({ kind: 'running', carbon: status, gpus });
+      else if (this.state.kind === 'running') this.setState({ ...this.state, gpus });
     } catch (e) {
       if (this.client !== client) return;
       this.log.error(`Chase agent failed to start: ${String(e)}`);
