@@ -62,7 +62,8 @@ export async function exportRunCommand(client: AgentClient, log: vscode.LogOutpu
     const r = await client.exportRun({ runId: picked.run.id, format, outFile: target.fsPath });
     log.info(`exported run ${picked.run.id} (${format}) to ${r.outFile} (${r.written})`);
     const how = r.written === 'appended' ? 'Appended a row for' : 'Exported';
-    const open = await vscode.window.showInformationMessage(`Chase: ${how} run ${picked.run.id} to ${r.outFile}.`, 'Open');
+    const moved = r.backupFile ? ` The file there had other columns; it was moved to ${r.backupFile} (as CodeCarbon does).` : '';
+    const open = await vscode.window.showInformationMessage(`Chase: ${how} run ${picked.run.id} to ${r.outFile}.${moved}`, 'Open');
     if (open) await vscode.window.showTextDocument(vscode.Uri.file(r.outFile));
   } catch (e) {
     const msg = messageOf(e);

@@ -4,7 +4,7 @@
  * of the real configuration is extension/config.ts. test/vscode/suite/settings.test.ts fails when
  * SETTING_KEYS and package.json's contributes.configuration drift apart.
  */
-import { CARBON_SOURCE_KINDS, type AgentSettings, type CarbonSourceKind } from '../agent/protocol/messages';
+import { CARBON_SOURCE_KINDS, DEFAULT_EMISSION_FACTOR_TYPE, type AgentSettings, type CarbonSourceKind, type EmissionFactorType } from '../agent/protocol/messages';
 
 export const SECTION = 'chase';
 
@@ -67,7 +67,7 @@ export function parseSettings(get: (key: (typeof SETTING_KEYS)[number]) => unkno
   if (!isBlank(latitude) && (typeof latitude !== 'number' || Math.abs(latitude) > 90)) problems.push(`chase.carbon.latitude: ${JSON.stringify(latitude)} is not a latitude in degrees (−90…90).`);
   if (!isBlank(longitude) && (typeof longitude !== 'number' || Math.abs(longitude) > 180)) problems.push(`chase.carbon.longitude: ${JSON.stringify(longitude)} is not a longitude in degrees (−180…180).`);
   if (isBlank(latitude) !== isBlank(longitude)) problems.push('chase.carbon.latitude and chase.carbon.longitude go together: set both or neither.');
-  const emission = get('carbon.emissionFactorType') ?? 'direct';
+  const emission = get('carbon.emissionFactorType') ?? DEFAULT_EMISSION_FACTOR_TYPE;
   if (emission !== 'direct' && emission !== 'lifecycle') problems.push(`chase.carbon.emissionFactorType: use "direct" or "lifecycle" (got ${JSON.stringify(emission)}).`);
   const baseUrl = get('carbon.apiBaseUrl') ?? '';
   if (typeof baseUrl !== 'string' || (baseUrl !== '' && !/^https?:\/\//.test(baseUrl))) problems.push(`chase.carbon.apiBaseUrl: ${JSON.stringify(baseUrl)} is not an http(s) URL.`);
@@ -92,7 +92,7 @@ export function parseSettings(get: (key: (typeof SETTING_KEYS)[number]) => unkno
         staticIntensityGPerKwh: staticIntensity as number,
         ...((traceFile as string).trim() !== '' ? { traceFile: (traceFile as string).trim() } : {}),
         ...(!isBlank(latitude) && !isBlank(longitude) ? { latitude: latitude as number, longitude: longitude as number } : {}),
-        emissionFactorType: emission as 'direct' | 'lifecycle',
+        emissionFactorType: emission as EmissionFactorType,
         ...(get('carbon.disableEstimations') === true ? { disableEstimations: true } : {}),
         ...(baseUrl !== '' ? { baseUrl: baseUrl as string } : {}),
         ...(!isBlank(region) ? { ukRegionId: region as number } : {}),

@@ -5,7 +5,7 @@
  * A zone id or `lat`/`lon`; `emissionFactorType` direct|lifecycle; `disableEstimations`.
  * Errors arrive as JSON `{"error": "…"}`.
  */
-import type { CarbonSourceInfo, ForecastPoint, IntensityPoint } from '../protocol/messages';
+import { DEFAULT_EMISSION_FACTOR_TYPE, type CarbonSourceInfo, type EmissionFactorType, type ForecastPoint, type IntensityPoint } from '../protocol/messages';
 import { ApiProvider, HOUR_MS, type ApiProviderDeps, type LatestPoint } from './apiProvider';
 import { HttpClient, HttpStatusError, JsonReader } from './http';
 import { CarbonSourceError } from './provider';
@@ -19,7 +19,8 @@ export interface ElectricityMapsOptions {
   zone?: string;
   latitude?: number;
   longitude?: number;
-  emissionFactorType?: 'direct' | 'lifecycle';
+  /** DEFAULT_EMISSION_FACTOR_TYPE when absent (never the API's own default, lifecycle). */
+  emissionFactorType?: EmissionFactorType;
   disableEstimations?: boolean;
   baseUrl?: string;
 }
@@ -63,7 +64,7 @@ export class ElectricityMapsProvider extends ApiProvider {
   private params(): Record<string, string | number | boolean | undefined> {
     const o = this.options;
     const where = o.latitude !== undefined && o.longitude !== undefined ? { lat: o.latitude, lon: o.longitude } : { zone: o.zone?.trim() };
-    return { ...where, emissionFactorType: o.emissionFactorType, disableEstimations: o.disableEstimations ? true : undefined };
+    return { ...where, emissionFactorType: o.emissionFactorType ?? DEFAULT_EMISSION_FACTOR_TYPE, disableEstimations: o.disableEstimations ? true : undefined };
   }
 
   private async get(path: string): Promise<JsonReader> {

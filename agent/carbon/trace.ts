@@ -13,6 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { splitCsvLine } from '../csv';
 
 export interface Trace {
   /** Where it came from (file name), for labels. */
@@ -135,29 +136,6 @@ export function parseTime(raw: string): number {
   return Date.parse(iso);
 }
 
-function splitCsvLine(line: string): string[] {
-  if (!line.includes('"')) return line.split(',');
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else cur += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      out.push(cur);
-      cur = '';
-    }
-    else cur += c;
-  }
-  out.push(cur);
-  return out;
-}
 
 function regularize(rows: Array<[number, number]>, name: string, zone: string | undefined): Trace {
   const gaps = new Map<number, number>();

@@ -7,6 +7,12 @@
  * `/regional/intensity/{from}/{to}/regionid/{id}`. Times in paths are `YYYY-MM-DDTHH:mmZ`.
  * Errors: `{"error": {"code": "400 Bad Request", "message": "…"}}`.
  * Licence: CC BY 4.0, attribution "Carbon Intensity API (NESO)".
+ *
+ * Limits of the routes called (carbon-intensity/api-definitions, docs/index.html at e3f25a1): only
+ * `/intensity/{from}/{to}` documents one — "The maximum date range is limited to 14 days" (line
+ * 2149); `fw48h` is a fixed 48 h; `/regional/intensity/{from}/{to}/…` documents none. History is
+ * therefore fetched in pages of at most 14 days on both, so the 30 days of grid-relative levels
+ * (carbon/levels.ts) and the 56 days the forecaster reads are several requests, never a 400.
  */
 import type { CarbonSourceInfo, ForecastPoint, IntensityPoint } from '../protocol/messages';
 import { ApiProvider, HOUR_MS, MINUTE_MS, type ApiProviderDeps, type LatestPoint } from './apiProvider';
@@ -17,6 +23,8 @@ export const UK_NESO_BASE_URL = 'https://api.carbonintensity.org.uk';
 export const UK_NESO_ATTRIBUTION = 'Carbon Intensity API (NESO), CC BY 4.0';
 const SERVICE = 'The Carbon Intensity API (NESO)';
 const HALF_HOUR_MS = 30 * MINUTE_MS;
+/** The documented maximum range of `/intensity/{from}/{to}`, applied to the regional route too. */
+export const UK_NESO_MAX_RANGE_MS = 14 * 24 * HOUR_MS;
 
 export interface UkNesoOptions {
   /** "GB" (national) unless a region or postcode is set. */
@@ -120,14 +128,21 @@ export class UkNesoProvider extends ApiProvider {
   }
 
   protected async fetchHistory(fromMs: number, toMs: number): Promise<IntensityPoint[]> {
+    // path times have minute precision: page on whole minutes so no page spans more than the limit
+    const startMs = Math.floor(fromMs / MINUTE_MS) * MINUTE_MS;
     const endMs = Math.min(toMs, this.now() + HALF_HOUR_MS);
-    if (fromMs >= endMs) return [];
-    const range = `${pathTime(fromMs)}/${pathTime(endMs)}`;
-    const path = this.where.kind === 'national' ? `intensity/${range}` : `regional/intensity/${range}/${this.suffix()}`;
-    return this.windows(await this.get(path))
-      .map((w) => ({ timestampMs: w.timestampMs, value: w.actual ?? w.forecast }))
-      .filter((w): w is { timestampMs: number; value: number } => w.value !== null)
-      .map((w) => ({ timestampMs: w.timestampMs, intensityGPerKwh: w.value }));
+    if (startMs >= endMs) return [];
+    const byStart = new Map<number, IntensityPoint>();
+    for (let pageMs = startMs; pageMs < endMs; pageMs += UK_NESO_MAX_RANGE_MS) {
+      const range = `${pathTime(pageMs)}/${pathTime(Math.min(endMs, pageMs + UK_NESO_MAX_RANGE_MS))}`;
+      const path = this.where.kind === 'national' ? `intensity/${range}` : `regional/intensity/${range}/${this.suffix()}`;
+      // a window on a page boundary may come with both pages: one point per window start
+      for (const w of this.windows(await this.get(path))) {
+        const value = w.actual ?? w.forecast;
+        if (value !== null) byStart.set(w.timestampMs, { timestampMs: w.timestampMs, intensityGPerKwh: value });
+      }
+    }
+    return [...byStart.values()];
   }
 
   protected async fetchForecast(fromMs: number): Promise<ForecastPoint[]> {

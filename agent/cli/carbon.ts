@@ -27,7 +27,7 @@ Prints the current carbon intensity from a provider and the next hours of its ow
   --json           machine-readable output
   --lat X --lon Y  location instead of a zone (Electricity Maps, WattTime)
   --region-id N    UK NESO region id 1-17;  --postcode PC  UK NESO outward postcode
-  --emission F     Electricity Maps: direct or lifecycle
+  --emission F     Electricity Maps: direct (default, as the extension and the traces) or lifecycle
   --trace FILE     replay this CSV;  --speed S  replay speed (default 1)
   --static G       intensity for --provider static, g/kWh
   --base-url URL   the API's base URL (proxies, tests)
@@ -113,11 +113,14 @@ export async function runCarbon(argv: string[], io: CarbonCliIo): Promise<number
     const clock = new RunCarbon(provider);
     const reading: CarbonReading = await provider.latest(wall);
     const nextPeriod = clock.periodStart(clock.virtualNow(wall)) + provider.periodMs;
+    // whole clock hours from the next one, so --hours N prints N full hourly rows even when the
+    // provider's period (30 min, 5 min) puts the next period inside an hour
+    const firstHourMs = Math.ceil(nextPeriod / HOUR_MS) * HOUR_MS;
     let forecast: ForecastPoint[] | undefined;
     let forecastError: string | undefined;
     if (args.hours > 0) {
       try {
-        forecast = await provider.forecast(nextPeriod, args.hours);
+        forecast = await provider.forecast(firstHourMs, args.hours);
       } catch (e) {
         forecastError = describeError(e);
       }

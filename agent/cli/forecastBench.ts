@@ -4,6 +4,7 @@ import { UsageError, numberArg } from './command';
 import { loadTrace } from '../carbon/trace';
 import { createForecaster, forecasterNames, walkForward, type ForecasterName } from '../forecast/index';
 import { DAY_MS, HOUR_MS } from '../protocol/units';
+import { DEFAULT_EMISSION_FACTOR_TYPE, type EmissionFactorType } from '../protocol/messages';
 
 
 export interface ForecastBenchResult {
@@ -26,11 +27,11 @@ interface BenchArgs {
   json: boolean;
   warmupDays: number;
   models: ForecasterName[];
-  emission: 'direct' | 'lifecycle';
+  emission: EmissionFactorType;
 }
 
 function parseArgs(argv: string[]): BenchArgs {
-  const out: BenchArgs = { trace: '', horizonsH: [1, 6, 24, 48], json: false, warmupDays: 14, models: [...forecasterNames], emission: 'direct' };
+  const out: BenchArgs = { trace: '', horizonsH: [1, 6, 24, 48], json: false, warmupDays: 14, models: [...forecasterNames], emission: DEFAULT_EMISSION_FACTOR_TYPE };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -69,10 +70,10 @@ function parseArgs(argv: string[]): BenchArgs {
  */
 export function runForecastBench(
   file: string,
-  options: { horizonsH?: number[]; warmupDays?: number; models?: ForecasterName[]; emission?: 'direct' | 'lifecycle' } = {},
+  options: { horizonsH?: number[]; warmupDays?: number; models?: ForecasterName[]; emission?: EmissionFactorType } = {},
   onModelDone?: (model: string, ms: number) => void,
 ): ForecastBenchReport & { scoredPoints: number[] } {
-  const trace = loadTrace(file, { emission: options.emission ?? 'direct' });
+  const trace = loadTrace(file, { emission: options.emission ?? DEFAULT_EMISSION_FACTOR_TYPE });
   const horizonsH = options.horizonsH ?? [1, 6, 24, 48];
   const horizonsSteps = horizonsH.map((h) => {
     const steps = (h * HOUR_MS) / trace.stepMs;

@@ -126,7 +126,8 @@ With no NVIDIA driver it shows simulated GPUs and says so.
   --json   machine-readable output (limits and power in mW, energy in mJ)
 
 Environment: CHASE_GPU_BACKEND (auto|nvml|zeusd|simulated), CHASE_NVML_LIBRARY,
-CHASE_ZEUSD_SOCKET / ZEUSD_SOCK_PATH, CHASE_ZEUSD_TOKEN, CHASE_SIMULATED_GPUS, CUDA_VISIBLE_DEVICES.`,
+CHASE_ZEUSD_SOCKET / ZEUSD_SOCK_PATH / ZEUSD_HOST_PORT, CHASE_ZEUSD_TOKEN / ZEUSD_TOKEN,
+CHASE_NVML_PERMISSION_PROBE (auto|write), CHASE_SIMULATED_GPUS, CUDA_VISIBLE_DEVICES.`,
   async run(argv) {
     const unknown = argv.filter((a) => a !== '--json');
     if (unknown.length > 0) throw new UsageError(`unknown option ${unknown[0]}`);

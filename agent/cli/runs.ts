@@ -1,6 +1,6 @@
 import type { CliCommand } from './command';
 import { numberArg, UsageError } from './command';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import type { HistoryReader } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 import { gramsToKg, joulesToKwh } from '../store/accounting';
@@ -114,8 +114,14 @@ export const runsCommand: CliCommand = {
     const id = sub === 'list' ? '' : needId();
     /* eslint-disable @typescript-eslint/no-require-imports -- loaded on use (see top) */
     const { HistoryReader: Reader } = require('../store/history') as typeof import('../store/history');
-    const { codeCarbonCsv, exportRunCodeCarbon, exportRunJson, writeCodeCarbonFile } = require('../store/export') as typeof import('../store/export');
+    const { CODECARBON_RELEASE, codeCarbonCsv, exportRunCodeCarbon, exportRunJson, writeCodeCarbonFile } = require('../store/export') as typeof import('../store/export');
     /* eslint-enable @typescript-eslint/no-require-imports */
+    if (sub === 'list' && typeof dbFlag !== 'string' && !existsSync(path)) {
+      // a fresh home: no run recorded yet is an empty list, not an error (an explicit --db FILE that
+      // is missing still is one: the user named a file)
+      process.stdout.write(p.flags.has('json') ? '[]\n' : `${renderList([], nowMs)} (The history is created at ${path} by the first run.)\n`);
+      return 0;
+    }
     const reader = Reader.open({ path });
     try {
       if (sub === 'list') {
@@ -141,8 +147,9 @@ export const runsCommand: CliCommand = {
       } else {
         const row = exportRunCodeCarbon(reader, id, { nowMs });
         if (typeof out === 'string') {
-          const how = writeCodeCarbonFile(out, [row]);
-          process.stderr.write(`${how === 'created' ? 'wrote' : 'appended to'} ${out}\n`);
+          const w = writeCodeCarbonFile(out, [row]);
+          if (w.backupFile) process.stderr.write(`${out} had other columns than CodeCarbon ${CODECARBON_RELEASE}'s: moved it to ${w.backupFile} (as CodeCarbon does)\n`);
+          process.stderr.write(`${w.written === 'created' ? 'wrote' : 'appended to'} ${out}\n`);
         } else {
           process.stdout.write(codeCarbonCsv([row]));
         }

@@ -39,6 +39,17 @@ export interface GpuReading {
   powerLimitMw: number;
 }
 
+/** A compute process on a GPU, as NVML lists it. */
+export interface GpuComputeProcess {
+  pid: number;
+  /** Bytes; undefined where NVML cannot tell (NVML_VALUE_NOT_AVAILABLE). */
+  usedGpuMemoryBytes?: number;
+}
+
+/**
+ * Optional capabilities are optional members: callers test for them (`backend.processes?.(i)`)
+ * instead of downcasting to a backend class.
+ */
 export interface GpuBackend {
   readonly kind: GpuBackendKind;
   /** True for simulated GPUs: the UI must say so. */
@@ -64,5 +75,9 @@ export interface GpuBackend {
    * backend can read both; undefined otherwise. A proxy for work done, labelled so wherever used.
    */
   activity?(index: number): number | undefined;
+  /** Compute processes on the GPU, where the backend can list them (NVML, zeusd with NVML on the host). */
+  processes?(index: number): GpuComputeProcess[];
+  /** Simulated GPUs only: the modelled time per epoch (ms) at the current limit; a simulated job's speed follows it. */
+  epochMs?(index: number): number;
   close(): Promise<void>;
 }

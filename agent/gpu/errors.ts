@@ -23,7 +23,7 @@ export class GpuError extends Error {
   }
 }
 
-/** nvmlReturn_t values, as nvml.h numbers them. */
+/** nvmlReturn_t values, as nvml.h numbers them (NVIDIA/go-nvml v0.13.3-0 pkg/nvml/nvml.h, NVML API 13). */
 export const NvmlReturn = {
   SUCCESS: 0,
   ERROR_UNINITIALIZED: 1,
@@ -55,6 +55,7 @@ export const NvmlReturn = {
   ERROR_NOT_READY: 27,
   ERROR_GPU_NOT_FOUND: 28,
   ERROR_INVALID_STATE: 29,
+  ERROR_RESET_TYPE_NOT_SUPPORTED: 30,
   ERROR_UNKNOWN: 999,
 } as const;
 
@@ -156,6 +157,13 @@ const EXCEPTION_MAP = new Map<number, [NvmlErrorClass, string]>([
   [NvmlReturn.ERROR_GPU_NOT_FOUND, [NvmlNotFoundError, '%f: no GPU was found%d. Check that the GPU is visible (`ls /dev/nvidia*`).']],
   [NvmlReturn.ERROR_ARGUMENT_VERSION_MISMATCH, [NvmlError, '%f: the struct version does not match this driver. Update the NVIDIA driver.']],
   [NvmlReturn.ERROR_INVALID_STATE, [NvmlError, '%f: the GPU is in an invalid state for this request%d.']],
+  [NvmlReturn.ERROR_ALREADY_INITIALIZED, [NvmlError, '%f: NVML was already initialized (an agent bug; please report it).']],
+  [NvmlReturn.ERROR_VGPU_ECC_NOT_SUPPORTED, [NvmlNotSupportedError, '%f is not available%d because ECC is enabled on this vGPU.']],
+  [NvmlReturn.ERROR_INSUFFICIENT_RESOURCES, [NvmlError, '%f: the driver ran out of resources%d; try again, or free GPU resources.']],
+  [NvmlReturn.ERROR_FREQ_NOT_SUPPORTED, [NvmlNotSupportedError, '%f: this frequency is not supported%d.']],
+  [NvmlReturn.ERROR_DEPRECATED, [NvmlNotSupportedError, '%f is deprecated by this driver (Chase needs an update for it; please report it).']],
+  [NvmlReturn.ERROR_RESET_TYPE_NOT_SUPPORTED, [NvmlNotSupportedError, '%f: this kind of GPU reset is not supported%d.']],
+  [NvmlReturn.ERROR_UNKNOWN, [NvmlUnknownError, '%f failed with an internal driver error%d. Check `dmesg` for Xid errors and the driver installation.']],
 ]);
 
 /**

@@ -3,9 +3,11 @@
  *
  *   1. NVML (CHASE_NVML_LIBRARY, else libnvidia-ml.so.1 / nvml.dll). Missing library, driver not
  *      loaded or no GPUs are normal states, recorded in `notes`.
- *   2. zeusd, when CHASE_ZEUSD_SOCKET (or zeus's ZEUSD_SOCK_PATH) is set and answers /discover:
- *      writes go through it (token: CHASE_ZEUSD_TOKEN); reads come from NVML when it loaded.
- *   3. NVML directly (control needs root / CAP_SYS_ADMIN, else advise mode).
+ *   2. zeusd, when CHASE_ZEUSD_SOCKET, or Zeus's own ZEUSD_SOCK_PATH / ZEUSD_HOST_PORT, is set and
+ *      answers /discover: writes go through it (token: CHASE_ZEUSD_TOKEN or ZEUSD_TOKEN); reads come
+ *      from NVML when it loaded (needed with zeusd 0.4, which serves no limit reads).
+ *   3. NVML directly (control needs root / CAP_SYS_ADMIN, else advise mode; how that is probed:
+ *      CHASE_NVML_PERMISSION_PROBE=auto|write, see backends/nvml.ts).
  *   4. Simulated GPUs (CHASE_SIMULATED_GPUS of them, default 1) following the embedded A40 profile.
  *
  * CHASE_GPU_BACKEND=nvml|zeusd|simulated forces one (failing loudly instead of falling back,
@@ -19,9 +21,11 @@ import type { GpuBackend } from './backend';
 import { NvmlBackend } from './backends/nvml';
 import { SimulatedBackend } from './backends/simulated';
 import { ZeusdBackend, ZeusdClient } from './backends/zeusd';
+import { describeEndpoint, zeusdSettingsFromEnv } from './backends/zeusdClient';
 import { GpuError } from './errors';
 import { Nvml, nvmlLibraryCandidates } from './nvml';
 import { loadDefaultProfile } from './profile';
+import { permissionProbeFromEnv } from './privilege';
 import { resolveVisibleDevices, type Visibility } from './visibility';
 import { PowerLimitGuard, type RestoreReport } from './safety/guard';
 import { LimitJournal } from './safety/journal';
@@ -47,6 +51,7 @@ export interface OpenedGpus {
 }
 
 function openNvml(env: NodeJS.ProcessEnv, notes: string[], now: () => number): NvmlBackend | undefined {
+  const permissionProbe = permissionProbeFromEnv(env); // a bad value is a configuration error, reported first
   let nvml: Nvml;
   try {
     nvml = Nvml.load(nvmlLibraryCandidates(process.platform, env));
@@ -55,7 +60,7 @@ function openNvml(env: NodeJS.ProcessEnv, notes: string[], now: () => number): N
     return undefined;
   }
   try {
-    const backend = new NvmlBackend(nvml, now);
+    const backend = new NvmlBackend(nvml, { now, permissionProbe });
     notes.push(...backend.unavailable);
     if (backend.devices().length === 0) {
       notes.push(`NVML (${nvml.libraryPath}) found no GPUs.`);
@@ -92,18 +97,19 @@ export async function openGpuBackend(options: OpenGpuOptions = {}): Promise<Open
   }
   if (!['auto', 'nvml', 'zeusd'].includes(wanted)) throw new GpuError(`CHASE_GPU_BACKEND must be auto, nvml, zeusd or simulated (got "${wanted}").`, 'BAD_CONFIG');
 
+  // A malformed ZEUSD_HOST_PORT is a configuration error, reported before anything is opened.
+  const zeusd = wanted === 'nvml' ? undefined : zeusdSettingsFromEnv(env);
   const nvml = openNvml(env, notes, now);
-  const socket = env.CHASE_ZEUSD_SOCKET || env.ZEUSD_SOCK_PATH;
-  if (socket && wanted !== 'nvml') {
+  if (zeusd) {
     try {
-      const backend = await ZeusdBackend.open(new ZeusdClient(socket, env.CHASE_ZEUSD_TOKEN || undefined), nvml, now);
+      const backend = await ZeusdBackend.open(new ZeusdClient(zeusd), nvml, now);
       return done(backend);
     } catch (e) {
-      notes.push(`zeusd at ${socket} is not usable: ${e instanceof Error ? e.message : String(e)}`);
+      notes.push(`zeusd at ${describeEndpoint(zeusd.endpoint)} (${zeusd.source}) is not usable: ${e instanceof Error ? e.message : String(e)}`);
       if (wanted === 'zeusd') throw new GpuError(notes.join(' '), 'BACKEND_UNAVAILABLE');
     }
   } else if (wanted === 'zeusd') {
-    throw new GpuError('CHASE_GPU_BACKEND=zeusd needs CHASE_ZEUSD_SOCKET (or ZEUSD_SOCK_PATH) to point at zeusd\'s socket.', 'BAD_CONFIG');
+    throw new GpuError("CHASE_GPU_BACKEND=zeusd needs CHASE_ZEUSD_SOCKET or ZEUSD_SOCK_PATH (zeusd's Unix socket), or ZEUSD_HOST_PORT (zeusd in TCP mode).", 'BAD_CONFIG');
   }
   if (nvml) return done(nvml);
   if (wanted === 'nvml') throw new GpuError(notes.join(' '), 'BACKEND_UNAVAILABLE');
@@ -124,11 +130,6 @@ export interface GpuControlHandle extends OpenedGpus {
 }
 
 /**
- * The agent's GPU start-up, in the order safety needs: open the backend, restore limits a killed
- * agent left behind (before anything else touches a GPU), then install the exit/signal handlers
- * that restore this agent's own limits. `serve` should call this first.
- */
-/**
  * Opens the backend for reads, and says whether the privileged limits service sets the limits:
  * CHASE_AGENT_SOCKET names its socket. The service works with NVML reads here (zeusd is then not
  * used); without a driver the agent falls back as usual, and says so.
@@ -139,12 +140,17 @@ export async function openGpusForLimits(options: OpenGpuOptions): Promise<Opened
   if (!socket) return openGpuBackend(options);
   const wanted = (env.CHASE_GPU_BACKEND ?? 'auto').toLowerCase();
   if (!['auto', 'nvml'].includes(wanted)) throw new GpuError(`CHASE_AGENT_SOCKET (the Chase service) works with the NVIDIA driver only, but CHASE_GPU_BACKEND=${wanted}: unset one of them.`, 'BAD_CONFIG');
-  const opened = await openGpuBackend({ ...options, env: { ...env, CHASE_ZEUSD_SOCKET: '', ZEUSD_SOCK_PATH: '' } });
+  const opened = await openGpuBackend({ ...options, env: { ...env, CHASE_ZEUSD_SOCKET: '', ZEUSD_SOCK_PATH: '', ZEUSD_HOST_PORT: '' } });
   if (opened.backend.kind === 'nvml') return { ...opened, serviceSocket: socket };
   opened.notes.push(`CHASE_AGENT_SOCKET names the Chase service at ${socket}, but there is no NVIDIA driver here, so the service is not used.`);
   return opened;
 }
 
+/**
+ * The agent's GPU start-up, in the order safety needs: open the backend, restore limits a killed
+ * agent left behind (before anything else touches a GPU), then install the exit/signal handlers
+ * that restore this agent's own limits. `serve` should call this first.
+ */
 export async function startGpuControl(options: OpenGpuOptions & { log: Logger; journal?: LimitJournal }): Promise<GpuControlHandle> {
   const env = options.env ?? process.env;
   const { serviceSocket, ...opened } = await openGpusForLimits(options);

@@ -104,6 +104,15 @@ export interface IntensitySeriesResult {
   forecastModel: string;
 }
 
+/** Electricity Maps' emission factors: operational (`direct`) or life-cycle (`lifecycle`). */
+export type EmissionFactorType = 'direct' | 'lifecycle';
+/**
+ * The one default for every reader (settings, `chase-agent carbon`, the provider): `direct`, which is
+ * what the embedded traces replay, so a switch from replay to Electricity Maps compares like with like.
+ * (Electricity Maps itself defaults to lifecycle when the parameter is absent.)
+ */
+export const DEFAULT_EMISSION_FACTOR_TYPE: EmissionFactorType = 'direct';
+
 /** Settings the extension hands to the agent (in `initialize` and on every change). */
 export interface CarbonSettings {
   /** Which provider. Only `replay` and `static` need no network. */
@@ -122,8 +131,8 @@ export interface CarbonSettings {
   /** Location instead of `zone` (Electricity Maps `lat`/`lon`, WattTime region-from-loc), degrees. */
   latitude?: number;
   longitude?: number;
-  /** Electricity Maps: operational (`direct`) or life-cycle emission factors. Default lifecycle. */
-  emissionFactorType?: 'direct' | 'lifecycle';
+  /** Electricity Maps: operational (`direct`) or life-cycle emission factors; DEFAULT_EMISSION_FACTOR_TYPE when absent. */
+  emissionFactorType?: EmissionFactorType;
   /** Electricity Maps: ask for measured values only (no estimates). */
   disableEstimations?: boolean;
   /** Override the web API's base URL (proxies, tests). */
@@ -308,6 +317,8 @@ export interface ExportRunParams {
 export interface ExportRunResult {
   outFile: string;
   written: 'created' | 'appended';
+  /** A CSV with other columns was there: moved to this file first (CodeCarbon's own rule). */
+  backupFile?: string;
 }
 
 /** A process using GPUs (NVML's compute process list), e.g. a Jupyter kernel. */
@@ -349,7 +360,7 @@ export const AgentErrorCodes = {
   unknownRun: 3005,
   /** The run history cannot be read (none yet, locked, newer schema); the message says what to do. */
   historyUnavailable: 3006,
-  /** An export could not be written (unknown run, file not writable, a CSV with other columns). */
+  /** An export could not be written (unknown run, file not writable). */
   exportFailed: 3007,
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCodes)[keyof typeof AgentErrorCodes];

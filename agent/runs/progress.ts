@@ -109,9 +109,19 @@ export class ProgressTracker {
     return this.cumulative;
   }
 
-  /** Adds work reported directly (the Python reporter's `step(samples=…)`). */
+  /**
+   * Adds work reported directly (the Python reporter's `step(samples=…)`). The job's own report wins
+   * over its output from the first call on: a loop that draws a tqdm bar and reports (the common
+   * case) shows its first bar line before its first report, and the two count different units
+   * (batches vs. samples), so what the output counted so far is dropped, not mixed in.
+   */
   add(units: number, atMs: number): number {
-    this.formatSeen ??= 'reporter';
+    if (this.formatSeen !== 'reporter') {
+      this.formatSeen = 'reporter';
+      this.doneBeforeSegment = 0;
+      this.lastCompleted = undefined;
+      this.lastTotal = undefined;
+    }
     this.doneBeforeSegment += units;
     this.lastAtMs = atMs;
     return this.cumulative;

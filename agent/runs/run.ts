@@ -539,9 +539,8 @@ export class Run {
   /** Simulated GPUs: the demo job slows down as the simulated limit drops (epoch time at max / now). */
   private writeSimulatedThroughput(): void {
     const file = this.options.simulatedThroughputFile;
-    const backend = this.deps.backend as GpuBackend & { epochMs?(index: number): number };
-    if (!file || !backend.simulated || typeof backend.epochMs !== 'function') return;
-    const epochMsNow = backend.epochMs(this.options.gpuIndices[0]);
+    const epochMsNow = this.deps.backend.epochMs?.(this.options.gpuIndices[0]);
+    if (!file || epochMsNow === undefined) return;
     this.simEpochMsAtStart ??= epochMsNow;
     const content = JSON.stringify({ relativeThroughput: this.simEpochMsAtStart / epochMsNow, powerLimitMw: this.limitMw });
     if (content === this.simWritten) return; // written each tick only when the limit moved

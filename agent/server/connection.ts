@@ -50,12 +50,20 @@ export function openHistory(): HistoryStore | undefined {
   }
 }
 
-/** GPU control starts first: it restores any limit a killed agent left behind before anything else. */
-function startGpuControlForServer(): Promise<GpuControlHandle | undefined> {
-  return startGpuControl({ log: createLogger('gpu') }).catch((e: unknown) => {
+let processGpuControl: Promise<GpuControlHandle | undefined> | undefined;
+
+/**
+ * GPU control starts first: it restores any limit a killed agent left behind before anything else.
+ * Once per process: the editor's server, the limits service and the process's metrics sampler share
+ * it (one guard, one set of claims). The first caller's environment counts (the limits service
+ * passes one without CHASE_AGENT_SOCKET: it sets limits itself).
+ */
+export function startGpuControlForServer(env: NodeJS.ProcessEnv = process.env): Promise<GpuControlHandle | undefined> {
+  processGpuControl ??= startGpuControl({ log: createLogger('gpu'), env }).catch((e: unknown) => {
     log.error('GPU control could not start', e);
     return undefined;
   });
+  return processGpuControl;
 }
 
 /** The editor's agent: one client (the extension, over stdio or IPC), running as the user. */
@@ -82,6 +90,7 @@ export function startServer(connection: Connection = createConnection()): void {
     liveRuns: () => liveRuns(),
     log: createLogger('telemetry'),
     onGpuSamples: (samples) => timeline.record(samples),
+    ownsShared: true, // the only client: its shutdown ends the process's sampler and endpoint
   });
   void telemetry.start();
   const monitor = new CarbonMonitor({
@@ -202,7 +211,7 @@ export function startServer(connection: Connection = createConnection()): void {
       if (!reader.getRun(runId)) throw new ResponseError(AgentErrorCodes.unknownRun, `No run "${runId}" in the history at ${reader.path}.`);
       if (!existsSync(resolve(outFile, '..'))) throw new ResponseError(AgentErrorCodes.exportFailed, `The folder of ${outFile} does not exist; choose another file.`);
       try {
-        return { outFile, written: writeRunExport(reader, { runId, format, outFile }) };
+        return { outFile, ...writeRunExport(reader, { runId, format, outFile }) };
       } catch (e) {
         const msg = describeError(e);
         throw new ResponseError(/locked/.test(msg) ? AgentErrorCodes.historyUnavailable : AgentErrorCodes.exportFailed, `Export of run ${runId} failed: ${msg}`);

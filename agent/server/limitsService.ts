@@ -19,7 +19,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { createMessageConnection, ErrorCodes, ResponseError, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-languageserver/node';
 import { createLogger, describeError } from '../log';
-import { startGpuControl, type GpuControlHandle } from '../gpu/index';
+import type { GpuControlHandle } from '../gpu/index';
+import { startGpuControlForServer } from './connection';
 import { GpuClaimedError } from '../gpu/safety/claims';
 import { GpuControlRefusedError } from '../gpu/safety/guard';
 import type { GpuLease } from '../gpu/limits';
@@ -224,7 +225,9 @@ export class LimitsService {
 export async function serveLimits(options: LimitsServiceOptions): Promise<Server> {
   await prepareSocketPath(options.path);
   // The service sets limits itself: a CHASE_AGENT_SOCKET in its environment would point it at itself.
-  const gpu = await startGpuControl({ log: createLogger('gpu'), env: { ...process.env, CHASE_AGENT_SOCKET: '' } });
+  // The process's one GPU control, shared with its metrics sampler (one guard, one set of claims).
+  const gpu = await startGpuControlForServer({ ...process.env, CHASE_AGENT_SOCKET: '' });
+  if (!gpu) throw new Error('GPU control could not start (see the log above); the limits service has nothing to serve.');
   const service = new LimitsService(gpu);
   const server = createServer((socket) => service.accept(socket));
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.path, resolve));

@@ -183,12 +183,12 @@ function gpusOfProcess(gpu: GpuControlHandle, pid: number): number[] | undefined
   return gpuProcesses(gpu).find((p) => p.pid === pid)?.gpuIndices;
 }
 
-/** Processes NVML lists on the visible GPUs, with their command lines where /proc allows. */
+/** Processes the backend lists on the visible GPUs (NVML, directly or beside zeusd), with their command lines where /proc allows. */
 export function gpuProcesses(gpu: GpuControlHandle): GpuProcess[] {
-  const backend = gpu.backend as GpuControlHandle['backend'] & { details?(index: number): { processes?: Array<{ pid: number }> } };
-  if (typeof backend.details !== 'function') return [];
+  const { backend } = gpu;
+  if (!backend.processes) return [];
   const byPid = new Map<number, number[]>();
-  for (const d of gpu.visibility.devices) for (const x of backend.details(d.index).processes ?? []) byPid.set(x.pid, [...(byPid.get(x.pid) ?? []), d.index]);
+  for (const d of gpu.visibility.devices) for (const x of backend.processes(d.index)) byPid.set(x.pid, [...(byPid.get(x.pid) ?? []), d.index]);
   return [...byPid].map(([pid, gpuIndices]) => {
     let commandLine: string | undefined;
     try {

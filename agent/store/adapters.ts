@@ -12,9 +12,13 @@ export function sampleRecords(samples: readonly GpuSample[]): GpuSampleRecord[] 
   return samples.map((s) => ({ timestampMs: s.timestampMs, gpuUuid: s.uuid, powerMw: s.powerMw, powerLimitMw: s.powerLimitMw, energyMj: s.energyMj }));
 }
 
-/** GpuSampler samples → the gpus part of a metrics update. */
-export function metricsGpus(samples: readonly GpuSample[]): MetricsGpu[] {
-  return samples.map((s) => ({ uuid: s.uuid, index: s.index, powerMw: s.powerMw, powerLimitMw: s.powerLimitMw, energyMj: s.energyMj }));
+/** GpuSampler samples → the gpus part of a metrics update, with each GPU's model name when known. */
+export function metricsGpus(samples: readonly GpuSample[], devices: readonly { uuid: string; name: string }[] = []): MetricsGpu[] {
+  const names = new Map(devices.map((d) => [d.uuid, d.name]));
+  return samples.map((s) => {
+    const name = names.get(s.uuid);
+    return { uuid: s.uuid, index: s.index, ...(name ? { name } : {}), powerMw: s.powerMw, powerLimitMw: s.powerLimitMw, energyMj: s.energyMj };
+  });
 }
 
 /** An `ok` carbon status → one actual reading (null for an error status). Source = provider kind. */

@@ -1,26 +1,40 @@
 /**
- * Run exports: CodeCarbon-compatible `emissions.csv` (same columns, order and units as CodeCarbon's
- * `EmissionsData`, so CodeCarbon dashboards and pandas scripts read it), and JSON.
+ * Run exports: CodeCarbon's `emissions.csv` (CodeCarbon 3.2.x's columns in its order, its units, its
+ * timestamp and its append rule, so CodeCarbon, its dashboards and pandas scripts share one file
+ * with Chase), and JSON.
  *
  * CodeCarbon units: duration s, emissions kg CO₂eq, emissions_rate kg/s, *_power W, *_energy and
- * energy_consumed kWh, ram_total_size GB, water_consumed L, timestamp `%Y-%m-%dT%H:%M:%S`.
+ * energy_consumed kWh, ram_total_size GB, water_consumed L, timestamp local time `%Y-%m-%dT%H:%M:%S`.
  * Chase measures GPUs only: cpu_* and ram_* are 0 (like CodeCarbon with those trackers off).
+ *
+ * The peer: mlco2/codecarbon v3.2.9 (test/unit/store/fixtures/codecarbon-v3.2.9 holds files its own
+ * `FileOutput` wrote, alone and around Chase's files; the export tests compare Chase with them).
  */
 import { cpus, platform, release, totalmem } from 'node:os';
-import { existsSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { gramsToKg, joulesToKwh } from './accounting';
 import { HistoryReader } from './history';
 import type { DecisionRecord, IntensityRecord, RunRecord, StoredGpuSample } from './types';
 import { HOUR_MS } from '../protocol/units';
+import { csvField, splitCsvLine } from '../csv';
 
-/** CodeCarbon's emissions.csv header, in its order (codecarbon/output_methods/emissions_data.py). */
+export { csvField };
+
+/** The CodeCarbon release whose CSV Chase writes (docs/accounting.md). */
+export const CODECARBON_RELEASE = '3.2.9';
+
+/**
+ * CodeCarbon 3.2.x's emissions.csv columns, in its order: the fields of its `EmissionsData` dataclass
+ * (mlco2/codecarbon v3.2.9, codecarbon/output_methods/emissions_data.py lines 12–49, unchanged since
+ * 3.2.1), which `FileOutput` writes through pandas in declaration order — defaulted fields last.
+ */
 export const CODECARBON_COLUMNS = [
   'timestamp', 'project_name', 'run_id', 'experiment_id', 'duration', 'emissions', 'emissions_rate',
-  'cpu_utilization_percent', 'ram_utilization_percent', 'ram_used_gb',
   'cpu_power', 'gpu_power', 'ram_power', 'cpu_energy', 'gpu_energy', 'ram_energy', 'energy_consumed', 'water_consumed',
   'country_name', 'country_iso_code', 'region', 'cloud_provider', 'cloud_region', 'os', 'python_version', 'codecarbon_version',
   'cpu_count', 'cpu_model', 'gpu_count', 'gpu_model', 'longitude', 'latitude', 'ram_total_size', 'tracking_mode',
-  'on_cloud', 'pue', 'wue',
+  'cpu_utilization_percent', 'gpu_utilization_percent', 'ram_utilization_percent', 'ram_used_gb', 'on_cloud', 'pue', 'wue',
 ] as const;
 
 export type CodeCarbonColumn = (typeof CODECARBON_COLUMNS)[number];
@@ -50,7 +64,23 @@ export interface CodeCarbonOptions {
   countryIsoCode?: string;
 }
 
-const isoSeconds = (ms: number): string => new Date(ms).toISOString().slice(0, 19);
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+
+/** CodeCarbon's timestamp: `datetime.now().strftime("%Y-%m-%dT%H:%M:%S")` (emissions_tracker.py), local time without an offset. */
+export function codeCarbonTimestamp(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}T${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+/**
+ * CodeCarbon's gpu_model: `"{count} x {name}"` per distinct model (resource_tracker.py). CodeCarbon
+ * joins several models with nothing between them; Chase puts ", " there, so the names stay readable.
+ */
+function gpuModel(names: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const n of names) counts.set(n, (counts.get(n) ?? 0) + 1);
+  return [...counts].map(([name, n]) => `${n} x ${name}`).join(', ');
+}
 
 /** One CodeCarbon row for a run (CodeCarbon writes one row per tracker stop). */
 export function codeCarbonRow(run: RunRecord, o: CodeCarbonOptions = {}): CodeCarbonRow {
@@ -59,18 +89,15 @@ export function codeCarbonRow(run: RunRecord, o: CodeCarbonOptions = {}): CodeCa
   const durationS = Math.max(0, (endMs - run.startMs) / 1000);
   const emissionsKg = gramsToKg(run.carbonG);
   const energyKwh = joulesToKwh(run.energyJ);
-  const models = [...new Set(run.gpuUuids.map((u) => o.gpuNames?.get(u)).filter((n): n is string => !!n))];
+  const names = run.gpuUuids.map((u) => o.gpuNames?.get(u)).filter((n): n is string => !!n);
   return {
-    timestamp: isoSeconds(endMs),
+    timestamp: codeCarbonTimestamp(endMs),
     project_name: o.projectName ?? (typeof run.meta?.project === 'string' ? run.meta.project : 'chase'),
     run_id: run.id,
     experiment_id: o.experimentId ?? '',
     duration: durationS,
     emissions: emissionsKg,
     emissions_rate: durationS > 0 ? emissionsKg / durationS : 0,
-    cpu_utilization_percent: 0,
-    ram_utilization_percent: 0,
-    ram_used_gb: 0,
     cpu_power: 0,
     gpu_power: durationS > 0 ? run.energyJ / durationS : 0,
     ram_power: 0,
@@ -90,43 +117,70 @@ export function codeCarbonRow(run: RunRecord, o: CodeCarbonOptions = {}): CodeCa
     cpu_count: host.cpuCount,
     cpu_model: host.cpuModel,
     gpu_count: run.gpuUuids.length,
-    gpu_model: models.length === 0 ? '' : `${run.gpuUuids.length} x ${models.join(', ')}`,
+    gpu_model: gpuModel(names),
     longitude: '',
     latitude: '',
     ram_total_size: host.ramTotalGb,
     tracking_mode: 'machine',
+    cpu_utilization_percent: 0,
+    // Chase samples power, not utilisation: 0, CodeCarbon's value when it has no reading
+    gpu_utilization_percent: 0,
+    ram_utilization_percent: 0,
+    ram_used_gb: 0,
     on_cloud: 'N',
     pue: 1,
     wue: 0,
   };
 }
 
-/** RFC 4180 quoting (as Python's csv module writes: quote only when needed). */
-export function csvField(v: string | number): string {
-  const s = typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : v;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 export const codeCarbonHeader = (): string => CODECARBON_COLUMNS.join(',');
 
+const csvLine = (row: CodeCarbonRow, columns: readonly CodeCarbonColumn[]): string => columns.map((c) => csvField(row[c])).join(',');
+
 export function codeCarbonCsv(rows: readonly CodeCarbonRow[]): string {
-  return [codeCarbonHeader(), ...rows.map((r) => CODECARBON_COLUMNS.map((c) => csvField(r[c])).join(','))].join('\n') + '\n';
+  return [codeCarbonHeader(), ...rows.map((r) => csvLine(r, CODECARBON_COLUMNS))].join('\n') + '\n';
+}
+
+/** What writing an emissions.csv did; `backupFile` when a file with other columns was moved aside first. */
+export interface CodeCarbonWrite {
+  written: 'created' | 'appended';
+  backupFile?: string;
+}
+
+/** CodeCarbon's `backup()` name: FILE.bak, else FILE_0.bak, FILE_1.bak, … (codecarbon/core/util.py). */
+export function codeCarbonBackupPath(file: string): string {
+  const dir = dirname(file);
+  const name = basename(file);
+  let candidate = join(dir, `${name}.bak`);
+  for (let i = 0; existsSync(candidate); i++) candidate = join(dir, `${name}_${i}.bak`);
+  return candidate;
 }
 
 /**
- * Writes rows to an emissions.csv like CodeCarbon does: creates it with the header, or appends to
- * an existing file with the same header. A file with another header is not touched (error).
+ * Writes rows to an emissions.csv by CodeCarbon's own rule (FileOutput.out, v3.2.9 file.py 72–106):
+ * - no file, or an empty one: create it with the header;
+ * - a header with the same column names (compared sorted, as CodeCarbon does): append;
+ * - other columns: rename the file to CodeCarbon's backup name (`emissions.csv.bak`, …) and start a
+ *   new one, so neither tool's rows are lost and the next CodeCarbon run appends to the new file.
+ * Appended lines follow the file's own column order (CodeCarbon writes its order regardless).
  */
-export function writeCodeCarbonFile(file: string, rows: readonly CodeCarbonRow[]): 'created' | 'appended' {
-  const csv = codeCarbonCsv(rows);
-  if (!existsSync(file)) {
-    writeFileSync(file, csv);
-    return 'created';
+export function writeCodeCarbonFile(file: string, rows: readonly CodeCarbonRow[]): CodeCarbonWrite {
+  const existing = existsSync(file) && statSync(file).size > 0 ? readFileSync(file, 'utf8') : undefined;
+  let backupFile: string | undefined;
+  if (existing !== undefined) {
+    const header = splitCsvLine(existing.split(/\r?\n/, 1)[0]);
+    const sameColumns = [...header].sort().join(',') === [...CODECARBON_COLUMNS].sort().join(',');
+    if (sameColumns) {
+      const columns = header as CodeCarbonColumn[];
+      const lead = existing.endsWith('\n') ? '' : '\n';
+      appendFileSync(file, lead + rows.map((r) => csvLine(r, columns) + '\n').join(''));
+      return { written: 'appended' };
+    }
+    backupFile = codeCarbonBackupPath(file);
+    renameSync(file, backupFile);
   }
-  const firstLine = readFileSync(file, 'utf8').split(/\r?\n/, 1)[0];
-  if (firstLine !== codeCarbonHeader()) throw new Error(`${file} exists with other columns than this CodeCarbon format; choose another --out file`);
-  appendFileSync(file, csv.slice(csv.indexOf('\n') + 1));
-  return 'appended';
+  writeFileSync(file, codeCarbonCsv(rows));
+  return { written: 'created', ...(backupFile ? { backupFile } : {}) };
 }
 
 export interface RunExport {
@@ -174,14 +228,14 @@ export function exportRunCodeCarbon(reader: HistoryReader, runId: string, o: Cod
 }
 
 /** Writes one run's export from an open history (the agent's own store, or a reader). */
-export function writeRunExport(reader: HistoryReader, o: { runId: string; format: 'codecarbon' | 'json'; outFile: string }): 'created' | 'appended' {
+export function writeRunExport(reader: HistoryReader, o: { runId: string; format: 'codecarbon' | 'json'; outFile: string }): CodeCarbonWrite {
   if (o.format === 'codecarbon') return writeCodeCarbonFile(o.outFile, [exportRunCodeCarbon(reader, o.runId)]);
   writeFileSync(o.outFile, JSON.stringify(exportRunJson(reader, o.runId), null, 2) + '\n');
-  return 'created';
+  return { written: 'created' };
 }
 
 /** The same from a database file: opens the history read-only, writes the export, closes. */
-export function exportRunToFile(o: { dbPath: string; runId: string; format: 'codecarbon' | 'json'; outFile: string }): 'created' | 'appended' {
+export function exportRunToFile(o: { dbPath: string; runId: string; format: 'codecarbon' | 'json'; outFile: string }): CodeCarbonWrite {
   const reader = HistoryReader.open({ path: o.dbPath });
   try {
     return writeRunExport(reader, o);

@@ -222,7 +222,12 @@ describe('chase/energyBetween', () => {
     try {
       await initialize(agent, replayGB);
       const t0 = Date.now();
-      await new Promise((r) => setTimeout(r, 3500));
+      // until the agent has sampled past t0 + 3000 (then [t0 + 1000, t0 + 3000] is covered)
+      const deadline = Date.now() + 15_000;
+      while ((await agent.rpc.sendRequest<EnergyBetweenResult>(Methods.energyBetween.method, { fromMs: t0 + 3000, toMs: t0 + 60_000 })).coveredMs === 0) {
+        assert.ok(Date.now() < deadline, 'no GPU sample after t0 + 3 s within 15 s');
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const r = await agent.rpc.sendRequest<EnergyBetweenResult>(Methods.energyBetween.method, { fromMs: t0 + 1000, toMs: t0 + 3000 });
       assert.equal(r.simulated, true);
       assert.equal(r.gpuCount, 1);

@@ -59,20 +59,41 @@ export interface CliResult {
   ms: number;
 }
 
-/** Runs `chase-agent ARGS…` (the built bundle) to completion; SIGTERM after `killAfterMs`, SIGKILL after `timeoutMs`. */
-export function runAgentCli(args: string[], env: NodeJS.ProcessEnv, opts: { killAfterMs?: number; timeoutMs?: number } = {}): Promise<CliResult> {
+/**
+ * Runs `chase-agent ARGS…` (the built bundle) to completion. `signal` is sent once `when` holds for
+ * the output so far (a condition, never a fixed delay); SIGKILL after `timeoutMs`.
+ */
+export function runAgentCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: {
+    signal?: { name: NodeJS.Signals; when: (out: { stdout: string; stderr: string }) => boolean };
+    /** Runs `then` once, when `when` first holds for the output so far (e.g. end a job the agent attached to). */
+    onOutput?: { when: (out: { stdout: string; stderr: string }) => boolean; then: () => void };
+    timeoutMs?: number;
+  } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const p = spawn(process.execPath, [agentJs, ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    if (opts.killAfterMs) setTimeout(() => p.kill('SIGTERM'), opts.killAfterMs);
+    const out = { stdout: '', stderr: '' };
+    let signalled = false;
+    let hooked = false;
+    const check = (): void => {
+      if (opts.onOutput && !hooked && opts.onOutput.when(out)) {
+        hooked = true;
+        opts.onOutput.then();
+      }
+      if (!opts.signal || signalled || !opts.signal.when(out)) return;
+      signalled = true;
+      p.kill(opts.signal.name);
+    };
+    p.stdout!.on('data', (d: Buffer) => ((out.stdout += d.toString()), check()));
+    p.stderr!.on('data', (d: Buffer) => ((out.stderr += d.toString()), check()));
     const guard = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 90_000);
     p.on('close', (code) => {
       clearTimeout(guard);
-      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
+      resolve({ code, stdout: out.stdout, stderr: out.stderr, ms: Date.now() - t0 });
     });
   });
 }

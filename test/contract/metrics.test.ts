@@ -1,12 +1,18 @@
-/** chase.metrics.*: the agent's Prometheus endpoint, on only when enabled, moved and stopped by chase/configure. */
+/**
+ * The agent's Prometheus endpoint: from chase.metrics.* (on only when enabled, moved and stopped by
+ * chase/configure), or from `serve --metrics HOST:PORT` / CHASE_METRICS — one per agent process,
+ * serving with no editor attached.
+ */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
+import { spawn } from 'node:child_process';
+import { connect, createServer, type Server } from 'node:net';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Methods, type AgentInfo, type AgentSettings } from '../../agent/protocol/messages';
-import { initialize, shutdown, spawnAgent, type AgentUnderTest } from './agentProcess';
+import { createMessageConnection, ErrorCodes, ResponseError, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
+import { agentJs, initialize, runAgentCli, shutdown, spawnAgent, type AgentUnderTest } from './agentProcess';
 
 const carbon: AgentSettings['carbon'] = { provider: 'replay', zone: 'GB', replaySpeed: 1 };
 
@@ -56,13 +62,14 @@ describe('metrics endpoint', () => {
     const agent = spawnAgent({ CHASE_HISTORY: 'off' });
     agents.push(agent);
     await initialize(agent, { settings: { carbon, metrics: { enabled: true, host: '127.0.0.1', port } } });
-    const body = await scrapeUntil(port, (b) => sample(b, 'chase_grid_carbon_intensity_grams_per_kwh').length > 0 && sample(b, 'chase_gpu_power_limit_watts').length > 0);
-    const [intensity] = sample(body, 'chase_grid_carbon_intensity_grams_per_kwh');
+    const body = await scrapeUntil(port, (b) => sample(b, 'chase_grid_carbon_intensity_grams_per_joule').length > 0 && sample(b, 'chase_gpu_power_limit_watts').length > 0);
+    const [intensity] = sample(body, 'chase_grid_carbon_intensity_grams_per_joule');
     assert.equal(intensity.labels, '{zone="GB",source="replay"}');
-    assert.ok(intensity.value > 0 && intensity.value < 1000, `intensity ${intensity.value} g/kWh`);
+    assert.ok(intensity.value > 0 && intensity.value * 3.6e6 < 1000, `intensity ${intensity.value * 3.6e6} g/kWh`);
     const limits = sample(body, 'chase_gpu_power_limit_watts');
     for (const l of limits) assert.ok(l.value >= 50 && l.value <= 1500, `limit ${l.value} W`);
-    assert.match(limits[0].labels, /gpu="[^"]+",index="0"/);
+    assert.match(limits[0].labels, /^\{gpu="0",UUID="[^"]+",modelName="[^"]+"\}$/, 'dcgm-exporter\'s labels');
+    assert.equal(sample(body, 'chase_build_info').length, 1);
     assert.ok(sample(body, 'chase_gpu_power_watts').length > 0);
     assert.match(body, /# TYPE chase_gpu_energy_joules_total counter/);
     const info = await agent.rpc.sendRequest<AgentInfo>(Methods.agentInfo.method);
@@ -74,7 +81,7 @@ describe('metrics endpoint', () => {
     const moved = await freePort();
     await agent.rpc.sendRequest(Methods.configure.method, { carbon, metrics: { enabled: true, host: '127.0.0.1', port: moved } });
     assert.equal(await scrape(port), 'refused');
-    await scrapeUntil(moved, (b) => sample(b, 'chase_grid_carbon_intensity_grams_per_kwh').length > 0);
+    await scrapeUntil(moved, (b) => sample(b, 'chase_grid_carbon_intensity_grams_per_joule').length > 0);
     await agent.rpc.sendRequest(Methods.configure.method, { carbon, metrics: { enabled: false, host: '127.0.0.1', port: moved } });
     assert.equal(await scrape(moved), 'refused');
     assert.equal(await shutdown(agent), 0);
@@ -86,11 +93,10 @@ describe('metrics endpoint', () => {
     const agent = spawnAgent({ CHASE_STATE_DIR: stateDir });
     agents.push(agent);
     await initialize(agent, { settings: { carbon, metrics: { enabled: true, host: '127.0.0.1', port } } });
-    const first = await scrapeUntil(port, (b) => sample(b, 'chase_gpu_energy_joules_total').length > 0);
-    await new Promise((r) => setTimeout(r, 2200));
-    const later = await scrapeUntil(port, () => true);
     const energy = (b: string) => sample(b, 'chase_gpu_energy_joules_total')[0]?.value ?? 0;
-    assert.ok(energy(later) > energy(first), `the 1 Hz sampler runs: ${energy(first)} J → ${energy(later)} J`);
+    const first = await scrapeUntil(port, (b) => sample(b, 'chase_gpu_energy_joules_total').length > 0);
+    // the 1 Hz sampler runs: the counter grows (waited for, not slept for)
+    await scrapeUntil(port, (b) => energy(b) > energy(first));
     assert.equal(existsSync(join(stateDir, 'history.sqlite')), false, 'no history database for an idle editor');
     assert.equal(await shutdown(agent), 0);
   });
@@ -101,8 +107,9 @@ describe('metrics endpoint', () => {
     const agent = spawnAgent({ CHASE_HISTORY: 'off' });
     agents.push(agent);
     await initialize(agent, { settings: { carbon } });
-    await agent.rpc.sendRequest(Methods.carbonStatus.method);
-    await new Promise((r) => setTimeout(r, 500));
+    // chase/configure returns once the endpoint settings are applied (after those of initialized):
+    // had the agent wrongly opened a port, it would be open now
+    await agent.rpc.sendRequest(Methods.configure.method, { carbon });
     if (defaultFree) assert.equal(await scrape(9477), 'refused', 'nothing on the default port 9477');
     await agent.rpc.sendRequest(Methods.configure.method, { carbon, metrics: { enabled: false, host: '127.0.0.1', port } });
     assert.equal(await scrape(port), 'refused');
@@ -141,5 +148,58 @@ describe('metrics endpoint', () => {
     await assert.rejects(agent.rpc.sendRequest(Methods.configure.method, { carbon, metrics: { enabled: true, host: '127.0.0.1', port: 70000 } }), /chase\.metrics\.port/);
     await assert.rejects(agent.rpc.sendRequest(Methods.configure.method, { carbon, metrics: { enabled: 'yes', host: '127.0.0.1', port: 9477 } }), /chase\.metrics\.enabled/);
     assert.equal(await shutdown(agent), 0);
+  });
+
+  it('serve --socket --metrics HOST:PORT: the limits service serves its GPUs\' /metrics with no editor attached; a client cannot move it', async () => {
+    const port = await freePort();
+    const clientPort = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'chase-metrics-sock-'));
+    const sock = join(dir, 'agent.sock');
+    const proc = spawn(process.execPath, [agentJs, 'serve', '--socket', sock, '--metrics', `127.0.0.1:${port}`], { env: { ...process.env, CHASE_STATE_DIR: dir }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+    try {
+      // nobody connected: the GPUs and the build are there already
+      const body = await scrapeUntil(port, (b) => sample(b, 'chase_gpu_power_watts').length > 0);
+      assert.match(sample(body, 'chase_gpu_power_watts')[0].labels, /gpu="0",UUID="[^"]+",modelName="[^"]+"/);
+      assert.equal(sample(body, 'chase_build_info')[0]?.value, 1);
+      // the limits service has no editor methods (docs/gpu.md, "Trust model"): a client cannot open an endpoint
+      const s = connect(sock);
+      await new Promise<void>((resolve, reject) => s.once('connect', resolve).once('error', reject));
+      const rpc = createMessageConnection(new SocketMessageReader(s), new SocketMessageWriter(s));
+      rpc.listen();
+      await assert.rejects(rpc.sendRequest(Methods.configure.method, { carbon, metrics: { enabled: true, host: '127.0.0.1', port: clientPort } }), (e: unknown) => e instanceof ResponseError && e.code === ErrorCodes.MethodNotFound);
+      assert.equal(await scrape(clientPort), 'refused', 'no endpoint per connection');
+      rpc.dispose();
+      s.destroy();
+      assert.notEqual(await scrape(port), 'refused', 'a client leaving does not stop the service\'s endpoint');
+      proc.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+    } finally {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    }
+  });
+
+  it('CHASE_METRICS serves an editor\'s agent from the start; a malformed value is one line and exit 2', async () => {
+    const port = await freePort();
+    const agent = spawnAgent({ CHASE_HISTORY: 'off', CHASE_METRICS: `127.0.0.1:${port}` });
+    agents.push(agent);
+    // before initialize: serving already
+    await scrapeUntil(port, (b) => sample(b, 'chase_gpu_power_limit_watts').length > 0);
+    await initialize(agent, { settings: { carbon, metrics: { enabled: false, host: '127.0.0.1', port } } });
+    await agent.rpc.sendRequest(Methods.configure.method, { carbon });
+    assert.notEqual(await scrape(port), 'refused', 'the variable wins over chase.metrics.enabled: false');
+    assert.equal(await shutdown(agent), 0);
+
+    for (const [args, env, name] of [
+      [['serve', '--stdio', '--metrics', 'localhost'], {}, '--metrics'],
+      [['serve', '--stdio'], { CHASE_METRICS: '0.0.0.0:99999' }, 'CHASE_METRICS'],
+    ] as const) {
+      const r = await runAgentCli([...args], { CHASE_HISTORY: 'off', ...env }, { timeoutMs: 20_000 });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`${name} must be HOST:PORT, e\\.g\\. 0\\.0\\.0\\.0:9477`));
+      assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+    }
   });
 });

@@ -12,7 +12,7 @@ import { repoRoot, runAgentCli, type CliResult } from './agentProcess';
 
 const demo = join(repoRoot, 'sample-workspace', 'train_demo.py');
 
-function runAgent(args: string[], opts: { killAfterMs?: number } = {}): Promise<CliResult> {
+function runAgent(args: string[], opts: Parameters<typeof runAgentCli>[2] = {}): Promise<CliResult> {
   return runAgentCli(['run', ...args], { CHASE_STATE_DIR: mkdtempSync(join(tmpdir(), 'chase-run-state-')) }, opts);
 }
 
@@ -56,8 +56,11 @@ describe('chase-agent run', () => {
   });
 
   it('SIGTERM to the agent stops the job and restores the GPUs', async () => {
-    const r = await runAgent([...fast, '--', 'python3', demo, '--epochs', '50', '--steps', '300', '--step-ms', '10'], { killAfterMs: 4000 });
-    assert.match(r.stderr, /restor/);
+    // signalled once the agent has set a limit (the guard logs it), not after a guessed delay
+    const limitSet = (o: { stderr: string }) => /power limit \d+ mW \(restores to 300000 mW\)/.test(o.stderr);
+    const r = await runAgent([...fast, '--', 'python3', demo, '--epochs', '50', '--steps', '300', '--step-ms', '10'], { signal: { name: 'SIGTERM', when: limitSet } });
+    assert.ok(limitSet(r), r.stderr.slice(-2000));
+    assert.match(r.stderr, /power limit restored to 300000 mW/);
     assert.match(r.stdout, /exited with 143/);
   });
 });

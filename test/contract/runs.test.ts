@@ -59,9 +59,12 @@ describe('chase/startRun', () => {
   });
 
   it('attaches to a running process by PID and ends when it exits (progress: labelled GPU proxy)', async () => {
-    const job = spawn('python3', ['-c', 'import time; time.sleep(2.5)'], { stdio: 'ignore' });
+    // the job runs until its stdin closes: ended once the run has counted energy, not after a guess
+    const job = spawn('python3', ['-c', 'import sys; sys.stdin.read()'], { stdio: ['pipe', 'ignore', 'ignore'] });
     const r = await agent.rpc.sendRequest<StartRunResult>(Methods.startRun.method, { command: '', args: [], pid: job.pid, budgetPct: 2.5 });
     const deadline = Date.now() + 20_000;
+    while (!updates.some((u) => u.id === r.runId && u.energyJ > 0) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    job.stdin.end();
     while (!updates.some((u) => u.id === r.runId && u.state === 'finished') && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
     const end = updates.find((u) => u.id === r.runId && u.state === 'finished');
     assert.ok(end, 'the run ended with the process');

@@ -10,6 +10,12 @@
  *   err nvmlDeviceSetPowerManagementLimit 4        (inject a return code for every device)
  *   err nvmlDeviceGetPowerUsage 15 1               (... or only for device index 1)
  *
+ * Which process-list symbols it exports follows the driver branch it imitates (compile with
+ * -DFAKE_NVML_DRIVER=<branch>; the symbol lists are those of Debian's real libnvidia-ml.so.1):
+ *   535 (default)  nvmlDeviceGetComputeRunningProcesses, _v2 and _v3
+ *   470            nvmlDeviceGetComputeRunningProcesses and _v2 (no _v3)
+ *   418            only nvmlDeviceGetComputeRunningProcesses (nvmlProcessInfo_v1_t, 16 bytes)
+ *
  * `name` uses '_' for spaces. Power drawn is min(demand, limit) mW. The energy counter (mJ) advances
  * with that power over wall time from (energy, ts): ts is epoch ms; 0 means "from nvmlInit". A
  * successful nvmlDeviceSetPowerManagementLimit writes the whole state back (limit, and energy
@@ -58,12 +64,22 @@ typedef struct {
 
 typedef struct { unsigned int gpu, memory; } nvmlUtilization_t;
 
-/* nvmlProcessInfo_t (the v2 layout that the _v3 getter fills). */
+/* nvmlProcessInfo_v2_t = nvmlProcessInfo_t (filled by the _v3 and _v2 getters). */
 typedef struct {
   unsigned int pid;
   unsigned long long usedGpuMemory;
   unsigned int gpuInstanceId, computeInstanceId;
 } nvmlProcessInfo_t;
+
+/* nvmlProcessInfo_v1_t (filled by the unversioned getter). */
+typedef struct {
+  unsigned int pid;
+  unsigned long long usedGpuMemory;
+} nvmlProcessInfo_v1_t;
+
+#ifndef FAKE_NVML_DRIVER
+#define FAKE_NVML_DRIVER 535
+#endif
 
 struct fake_err { char fn[80]; int code; int index; /* -1: all */ };
 
@@ -390,23 +406,55 @@ nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, unsigned int type, unsi
   return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount, nvmlProcessInfo_t *infos) {
-  CHECK_DEV("nvmlDeviceGetComputeRunningProcesses_v3");
-  if (!infoCount) return NVML_ERROR_INVALID_ARGUMENT;
+/* The size handshake every process getter shares: SUCCESS with the list, or INSUFFICIENT_SIZE with the count. */
+static int process_count_ok(nvmlDevice_t device, unsigned int *infoCount, const void *infos, nvmlReturn_t *rc) {
+  if (!infoCount) { *rc = NVML_ERROR_INVALID_ARGUMENT; return 0; }
   if (!infos || *infoCount < device->nprocs) {
     unsigned int had = *infoCount;
     *infoCount = device->nprocs;
-    return (device->nprocs == 0 && had == 0) ? NVML_SUCCESS : NVML_ERROR_INSUFFICIENT_SIZE;
+    *rc = (device->nprocs == 0 && had == 0) ? NVML_SUCCESS : NVML_ERROR_INSUFFICIENT_SIZE;
+    return 0;
   }
+  *infoCount = device->nprocs;
+  return 1;
+}
+
+static __attribute__((unused)) nvmlReturn_t processes_v2(nvmlDevice_t device, unsigned int *infoCount, nvmlProcessInfo_t *infos) {
+  nvmlReturn_t rc = NVML_SUCCESS;
+  if (!process_count_ok(device, infoCount, infos, &rc)) return rc;
   for (unsigned int i = 0; i < device->nprocs; i++) {
     infos[i].pid = device->procs[i].pid;
     infos[i].usedGpuMemory = device->procs[i].mem;
     infos[i].gpuInstanceId = 0xFFFFFFFFu;
     infos[i].computeInstanceId = 0xFFFFFFFFu;
   }
-  *infoCount = device->nprocs;
   return NVML_SUCCESS;
 }
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t device, unsigned int *infoCount, nvmlProcessInfo_v1_t *infos) {
+  CHECK_DEV("nvmlDeviceGetComputeRunningProcesses");
+  nvmlReturn_t rc = NVML_SUCCESS;
+  if (!process_count_ok(device, infoCount, infos, &rc)) return rc;
+  for (unsigned int i = 0; i < device->nprocs; i++) {
+    infos[i].pid = device->procs[i].pid;
+    infos[i].usedGpuMemory = device->procs[i].mem;
+  }
+  return NVML_SUCCESS;
+}
+
+#if FAKE_NVML_DRIVER >= 450
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device, unsigned int *infoCount, nvmlProcessInfo_t *infos) {
+  CHECK_DEV("nvmlDeviceGetComputeRunningProcesses_v2");
+  return processes_v2(device, infoCount, infos);
+}
+#endif
+
+#if FAKE_NVML_DRIVER >= 510
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount, nvmlProcessInfo_t *infos) {
+  CHECK_DEV("nvmlDeviceGetComputeRunningProcesses_v3");
+  return processes_v2(device, infoCount, infos);
+}
+#endif
 
 nvmlReturn_t nvmlDeviceGetPersistenceMode(nvmlDevice_t device, unsigned int *mode) {
   CHECK_DEV("nvmlDeviceGetPersistenceMode");

@@ -347,7 +347,13 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     assert.match(message, new RegExp(`${HIGH_G} gCO₂/kWh .*high above 300\\).*python3`));
     const mute = alert.first().getByRole('button', { name: 'Mute for today' });
     await mute.waitFor({ state: 'visible', timeout: 5_000 });
-    await page.waitForTimeout(500); // the toast slides in
+    // the toast slides in: the screenshot waits until it stopped moving (the same box twice in a row)
+    for (let prev, i = 0; i < 100; i++) {
+      const box = JSON.stringify(await alert.first().boundingBox());
+      if (box === prev) break;
+      prev = box;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await page.screenshot({ path: path.join(OUT, 'alert.png') });
     await mute.click();
     await alert.first().waitFor({ state: 'hidden', timeout: 10_000 });

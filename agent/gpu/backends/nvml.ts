@@ -1,18 +1,33 @@
 /**
  * `nvml` backend: reads and writes through NVML directly. Writes need root / CAP_SYS_ADMIN; the
- * agent normally runs as the user, so `control()` probes once (setting each GPU's limit to its
- * current value, a no-op for the hardware) and reports *advise* mode with the reason when NVML
- * answers NO_PERMISSION.
+ * agent normally runs as the user, so `control()` finds out once per GPU whether it may:
+ *
+ *   1. read-only first (probe `auto`): the process's capability, as the driver tests it
+ *      (privilege.ts) — no CAP_SYS_ADMIN → advise mode with how to grant control; CAP_SYS_ADMIN →
+ *      permitted. Nothing is written.
+ *   2. where that cannot be told (not Linux, /proc unreadable), or with probe `write`: set each
+ *      GPU's limit to its current value and report advise mode when NVML answers NO_PERMISSION.
+ *      Zeus itself skips a set when current == desired, so whether the driver checks permission on
+ *      such a no-op write is unconfirmed on real hardware (docs/gpu.md); it is the fallback only.
  */
 import type { GpuBackend, GpuControl, GpuInfo, GpuReading } from '../backend';
 import { GRANT_CONTROL_HELP, GpuError, NvmlError, NvmlNoPermissionError } from '../errors';
 import { Nvml, NvmlArchitecture, NVML_ARCH_VOLTA, type NvmlDeviceHandle, type NvmlProcessInfo } from '../nvml';
+import { driverPrivilege, type DriverPrivilege, type PermissionProbe } from '../privilege';
 
 interface Device {
   info: GpuInfo;
   handle: NvmlDeviceHandle;
   label: string;
   control?: GpuControl;
+}
+
+export interface NvmlBackendOptions {
+  now?: () => number;
+  /** `auto` (default): read the process's capability first; `write`: always probe by writing the current limit. */
+  permissionProbe?: PermissionProbe;
+  /** The capability reader (privilege.ts); injectable for tests. */
+  privilege?: () => DriverPrivilege | undefined;
 }
 
 export class NvmlBackend implements GpuBackend {
@@ -23,11 +38,19 @@ export class NvmlBackend implements GpuBackend {
   /** GPUs NVML counts but that could not be opened (e.g. GPU_IS_LOST), with the reason. */
   readonly unavailable: string[] = [];
 
+  private readonly now: () => number;
+  private readonly permissionProbe: PermissionProbe;
+  private readonly readPrivilege: () => DriverPrivilege | undefined;
+  private privilege: DriverPrivilege | undefined | null = null; // null: not read yet
+
   /** Initializes NVML and enumerates the GPUs; throws a typed NvmlError (e.g. DRIVER_NOT_LOADED). */
   constructor(
     readonly nvml: Nvml,
-    private readonly now: () => number = Date.now,
+    options: NvmlBackendOptions = {},
   ) {
+    this.now = options.now ?? Date.now;
+    this.permissionProbe = options.permissionProbe ?? 'auto';
+    this.readPrivilege = options.privilege ?? (() => driverPrivilege());
     this.label = `NVML (${nvml.libraryPath})`;
     nvml.init();
     const count = nvml.deviceCount();
@@ -114,6 +137,12 @@ export class NvmlBackend implements GpuBackend {
     };
   }
 
+  /** Compute processes on the GPU; [] where NVML cannot list them (old driver, NOT_SUPPORTED). */
+  processes(index: number): NvmlProcessInfo[] {
+    const d = this.device(index);
+    return optional(() => this.nvml.runningComputeProcesses(d.handle, d.label)) ?? [];
+  }
+
   activity(index: number): number | undefined {
     const d = this.device(index);
     const util = optional(() => this.nvml.utilization(d.handle, d.label));
@@ -128,8 +157,17 @@ export class NvmlBackend implements GpuBackend {
       d.control = { state: 'advise', reason: `${d.label} is in MIG mode: its power limit is shared by all MIG instances, so Chase does not change it. Disable MIG to let Chase control this GPU.` };
       return d.control;
     }
+    if (this.permissionProbe === 'auto') {
+      if (this.privilege === null) this.privilege = this.readPrivilege();
+      if (this.privilege) {
+        d.control = this.privilege.admin
+          ? { state: 'permitted' }
+          : { state: 'advise', reason: `The agent runs without root / CAP_SYS_ADMIN (${this.privilege.why}), which NVML needs to set power limits. ${GRANT_CONTROL_HELP}` };
+        return d.control;
+      }
+    }
     try {
-      // A write of the current value: fails with NO_PERMISSION exactly when a real change would.
+      // The fallback: a write of the current value, which fails with NO_PERMISSION when a real change would.
       this.nvml.setPowerLimitMw(d.handle, this.nvml.powerLimitMw(d.handle, d.label), d.label);
       d.control = { state: 'permitted' };
     } catch (e) {

@@ -4,7 +4,7 @@ import { parseCarbonArgs, runCarbon } from '../../../agent/cli/carbon';
 import { UsageError } from '../../../agent/cli/command';
 import { commands } from '../../../agent/cli/commands';
 import { secretsFromEnv } from '../../../agent/carbon/secrets';
-import { FakeApi, iso, ok, status } from './fakeApi';
+import { FakeApi, iso, json, ok, status } from './fakeApi';
 
 const NOW = Date.UTC(2026, 10, 27, 9, 20);
 const HOUR_START = Date.UTC(2026, 10, 27, 9);
@@ -53,6 +53,31 @@ describe('chase-agent carbon', () => {
     assert.match(out, /has no forecast for this account or zone/);
     assert.equal(api.requests[0].headers['auth-token'], 'tok-abcdef');
     assert.doesNotMatch(out, /tok-abcdef/);
+  });
+
+  it('--hours N prints N whole hourly rows for a half-hourly source (not N+1 partial ones)', async () => {
+    api.on('/intensity', ok({ data: [{ from: '2026-11-27T09:00Z', to: '2026-11-27T09:30Z', intensity: { forecast: 200, actual: 190, index: 'moderate' } }] }));
+    // fw48h from any start: 96 half-hour windows, forecast 100 + the half hour's index
+    api.onMatch(/^\/intensity\/[^/]+Z\/fw48h$/, (req, res) => {
+      const from = Date.parse(req.path.split('/')[2] ?? '');
+      const data = Array.from({ length: 96 }, (_, i) => ({ from: iso(from + i * 1_800_000).slice(0, 16) + 'Z', to: iso(from + (i + 1) * 1_800_000).slice(0, 16) + 'Z', intensity: { forecast: 100 + i, actual: null, index: 'low' } }));
+      json(res, 200, { data });
+    });
+    const { code, out } = await run(['--provider', 'uk-neso', '--hours', '3', '--base-url', api.url]);
+    assert.equal(code, 0, out);
+    const rows = out.match(/^ {2}2026-11-27 \d\d:\d\d UTC +\d+ g\/kWh$/gm) ?? [];
+    assert.deepEqual(rows.map((r) => r.trim().slice(11, 16)), ['10:00', '11:00', '12:00'], out);
+    assert.match(rows[0] ?? '', / 101 g\/kWh$/, 'the mean of 10:00 and 10:30 (100, 101 → 100.5, rounded)');
+  });
+
+  it('emission factors: direct unless --emission says otherwise, as in the extension (one default)', async () => {
+    api.on('/carbon-intensity/latest', ok({ zone: 'DE', carbonIntensity: 250, datetime: iso(HOUR_START) }));
+    api.on('/carbon-intensity/forecast', status(403, { error: 'not in your plan' }));
+    const env = { CHASE_ELECTRICITYMAPS_TOKEN: 'tok-abcdef' };
+    assert.equal((await run(['--provider', 'electricitymaps', '--zone', 'DE', '--hours', '0', '--base-url', api.url], env)).code, 0);
+    assert.equal(api.requests.at(-1)?.query.get('emissionFactorType'), 'direct');
+    assert.equal((await run(['--provider', 'electricitymaps', '--zone', 'DE', '--hours', '0', '--emission', 'lifecycle', '--base-url', api.url], env)).code, 0);
+    assert.equal(api.requests.at(-1)?.query.get('emissionFactorType'), 'lifecycle');
   });
 
   it('an unusable source exits 1 with the message on stderr', async () => {

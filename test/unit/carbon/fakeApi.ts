@@ -18,6 +18,8 @@ export type Handler = (req: SeenRequest, res: ServerResponse) => void;
 export class FakeApi {
   readonly requests: SeenRequest[] = [];
   private readonly routes = new Map<string, Handler>();
+  /** Routes with path parameters, tried in order when no exact path matches. */
+  private readonly patterns: Array<{ pattern: RegExp; handler: Handler }> = [];
 
   private constructor(
     private readonly server: Server,
@@ -31,7 +33,7 @@ export class FakeApi {
       const u = new URL(req.url ?? '/', 'http://127.0.0.1');
       const seen: SeenRequest = { path: u.pathname, query: u.searchParams, headers: req.headers };
       api.requests.push(seen);
-      const handler = api.routes.get(u.pathname);
+      const handler = api.routes.get(u.pathname) ?? api.patterns.find((p) => p.pattern.test(u.pathname))?.handler;
       if (handler) handler(seen, res);
       else json(res, 404, { error: `no route ${u.pathname}` });
     });
@@ -43,6 +45,12 @@ export class FakeApi {
 
   on(path: string, handler: Handler): this {
     this.routes.set(path, handler);
+    return this;
+  }
+
+  /** A route with path parameters (the handler parses `req.path`). */
+  onMatch(pattern: RegExp, handler: Handler): this {
+    this.patterns.push({ pattern, handler });
     return this;
   }
 
@@ -59,6 +67,7 @@ export class FakeApi {
   reset(): void {
     this.requests.length = 0;
     this.routes.clear();
+    this.patterns.length = 0;
   }
 
   async close(): Promise<void> {

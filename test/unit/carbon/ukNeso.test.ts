@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { createProvider } from '../../../agent/carbon/index';
 import { CarbonSourceError } from '../../../agent/carbon/provider';
 import { UK_NESO_ATTRIBUTION, UkNesoProvider, pathTime } from '../../../agent/carbon/ukNeso';
-import { FakeApi, fastHttp, ok, status } from './fakeApi';
+import { CarbonMonitor } from '../../../agent/server/carbonMonitor';
+import type { CarbonStatus } from '../../../agent/protocol/messages';
+import { FakeApi, fastHttp, json, ok, status, type SeenRequest } from './fakeApi';
 
 const HALF = 30 * 60_000;
 const NOW = Date.UTC(2026, 10, 27, 9, 40);
@@ -25,6 +27,30 @@ const regional = (start: number, forecasts: number[], asArray = true) => {
   const region = { regionid: 13, dnoregion: 'UKPN London', shortname: 'London', data: forecasts.map((f, i) => ({ from: hm(start + i * HALF), to: hm(start + (i + 1) * HALF), intensity: { forecast: f, index: 'low' }, generationmix: [] })) };
   return { data: asArray ? [region] : region };
 };
+
+const DAY = 24 * 3_600_000;
+/**
+ * A stand-in for the NESO history routes that enforces their documented limit: "Get Carbon Intensity
+ * data between the {from} and {to} datetimes. The maximum date range is limited to 14 days."
+ * (carbon-intensity/api-definitions docs/index.html line 2149, commit e3f25a1; the regional
+ * {from}/{to} routes document no limit, the stand-in applies the same one). Over the limit it answers
+ * 400 in the API's documented error shape. Windows are returned inclusive of both ends, so pages that
+ * meet at a boundary overlap by one window. Value of a window: 100 + its half hour of the day.
+ */
+function nesoHistory(req: SeenRequest, res: Parameters<typeof json>[0]): void {
+  const m = /^\/(?:regional\/)?intensity\/(\d{4}-\d\d-\d\dT\d\d:\d\dZ)\/(\d{4}-\d\d-\d\dT\d\d:\d\dZ)(?:\/regionid\/(\d+))?$/.exec(req.path)!;
+  const [from, to] = [Date.parse(m[1]), Date.parse(m[2])];
+  if (!(to > from) || to - from > 14 * DAY) {
+    json(res, 400, { error: { code: '400 Bad Request', message: 'Invalid date range: the maximum date range is limited to 14 days' } });
+    return;
+  }
+  const list = [];
+  for (let t = Math.floor(from / HALF) * HALF; t <= to; t += HALF) {
+    list.push({ from: hm(t), to: hm(t + HALF), intensity: { forecast: 100 + ((t % DAY) / HALF), actual: 100 + ((t % DAY) / HALF), index: 'moderate' } });
+  }
+  json(res, 200, m[3] ? { data: [{ regionid: Number(m[3]), shortname: 'London', data: list }] } : { data: list });
+}
+const HISTORY_ROUTE = /^\/(regional\/)?intensity\/[^/]+Z\/[^/]+Z(\/regionid\/\d+)?$/;
 
 function provider(extra: ConstructorParameters<typeof UkNesoProvider>[0] = {}) {
   return new UkNesoProvider({ baseUrl: api.url, ...extra }, { now: () => clock, http: fastHttp() });
@@ -122,5 +148,48 @@ describe('UK NESO provider', () => {
     assert.equal(r.stale, true);
     assert.equal(r.intensityGPerKwh, 190);
     assert.match(r.staleReason ?? '', /HTTP 500/);
+  });
+
+  it('history longer than the API\'s 14 days comes in pages of at most 14 days, one point per half hour', async () => {
+    api.onMatch(HISTORY_ROUTE, nesoHistory);
+    for (const p of [provider(), provider({ regionId: 13 })]) {
+      api.requests.length = 0;
+      const from = NOW - 30 * DAY;
+      const h = await p.history(from, NOW);
+      const pages = api.requests.filter((r) => HISTORY_ROUTE.test(r.path));
+      assert.equal(pages.length, 3, pages.map((r) => r.path).join('\n'));
+      for (const r of pages) {
+        const [a, b] = r.path.match(/\d{4}-\d\d-\d\dT\d\d:\d\dZ/g)!.map(Date.parse);
+        assert.ok(b - a <= 14 * DAY, r.path);
+      }
+      const starts = h.map((x) => x.timestampMs);
+      assert.equal(new Set(starts).size, starts.length, 'no window twice where pages meet');
+      assert.equal(h.length, 30 * 48, '30 days of half hours');
+      assert.ok(starts.every((t, i) => i === 0 || t - starts[i - 1] === HALF), 'contiguous and sorted');
+    }
+  });
+
+  it('the grid-relative levels (status colour, "grid is high") are computed for the UK from 30 days of history', async () => {
+    api.on('/intensity', ok({ data: windows(SLOT, [[200, 190]]) }));
+    api.on(`/intensity/${pathTime(SLOT + HALF)}/fw48h`, ok({ data: windows(SLOT + HALF, [[180, null]]) }));
+    api.onMatch(HISTORY_ROUTE, nesoHistory);
+    const statuses: CarbonStatus[] = [];
+    const monitor = new CarbonMonitor({
+      now: () => clock,
+      onStatus: (st) => statuses.push(st),
+      setTimer: () => ({ dispose: () => undefined }),
+      createProvider: () => provider(),
+    });
+    try {
+      const st = await monitor.configure({ carbon: { provider: 'uk-neso', zone: 'GB', replaySpeed: 1 } });
+      assert.equal(st.state, 'ok', JSON.stringify(st));
+      if (st.state !== 'ok') return;
+      assert.ok(st.levels, 'levels from the paged history');
+      assert.match(st.levels.basis, /last 30 days \(1440 readings\)/);
+      assert.ok(st.levels.lowBelowGPerKwh < st.levels.highAboveGPerKwh);
+      assert.equal(api.requests.filter((r) => r.path.startsWith('/intensity/') && !r.path.endsWith('fw48h')).length, 3);
+    } finally {
+      monitor.dispose();
+    }
   });
 });

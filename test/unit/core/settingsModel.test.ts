@@ -2,6 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { levelOverrides, parseSettings, SETTING_KEYS } from '../../../extension/settingsModel';
 import { validateSettings } from '../../../agent/server/settings';
+import { DEFAULT_EMISSION_FACTOR_TYPE } from '../../../agent/protocol/messages';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const from = (values: Record<string, unknown>) => (key: (typeof SETTING_KEYS)[number]) => values[key];
 
@@ -10,6 +13,12 @@ describe('extension settings', () => {
     const r = parseSettings(from({}));
     assert.ok(r.ok);
     assert.deepEqual(r.settings.carbon, { provider: 'replay', zone: 'GB', replaySpeed: 1, staticIntensityGPerKwh: 300, emissionFactorType: 'direct' });
+  });
+
+  it('one emission-factor default: the protocol constant, package.json and the extension agree', () => {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')) as { contributes: { configuration: { properties: Record<string, { default?: unknown }> } } };
+    assert.equal(pkg.contributes.configuration.properties['chase.carbon.emissionFactorType'].default, DEFAULT_EMISSION_FACTOR_TYPE);
+    assert.equal(DEFAULT_EMISSION_FACTOR_TYPE, 'direct', 'what the embedded traces replay');
   });
 
   it('reports each malformed setting by name, with the fix', () => {

@@ -1,17 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { SimulatedBackend } from '../../../agent/gpu/backends/simulated';
-import { ZeusdBackend, ZeusdClient } from '../../../agent/gpu/backends/zeusd';
-import { NvmlBackend } from '../../../agent/gpu/backends/nvml';
+import { NvmlBackend, type NvmlBackendOptions } from '../../../agent/gpu/backends/nvml';
+import { driverPrivilege, permissionProbeFromEnv } from '../../../agent/gpu/privilege';
+import { NvmlReturn } from '../../../agent/gpu/errors';
+import { spawnSync } from 'node:child_process';
 import { Nvml } from '../../../agent/gpu/nvml';
 import { loadDefaultProfile, profileAt } from '../../../agent/gpu/profile';
 import { openGpuBackend } from '../../../agent/gpu/index';
 import { EnergyMeter } from '../../../agent/gpu/energy';
 import { GpuSampler } from '../../../agent/gpu/sampler';
 import { resolveVisibleDevices } from '../../../agent/gpu/visibility';
-import type { GpuInfo } from '../../../agent/gpu/backend';
+import type { GpuControl, GpuInfo } from '../../../agent/gpu/backend';
 import { fakeEnv, fakeNvmlLibrary, standardGpus, tempDir, writeFakeState } from './fakeNvml';
 
 // ---- simulated -----------------------------------------------------------------------------------
@@ -52,13 +53,14 @@ test('simulated: energy ∝ power × time on the injected clock, including acros
 
 // ---- nvml backend ---------------------------------------------------------------------------------
 
-test('nvml backend: enumerates, detects the energy counter per GPU, probes control (advise on NO_PERMISSION), MIG → advise', async () => {
+test('nvml backend: enumerates, detects the energy counter per GPU, probes control by writing (advise on NO_PERMISSION), MIG → advise', async () => {
   const state = join(tempDir(), 'state.txt');
   const gpus = standardGpus();
   gpus[1].mig = 1;
   writeFakeState(state, gpus, [{ fn: 'nvmlDeviceSetPowerManagementLimit', code: 4, index: 2 }]);
   process.env.FAKE_NVML_STATE = state;
-  const backend = new NvmlBackend(Nvml.load([fakeNvmlLibrary()]));
+  // the capability cannot be told (as on Windows): the write-back probe decides
+  const backend = new NvmlBackend(Nvml.load([fakeNvmlLibrary()]), { privilege: () => undefined });
   try {
     const [a, b, p] = backend.devices();
     assert.deepEqual([a.name, a.busId, a.architecture, a.energyCounter], ['NVIDIA A40', '00000000:01:00.0', 'Ampere', true]);
@@ -78,6 +80,49 @@ test('nvml backend: enumerates, detects the energy counter per GPU, probes contr
     assert.equal(d.enforcedLimitMw, 300000);
   } finally {
     await backend.close();
+  }
+});
+
+test('nvml backend: the permission probe reads the capability first and writes nothing (CHASE_NVML_PERMISSION_PROBE=write forces the write-back)', async () => {
+  const state = join(tempDir(), 'state.txt');
+  // Any write would fail: a probe that wrote would report this error instead of the capability.
+  writeFakeState(state, standardGpus(), [{ fn: 'nvmlDeviceSetPowerManagementLimit', code: NvmlReturn.ERROR_UNKNOWN }]);
+  process.env.FAKE_NVML_STATE = state;
+  const lib = Nvml.load([fakeNvmlLibrary()]);
+  const probe = async (options: NvmlBackendOptions): Promise<GpuControl[]> => {
+    const backend = new NvmlBackend(lib, options);
+    try {
+      return await Promise.all([0, 2].map((i) => backend.control(i)));
+    } finally {
+      await backend.close();
+    }
+  };
+  assert.deepEqual(await probe({ privilege: () => ({ admin: true, why: 'CAP_SYS_ADMIN in the initial user namespace' }) }), [{ state: 'permitted' }, { state: 'permitted' }]);
+  const [denied] = await probe({ privilege: () => ({ admin: false, why: 'no CAP_SYS_ADMIN in its effective capability set' }) });
+  assert.equal(denied.state, 'advise');
+  assert.match(denied.state === 'advise' ? denied.reason : '', /without root \/ CAP_SYS_ADMIN \(no CAP_SYS_ADMIN in its effective capability set\).*zeusd.*chase-agent serve/s);
+  const [written] = await probe({ permissionProbe: 'write', privilege: () => ({ admin: true, why: 'x' }) });
+  assert.match(written.state === 'advise' ? written.reason : '', /internal driver error/, 'probe "write" wrote the current limit back');
+  assert.throws(() => permissionProbeFromEnv({ CHASE_NVML_PERMISSION_PROBE: 'maybe' }), (e: unknown) => e instanceof Error && e.message === 'CHASE_NVML_PERMISSION_PROBE must be auto or write (got "maybe").');
+  assert.equal(permissionProbeFromEnv({}), 'auto');
+});
+
+test('driver privilege: CAP_SYS_ADMIN (CapEff bit 21) in the initial user namespace, read from /proc', async () => {
+  const files = (capEff: string, uidMap = '         0          0 4294967295\n') => (p: string): string =>
+    p === '/proc/self/status' ? `Name:\tnode\nCapInh:\t0000000000000000\nCapEff:\t${capEff}\nCapBnd:\t000001ffffffffff\n` : uidMap;
+  assert.deepEqual(driverPrivilege('linux', files('000001ffffffffff')), { admin: true, why: 'CAP_SYS_ADMIN in the initial user namespace' });
+  assert.equal(driverPrivilege('linux', files('00000000a80425fb'))?.admin, false, "Docker's default set has no CAP_SYS_ADMIN");
+  assert.equal(driverPrivilege('linux', files('0000000000200000'))?.admin, true, 'CAP_SYS_ADMIN alone');
+  assert.match(driverPrivilege('linux', files('000001ffffffffff', '         0       1000          1\n'))?.why ?? '', /user namespace/);
+  assert.equal(driverPrivilege('win32', files('000001ffffffffff')), undefined);
+  assert.equal(driverPrivilege('linux', () => { throw new Error('EACCES'); }), undefined);
+  // the real /proc: this process, and (when it can) the same code as an unprivileged user
+  assert.equal(typeof driverPrivilege()?.admin, 'boolean', 'this process\'s own /proc/self/status and uid_map are read');
+  if (process.getuid?.() === 0) {
+    const script = `process.stdout.write(JSON.stringify(require(${JSON.stringify(join(__dirname, '..', '..', '..', 'agent', 'gpu', 'privilege.js'))}).driverPrivilege()))`;
+    const child = spawnSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(JSON.parse(child.stdout), { admin: false, why: 'no CAP_SYS_ADMIN in its effective capability set' }, 'uid 65534 (nobody)');
   }
 });
 
@@ -156,82 +201,4 @@ test('CUDA_VISIBLE_DEVICES: indices, UUIDs and prefixes; stops at an unknown ent
   const mig = resolveVisibleDevices(all, { CUDA_VISIBLE_DEVICES: 'MIG-4f8e3a52-1111-2222-3333-444444444444' });
   assert.deepEqual(mig.devices, []);
   assert.match(mig.refused.join(), /MIG instance.*whole physical GPU/);
-});
-
-// ---- zeusd -----------------------------------------------------------------------------------------
-
-interface FakeZeusd {
-  socket: string;
-  requests(): Promise<string[]>;
-  close(): void;
-}
-
-/** Starts test/unit/gpu/fixtures/fakeZeusd.js in its own process, listening on a fresh Unix socket. */
-function startFakeZeusd(options: { token?: string; groups?: string[] } = {}): Promise<FakeZeusd> {
-  const socket = join(tempDir('chase-zeusd-'), 'zeusd.sock');
-  const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'fakeZeusd.js'), socket, options.token ?? '-', (options.groups ?? ['gpu-read', 'gpu-control']).join(',')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.on('exit', (code) => reject(new Error(`fake zeusd exited with ${code}`)));
-    child.stdout.on('data', (c: Buffer) => {
-      if (!c.toString().includes('listening')) return;
-      resolve({
-        socket,
-        requests: () => new ZeusdClient(socket).request<string[]>('GET', '/_requests'),
-        close: () => child.kill('SIGKILL'),
-      });
-    });
-  });
-}
-
-test('zeusd: discovers GPUs, reads limits/constraints/energy/power, relays writes (async and sync) with the token', async () => {
-  const zeusd = await startFakeZeusd({ token: 'secret-token' });
-  try {
-    const backend = await ZeusdBackend.open(new ZeusdClient(zeusd.socket, 'secret-token'));
-    assert.equal(backend.kind, 'zeusd');
-    const devices = backend.devices();
-    assert.deepEqual(devices.map((d) => [d.index, d.uuid, d.minLimitMw, d.maxLimitMw, d.energyCounter]), [
-      [0, 'zeusd-gpu-0', 100000, 300000, true],
-      [1, 'zeusd-gpu-1', 100000, 300000, true],
-    ]);
-    assert.deepEqual(await backend.control(1), { state: 'permitted' });
-    await backend.setPowerLimit(1, 200000);
-    assert.equal(await backend.getPowerLimit(1), 200000);
-    assert.ok((await zeusd.requests()).includes('POST /gpu/set_power_limit?gpu_ids=1&power_limit_mw=200000&block=true'));
-    const r = await backend.read(1);
-    assert.deepEqual([r.powerMw, r.powerLimitMw, r.energyMj], [200000, 200000, 1001]);
-    // the exit-time path: blocking, through a child process
-    backend.setPowerLimitSync(1, 300000);
-    assert.equal(await backend.getPowerLimit(1), 300000);
-    await assert.rejects(backend.setPowerLimit(0, 5), /GPU 0: NVML error: Invalid Argument/);
-  } finally {
-    zeusd.close();
-  }
-});
-
-test('zeusd: a missing token or a disabled gpu-control group means advise mode with the reason', async () => {
-  const zeusd = await startFakeZeusd({ token: 'right' });
-  const state = join(tempDir(), 'state.txt');
-  writeFakeState(state, standardGpus());
-  process.env.FAKE_NVML_STATE = state;
-  // with NVML for identities and reads, opening needs only /discover (no token)
-  const noToken = await ZeusdBackend.open(new ZeusdClient(zeusd.socket), new NvmlBackend(Nvml.load([fakeNvmlLibrary()])));
-  try {
-    assert.deepEqual(noToken.devices().map((d) => d.uuid), ['GPU-11111111-aaaa-0000', 'GPU-22222222-bbbb-0001'], 'only the GPUs zeusd manages');
-    assert.match(noToken.label, /reads via NVML/);
-    const c = await noToken.control(0);
-    assert.equal(c.state, 'advise');
-    assert.match(c.state === 'advise' ? c.reason : '', /requires a token.*CHASE_ZEUSD_TOKEN/);
-  } finally {
-    await noToken.close();
-    zeusd.close();
-  }
-  const readOnly = await startFakeZeusd({ groups: ['gpu-read'] });
-  try {
-    const backend = await ZeusdBackend.open(new ZeusdClient(readOnly.socket));
-    const c = await backend.control(0);
-    assert.match(c.state === 'advise' ? c.reason : '', /gpu-control API group disabled/);
-  } finally {
-    readOnly.close();
-  }
-  await assert.rejects(new ZeusdClient('/nonexistent/zeusd.sock').discover(), /Cannot reach zeusd/);
 });

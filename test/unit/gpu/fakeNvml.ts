@@ -11,16 +11,20 @@ import { packageRoot } from '../../../agent/paths';
 
 export const FAKE_SOURCE = join(packageRoot, 'test', 'fake-nvml', 'fake_nvml.c');
 const OUT_DIR = join(packageRoot, 'out', 'fake-nvml');
-const LIBRARY = join(OUT_DIR, 'libnvidia-ml.so.1');
 
-/** Path of the compiled fake library (compiles it if needed). */
-export function fakeNvmlLibrary(): string {
-  if (existsSync(LIBRARY) && statSync(LIBRARY).mtimeMs >= statSync(FAKE_SOURCE).mtimeMs) return LIBRARY;
-  mkdirSync(OUT_DIR, { recursive: true });
-  const tmp = `${LIBRARY}.${process.pid}.tmp`;
-  execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-Wall', '-Werror', '-Wl,-soname,libnvidia-ml.so.1', '-o', tmp, FAKE_SOURCE], { stdio: 'pipe' });
-  renameSync(tmp, LIBRARY);
-  return LIBRARY;
+/**
+ * Path of the compiled fake library (compiles it if needed). `driver` picks the process-list
+ * symbols it exports, as that driver branch's real library does (fake_nvml.c); 535 is the default.
+ */
+export function fakeNvmlLibrary(driver: 535 | 470 | 418 = 535): string {
+  const dir = driver === 535 ? OUT_DIR : join(OUT_DIR, String(driver));
+  const library = join(dir, 'libnvidia-ml.so.1');
+  if (existsSync(library) && statSync(library).mtimeMs >= statSync(FAKE_SOURCE).mtimeMs) return library;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${library}.${process.pid}.tmp`;
+  execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-Wall', '-Werror', `-DFAKE_NVML_DRIVER=${driver}`, '-Wl,-soname,libnvidia-ml.so.1', '-o', tmp, FAKE_SOURCE], { stdio: 'pipe' });
+  renameSync(tmp, library);
+  return library;
 }
 
 export interface FakeGpu {
@@ -90,8 +94,10 @@ export function standardGpus(): FakeGpu[] {
  */
 export function fakeEnv(stateFile: string, stateDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['CUDA_VISIBLE_DEVICES', 'CHASE_ZEUSD_SOCKET', 'ZEUSD_SOCK_PATH', 'CHASE_GPU_BACKEND', 'CHASE_ZEUSD_TOKEN', 'CHASE_AGENT_SOCKET']) delete env[k];
-  return { ...env, CHASE_NVML_LIBRARY: fakeNvmlLibrary(), FAKE_NVML_STATE: stateFile, CHASE_STATE_DIR: stateDir, CHASE_CLAIMS_DIR: join(dirname(stateFile), 'claims'), ...extra };
+  for (const k of ['CUDA_VISIBLE_DEVICES', 'CHASE_ZEUSD_SOCKET', 'ZEUSD_SOCK_PATH', 'ZEUSD_HOST_PORT', 'CHASE_GPU_BACKEND', 'CHASE_ZEUSD_TOKEN', 'ZEUSD_TOKEN', 'CHASE_NVML_PERMISSION_PROBE', 'CHASE_AGENT_SOCKET']) delete env[k];
+  // The fake models NVML's permission check by injected return codes (err nvmlDeviceSetPowerManagementLimit 4),
+  // not by the process's capabilities: probe it by writing, so tests behave the same for root and users.
+  return { ...env, CHASE_NVML_LIBRARY: fakeNvmlLibrary(), FAKE_NVML_STATE: stateFile, CHASE_STATE_DIR: stateDir, CHASE_NVML_PERMISSION_PROBE: 'write', CHASE_CLAIMS_DIR: join(dirname(stateFile), 'claims'), ...extra };
 }
 
 export const FIXTURE = join(packageRoot, 'out', 'test', 'unit', 'gpu', 'fixtures', 'agentProcess.js');

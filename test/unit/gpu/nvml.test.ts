@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Nvml, nvmlLibraryCandidates } from '../../../agent/gpu/nvml';
+import { Nvml, NvmlArchitecture, nvmlLibraryCandidates } from '../../../agent/gpu/nvml';
 import {
   GRANT_CONTROL_HELP,
   NvmlDriverNotLoadedError,
@@ -19,6 +19,7 @@ import {
   nvmlError,
 } from '../../../agent/gpu/errors';
 import { fakeNvmlLibrary, standardGpus, tempDir, writeFakeState, readFakeLimits } from './fakeNvml';
+import { NVML_H_ARCHITECTURES, NVML_H_RETURN_CODES } from './fixtures/nvmlHeader';
 
 // One Nvml per process: the fake keeps its state in the loaded library, re-read at each nvmlInit_v2
 // (when not initialized), so each test rewrites the state file and re-inits.
@@ -151,4 +152,64 @@ test('SM clock (nvmlDeviceGetClockInfo, NVML_CLOCK_SM): the activity proxy falls
   assert.equal(nvml.smClockMhz(h), 870);
   nvml.setPowerLimitMw(h, 300_000);
   assert.equal(nvml.utilization(h).gpuPercent, 97);
+});
+
+test('every nvmlReturn_t and architecture in the newest nvml.h (API 13) has a name and its own advice', () => {
+  const ours = Object.fromEntries(Object.entries(NvmlReturn).map(([k, v]) => [`NVML_${k}`, v]));
+  assert.deepEqual(ours, NVML_H_RETURN_CODES);
+  for (const [name, code] of Object.entries(NVML_H_RETURN_CODES)) {
+    if (code === 0) continue;
+    const e = nvmlError(code, 'nvmlDeviceGetPowerUsage', undefined, 'GPU 0');
+    assert.doesNotMatch(e.message, /unknown NVML error \(code/, `${name} falls through to the generic message`);
+    assert.equal(e.code, name.slice('NVML_'.length));
+  }
+  assert.match(nvmlError(30, 'f').message, /reset is not supported/);
+  assert.ok(nvmlError(30, 'f') instanceof NvmlNotSupportedError);
+  assert.ok(nvmlError(999, 'f') instanceof NvmlUnknownError);
+  for (const [name, arch] of Object.entries(NVML_H_ARCHITECTURES)) {
+    assert.ok(NvmlArchitecture[arch], `${name} (${arch}) has no name`);
+  }
+  assert.equal(NvmlArchitecture[13], 'Rubin');
+  // a code newer than this table still gets a message with the number
+  assert.match(nvmlError(31, 'f').message, /unknown NVML error \(code 31\)/);
+});
+
+test('process list on drivers without _v3: falls back symbol by symbol (470: _v2, same struct; older: v1 struct, 16 bytes)', () => {
+  const procs = [
+    { pid: 4242, mem: 1048576 },
+    { pid: 777, mem: 2097152 },
+  ];
+  const expected = procs.map((p) => ({ pid: p.pid, usedGpuMemoryBytes: p.mem, gpuInstanceId: 0xffffffff, computeInstanceId: 0xffffffff }));
+  const cases = [
+    [470, 'nvmlDeviceGetComputeRunningProcesses_v2'],
+    [418, 'nvmlDeviceGetComputeRunningProcesses'],
+    [535, 'nvmlDeviceGetComputeRunningProcesses_v3'],
+  ] as const;
+  for (const [driver, symbol] of cases) {
+    const file = join(tempDir(), 'state.txt');
+    writeFakeState(file, [{ ...standardGpus()[0], procs }]);
+    process.env.FAKE_NVML_STATE = file;
+    const lib = driver === 535 ? nvml : Nvml.load([fakeNvmlLibrary(driver)]);
+    if (lib.isInitialized) lib.shutdown();
+    lib.init();
+    try {
+      assert.deepEqual(lib.runningComputeProcesses(lib.handleByIndex(0)), expected, `driver ${driver}`);
+      assert.equal(lib.symbols.computeProcesses, symbol, `driver ${driver}`);
+    } finally {
+      lib.shutdown();
+      process.env.FAKE_NVML_STATE = stateFile;
+    }
+  }
+  // errors name the symbol that was bound
+  const old = Nvml.load([fakeNvmlLibrary(470)]);
+  const file = join(tempDir(), 'state.txt');
+  writeFakeState(file, standardGpus(), [{ fn: 'nvmlDeviceGetComputeRunningProcesses_v2', code: NvmlReturn.ERROR_GPU_IS_LOST }]);
+  process.env.FAKE_NVML_STATE = file;
+  old.init();
+  try {
+    assert.throws(() => old.runningComputeProcesses(old.handleByIndex(0)), (e: unknown) => e instanceof NvmlGpuLostError && e.functionName === 'nvmlDeviceGetComputeRunningProcesses_v2');
+  } finally {
+    old.shutdown();
+    process.env.FAKE_NVML_STATE = stateFile;
+  }
 });

@@ -100,4 +100,18 @@ describe('ProgressTracker', () => {
       }),
     );
   });
+
+  it('the reporter wins over a tqdm bar that showed first: its units only, source "reporter"', () => {
+    // what tqdm + chase_reporter.step(samples=3) in one loop produce (sample-workspace/train_torchvision.py
+    // --reporter): tqdm's first bar can reach the agent before the first report
+    const t = new ProgressTracker();
+    t.observe(parseProgressLine('train 1/2:   0%|          | 0/5 [00:00<?, ?it/s]')!, 0);
+    t.observe(parseProgressLine('train 1/2:  20%|##        | 1/5 [00:00<00:01,  3.21it/s, loss=2.302]')!, 10);
+    assert.equal(t.format, 'tqdm');
+    t.add(3, 11);
+    assert.equal(t.format, 'reporter');
+    assert.equal(t.cumulative, 3, 'samples, not batches + samples');
+    t.add(3, 20);
+    assert.equal(t.cumulative, 6);
+  });
 });

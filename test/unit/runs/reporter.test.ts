@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { ReporterServer, type ReporterStep } from '../../../agent/runs/reporterServer';
+import { requirePythonModules, runPython as runSystemPython } from '../../systemPython';
 
 const pythonDir = join(__dirname, '..', '..', '..', '..', 'agent', 'runs', 'python');
 
@@ -37,7 +38,9 @@ for (const transport of ['unix', 'tcp'] as const) {
       const r = await runPython('import chase_reporter\nfor _ in range(5): chase_reporter.step(samples=32)\nprint(chase_reporter.enabled())', { ...env });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout.trim(), 'True');
-      await new Promise((res) => setTimeout(res, 100));
+      // the lines may still be in flight when python exits: wait for them, with a deadline
+      const deadline = Date.now() + 5000;
+      while (steps.length < 5 && Date.now() < deadline) await new Promise((res) => setImmediate(res));
       assert.equal(steps.length, 5);
       assert.ok(steps.every((s) => s.runId === 'run-1' && s.samples === 32 && s.steps === 1));
     });
@@ -82,5 +85,20 @@ describe('reporter edge cases', () => {
     });
     assert.match(reply, /"ok":false.*malformed JSON/);
     await server.stop();
+  });
+
+  it('counts the samples of real PyTorch batches: (images, labels) from a DataLoader, dicts, bare tensors', async () => {
+    requirePythonModules(['torch'], ['python3-torch']);
+    // _batch_size is what the Lightning callback reports per batch (Lightning and transformers are not
+    // packaged for Debian, so their callback classes themselves are not run here)
+    const code = [
+      'import torch, chase_reporter',
+      'data = torch.utils.data.TensorDataset(torch.zeros(10, 3, 8, 8), torch.zeros(10, dtype=torch.long))',
+      'batches = [chase_reporter._batch_size(b) for b in torch.utils.data.DataLoader(data, batch_size=4)]',
+      'print(batches, chase_reporter._batch_size({"input_ids": torch.zeros(5, 7)}), chase_reporter._batch_size(torch.zeros(6)), chase_reporter._batch_size(object()))',
+    ].join('\n');
+    const r = await runSystemPython(['-c', code], { PYTHONPATH: pythonDir });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '[4, 4, 2] 5 6 None');
   });
 });

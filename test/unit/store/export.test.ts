@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { HistoryReader, HistoryStore } from '../../../agent/store/history';
-import { CODECARBON_COLUMNS, codeCarbonCsv, codeCarbonRow, csvField, exportRunJson, exportRunToFile, writeCodeCarbonFile } from '../../../agent/store/export';
+import { CODECARBON_COLUMNS, codeCarbonCsv, codeCarbonRow, codeCarbonTimestamp, csvField, exportRunJson, exportRunToFile, writeCodeCarbonFile } from '../../../agent/store/export';
 import type { RunRecord } from '../../../agent/store/types';
 import { main } from '../../../agent/main';
 import { memoryLogger, tempDir } from './helpers';
@@ -32,13 +32,9 @@ function seed(path: string): void {
   store.close();
 }
 
-test('CodeCarbon row: exact column list and order, CodeCarbon units (kg, kWh, W, s)', () => {
-  assert.deepEqual(CODECARBON_COLUMNS.slice(0, 7), ['timestamp', 'project_name', 'run_id', 'experiment_id', 'duration', 'emissions', 'emissions_rate']);
-  for (const c of ['cpu_power', 'gpu_power', 'ram_power', 'cpu_energy', 'gpu_energy', 'ram_energy', 'energy_consumed', 'country_name', 'country_iso_code', 'region', 'cloud_provider', 'cloud_region', 'os', 'python_version', 'codecarbon_version', 'cpu_count', 'cpu_model', 'gpu_count', 'gpu_model', 'longitude', 'latitude', 'ram_total_size', 'tracking_mode', 'on_cloud', 'pue']) {
-    assert.ok((CODECARBON_COLUMNS as readonly string[]).includes(c), c);
-  }
+test('CodeCarbon row: CodeCarbon units (kg, kWh, W, s), its gpu_model and local-time timestamp', () => {
   const row = codeCarbonRow(RUN, { host: HOST, gpuNames: new Map([['GPU-a', 'NVIDIA A40'], ['GPU-b', 'NVIDIA A40']]) });
-  assert.equal(row.timestamp, '2026-03-01T13:00:00');
+  assert.equal(row.timestamp, codeCarbonTimestamp(T0 + 3_600_000));
   assert.equal(row.project_name, 'resnet');
   assert.equal(row.duration, 3600);
   assert.equal(row.emissions, 0.4, 'kg');
@@ -48,9 +44,12 @@ test('CodeCarbon row: exact column list and order, CodeCarbon units (kg, kWh, W,
   assert.equal(row.gpu_power, 2000, 'W = J/s');
   assert.equal(row.gpu_count, 2);
   assert.equal(row.gpu_model, '2 x NVIDIA A40');
+  assert.equal(row.gpu_utilization_percent, 0);
   assert.equal(row.region, 'GB');
   assert.equal(row.on_cloud, 'N');
   assert.equal(row.pue, 1);
+  const mixed = codeCarbonRow({ ...RUN, gpuUuids: ['GPU-a', 'GPU-b', 'GPU-c'] }, { host: HOST, gpuNames: new Map([['GPU-a', 'NVIDIA A40'], ['GPU-b', 'NVIDIA H100'], ['GPU-c', 'NVIDIA A40']]) });
+  assert.equal(mixed.gpu_model, '2 x NVIDIA A40, 1 x NVIDIA H100', 'a count per model, as CodeCarbon counts them');
   const csv = codeCarbonCsv([row]);
   const [header, line] = csv.trimEnd().split('\n');
   assert.equal(header, CODECARBON_COLUMNS.join(','));
@@ -59,20 +58,33 @@ test('CodeCarbon row: exact column list and order, CodeCarbon units (kg, kWh, W,
   assert.equal(csvField(Number.NaN), '');
 });
 
-test('emissions.csv: created with the header, appended like CodeCarbon does, a foreign CSV left alone', () => {
+test('CodeCarbon timestamp: local wall time without an offset, as datetime.now().strftime("%Y-%m-%dT%H:%M:%S")', () => {
+  const saved = process.env.TZ;
+  try {
+    process.env.TZ = 'Asia/Kolkata'; // UTC+05:30, no daylight saving: Node re-reads TZ on assignment
+    assert.equal(codeCarbonTimestamp(Date.UTC(2026, 2, 1, 13, 0, 7)), '2026-03-01T18:30:07');
+    process.env.TZ = 'UTC';
+    assert.equal(codeCarbonTimestamp(Date.UTC(2026, 2, 1, 13, 0, 7)), '2026-03-01T13:00:07');
+  } finally {
+    if (saved === undefined) delete process.env.TZ;
+    else process.env.TZ = saved;
+  }
+});
+
+test('emissions.csv: created with the header, appended to, an empty file counts as new', () => {
   const { dir, cleanup } = tempDir();
   try {
     const file = join(dir, 'emissions.csv');
     const row = codeCarbonRow(RUN, { host: HOST });
-    assert.equal(writeCodeCarbonFile(file, [row]), 'created');
-    assert.equal(writeCodeCarbonFile(file, [{ ...row, run_id: 'run-2' }]), 'appended');
+    assert.deepEqual(writeCodeCarbonFile(file, [row]), { written: 'created' });
+    assert.deepEqual(writeCodeCarbonFile(file, [{ ...row, run_id: 'run-2' }]), { written: 'appended' });
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
     assert.equal(lines.length, 3);
     assert.ok(lines[2].includes('run-2'));
-    const other = join(dir, 'other.csv');
-    writeFileSync(other, 'a,b\n1,2\n');
-    assert.throws(() => writeCodeCarbonFile(other, [row]), /other columns/);
-    assert.equal(readFileSync(other, 'utf8'), 'a,b\n1,2\n');
+    const empty = join(dir, 'empty.csv');
+    writeFileSync(empty, '');
+    assert.deepEqual(writeCodeCarbonFile(empty, [row]), { written: 'created' });
+    assert.equal(readFileSync(empty, 'utf8').split('\n')[0], CODECARBON_COLUMNS.join(','));
   } finally {
     cleanup();
   }
@@ -154,6 +166,16 @@ test('CLI: chase-agent runs list | show | export, --db and CHASE_STATE_DIR, erro
     const badFormat = await cli(['export', 'run-42', '--format', 'xml', '--db', path]);
     assert.equal(badFormat.code, 2);
     assert.match(badFormat.stderr, /--format must be codecarbon or json/);
+    // a fresh home (no database yet): an empty list, exit 0 — in both output forms
+    const fresh = join(dir, 'fresh-home');
+    const freshJson = await run$(process.execPath, [MAIN, 'runs', 'list', '--json'], { env: { ...process.env, CHASE_STATE_DIR: fresh } });
+    assert.equal(freshJson.stdout, '[]\n');
+    const freshText = await cli(['list'], { CHASE_STATE_DIR: fresh });
+    assert.equal(freshText.code, 0, freshText.stderr);
+    assert.match(freshText.stdout, /^No runs recorded yet\. \(The history is created at .*fresh-home.*history\.sqlite by the first run\.\)\n$/);
+    const freshShow = await cli(['show', 'run-1'], { CHASE_STATE_DIR: fresh });
+    assert.equal(freshShow.code, 1, 'show names a run: none there is an error');
+    assert.match(freshShow.stderr, /no run history at/);
     const noDb = await cli(['list', '--db', join(dir, 'missing.sqlite')]);
     assert.equal(noDb.code, 1);
     assert.match(noDb.stderr, /no run history at .*--db FILE/);

@@ -12,7 +12,13 @@ describe('notebook cells: energy and carbon per execution', () => {
     await waitForState(api, isOk(), 'a reading');
     const end = Date.now();
     const start = end - 2500;
-    await new Promise((r) => setTimeout(r, 1500)); // the agent's next 1 Hz sample covers the end
+    // wait until the agent has a 1 Hz sample after the cell's end (then the interval is covered to
+    // its end): the condition itself, not a guess at how long that takes
+    const deadline = Date.now() + 15_000;
+    while ((await api.energyBetween({ fromMs: end, toMs: end + 60_000 })).coveredMs === 0) {
+      assert.ok(Date.now() < deadline, 'no GPU sample after the cell ended within 15 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const items = await new CellEnergyProvider(api).provideCellStatusBarItems(executedCell(start, end));
     assert.equal(items.length, 1);
     assert.match(items[0].text, /^\$\(pulse\) [\d.]+ Wh · [\d.]+ gCO₂ \(simulated GPUs\)$/);
