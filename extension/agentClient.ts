@@ -1,5 +1,8 @@
 /**
  * Runs the agent (dist/agent.js) through vscode-languageclient over Node IPC and keeps it running.
+ * The agent always runs as the user, started here: with `chase.agent.socket` set, it has the
+ * privileged limits service on that socket set the GPUs' power limits (env CHASE_AGENT_SOCKET;
+ * docs/gpu.md, "Trust model"); the editor never speaks to a root process itself.
  *
  * States (reported as ClientState): starting → running ⇄ agent-down. When the agent exits
  * unexpectedly the client does not use languageclient's own restart (it gives up after a few tries
@@ -16,9 +19,7 @@ import {
   TransportKind,
   type LanguageClientOptions,
   type ServerOptions,
-  type StreamInfo,
 } from 'vscode-languageclient/node';
-import { connect } from 'node:net';
 import { Methods, type GpuProcess, type EnergyBetweenParams, type EnergyBetweenResult, type RunOutput, type RunSummary, type StartRunParams, type StartRunResult, type GpusResult, type AgentInfo, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesParams, type IntensitySeriesResult, type RecentRunsResult, type ExportRunParams, type ExportRunResult } from '../agent/protocol/messages';
 import type { ClientState } from './statusModel';
 
@@ -46,7 +47,7 @@ export class AgentClient implements vscode.Disposable {
   constructor(
     private readonly agentModule: string,
     private readonly log: vscode.LogOutputChannel,
-    /** A running agent service's socket (chase.agent.socket), read at each (re)start. */
+    /** The limits service's socket (chase.agent.socket), read at each (re)start and handed to the agent. */
     private readonly socketPath: () => string | undefined = () => undefined,
   ) {}
 
@@ -66,6 +67,7 @@ export class AgentClient implements vscode.Disposable {
     await this.stopClient();
     if (this.disposed) return;
     this.setState({ kind: 'starting' });
+    this.gpus = undefined; // the previous agent's GPUs (and notes) are not this one's
     const client = this.createClient(settings);
     this.client = client;
     this.startedAtMs = Date.now();
@@ -75,7 +77,10 @@ export class AgentClient implements vscode.Disposable {
       const [status, gpus] = await Promise.all([client.sendRequest<CarbonStatus>(Methods.carbonStatus.method), client.sendRequest<GpusResult>(Methods.gpus.method)]);
       this.gpus = gpus;
       if (gpus.gpus.some((g) => g.control === 'advise')) this.log.warn(`GPU control: advise mode. ${gpus.gpus.find((g) => g.control === 'advise')?.reason ?? ''}`);
-      if (this.client === client && this.state.kind === 'starting') this.setState({ kind: 'running', carbon: status, gpus });
+      if (this.client !== client) return;
+      // a carbonStatusChanged from the new agent may have made the state 'running' already, without GPUs
+      if (this.state.kind === 'starting') this.setState({ kind: 'running', carbon: status, gpus });
+      else if (this.state.kind === 'running') this.setState({ ...this.state, gpus });
     } catch (e) {
       if (this.client !== client) return;
       this.log.error(`Chase agent failed to start: ${String(e)}`);
@@ -164,17 +169,12 @@ export class AgentClient implements vscode.Disposable {
 
   private createClient(settings: AgentSettings): LanguageClient {
     const socket = this.socketPath();
-    const serverOptions: ServerOptions = socket
-      ? () =>
-          new Promise<StreamInfo>((resolve, reject) => {
-            const s = connect(socket);
-            s.once('connect', () => resolve({ reader: s, writer: s }));
-            s.once('error', (e) => reject(new Error(`cannot reach the Chase agent service at ${socket} (${e.message}); is chase-agent.service running and are you in its group?`)));
-          })
-      : {
-          run: { module: this.agentModule, transport: TransportKind.ipc, args: ['serve'] },
-          debug: { module: this.agentModule, transport: TransportKind.ipc, args: ['serve'], options: { execArgv: ['--inspect=6019'] } },
-        };
+    // the agent reads CHASE_AGENT_SOCKET (and only that) to delegate limits; unset, it sets them itself or advises
+    const env = { ...process.env, CHASE_AGENT_SOCKET: socket ?? '' };
+    const serverOptions: ServerOptions = {
+      run: { module: this.agentModule, transport: TransportKind.ipc, args: ['serve'], options: { env } },
+      debug: { module: this.agentModule, transport: TransportKind.ipc, args: ['serve'], options: { env, execArgv: ['--inspect=6019'] } },
+    };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [],
       outputChannel: this.log,

@@ -70,7 +70,7 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
       deserializeWebviewPanel: async (panel) => DashboardPanel.revive(panel, context.extensionUri, client, log),
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      // Switching between a service socket and an own agent needs a new connection.
+      // The limits service's socket is handed to the agent at its start: a change restarts it.
       if (e.affectsConfiguration('chase.statusBar')) {
         extras.thresholds = readLevelOverrides();
         render();

@@ -30,7 +30,7 @@ export const SETTING_KEYS = [
   'metrics.port',
 ] as const;
 
-/** Where the agent is: a socket of a running service, or (undefined) a process the extension starts. */
+/** The privileged limits service's socket the agent delegates power limits to, or undefined (the agent sets them itself, or advises). */
 export function agentSocket(get: (key: (typeof SETTING_KEYS)[number]) => unknown): string | undefined {
   const v = get('agent.socket');
   return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;

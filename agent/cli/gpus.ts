@@ -1,8 +1,9 @@
 import type { CliCommand } from './command';
 import { parseCli } from './command';
-import { openGpuBackend } from '../gpu/index';
+import { openGpusForLimits } from '../gpu/index';
+import { ServiceLimits } from '../gpu/serviceLimits';
 import { LimitJournal } from '../gpu/safety/journal';
-import { describeError } from '../log';
+import { createLogger, describeError } from '../log';
 
 export interface GpuListEntry {
   index: number;
@@ -36,11 +37,14 @@ export interface GpuListResult {
 }
 
 export async function listGpus(env: NodeJS.ProcessEnv = process.env): Promise<GpuListResult> {
-  const { backend, notes, visibility } = await openGpuBackend({ env });
+  const { backend, notes, visibility, serviceSocket } = await openGpusForLimits({ env });
+  // with CHASE_AGENT_SOCKET, whether limits can be set is the service's answer, not this user's NVML's
+  const service = serviceSocket ? new ServiceLimits(serviceSocket, backend, createLogger('gpus')) : undefined;
+  if (serviceSocket) notes.push(`Power limits are set by the Chase service at ${serviceSocket}.`);
   try {
     const gpus: GpuListEntry[] = [];
     for (const d of visibility.devices) {
-      const control = await backend.control(d.index);
+      const control = await (service ?? backend).control(d.index);
       const entry: GpuListEntry = {
         index: d.index,
         uuid: d.uuid,
@@ -84,6 +88,7 @@ export async function listGpus(env: NodeJS.ProcessEnv = process.env): Promise<Gp
       gpus,
     };
   } finally {
+    await service?.restoreAll();
     await backend.close();
   }
 }

@@ -21,6 +21,7 @@ import { HistoryStore } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 import { historyProfileStore } from '../runs/profileStore';
 import { processAlive } from '../process';
+import type { GpuLease } from '../gpu/limits';
 
 const POLICIES: readonly RunPolicyName[] = RUN_POLICY_NAMES;
 
@@ -40,6 +41,8 @@ Options:
   --policy P         ${POLICIES.join(' | ')} (default: default)
   --eta X            η for --policy chase-paper (default 0.5)
   --simulate         simulated GPUs (measured A40 profile) instead of NVML
+  --agent-socket P   let the privileged Chase service on socket P set the limits (env
+                     CHASE_AGENT_SOCKET; \`chase-agent serve --socket P\`, docs/gpu.md)
   --provider P       carbon source: replay (default), static, electricitymaps, watttime, uk-neso
   --zone Z           grid zone (default GB); --trace FILE replays your own CSV
   --speed N          replay the trace N× faster than real time (default 1)
@@ -70,6 +73,7 @@ const OPTIONS = {
   db: { type: 'string' },
   'no-profile-store': { type: 'boolean', default: false },
   pid: { type: 'string' },
+  'agent-socket': { type: 'string' },
 } as const;
 
 /** Everything `run` was asked to do, parsed and bounded: nothing has started yet. */
@@ -93,6 +97,8 @@ export interface RunCliOptions {
   workload?: string;
   db?: string;
   profileStore: boolean;
+  /** The privileged limits service that sets the limits (else this process sets them, or advises). */
+  agentSocket?: string;
 }
 
 /** Longest profiling warm-up or window per limit: an hour (the defaults are 10 s and 30 s). */
@@ -118,6 +124,7 @@ export function parseRunArgs(argv: string[]): RunCliOptions {
     attachPid = numberArg('pid', values.pid, undefined, { min: 1, max: 4_194_304, integer: true });
     if (!processAlive(attachPid)) throw new UsageError(`--pid ${attachPid}: no process with that PID is running. Check it with ps -p ${attachPid}.`);
   }
+  if (values.simulate && values['agent-socket'] !== undefined) throw new UsageError('--simulate and --agent-socket exclude each other: simulated GPUs exist only inside this process');
   const optional = <T>(raw: string | undefined, read: (raw: string) => T): T | undefined => (raw === undefined ? undefined : read(raw));
   return {
     ...(attachPid !== undefined ? { attachPid } : { command: { file, args } }),
@@ -137,6 +144,7 @@ export function parseRunArgs(argv: string[]): RunCliOptions {
     workload: optional(values.workload, (raw) => textArg('workload', raw, 200)),
     db: optional(values.db, (raw) => textArg('db', raw)),
     profileStore: !values['no-profile-store'],
+    agentSocket: optional(values['agent-socket'], (raw) => textArg('agent-socket', raw)),
   };
 }
 
@@ -153,14 +161,25 @@ export const runCommand: CliCommand = {
     const log = createLogger('run');
 
     // Restores whatever a killed agent left behind before anything else, and installs the exit guards.
-    const gpus = await startGpuControl({ env: o.simulate ? { ...process.env, CHASE_GPU_BACKEND: 'simulated' } : process.env, log });
-    const guard = gpus.guard;
+    const env: NodeJS.ProcessEnv = o.simulate
+      ? { ...process.env, CHASE_GPU_BACKEND: 'simulated', CHASE_AGENT_SOCKET: '' }
+      : { ...process.env, ...(o.agentSocket !== undefined ? { CHASE_AGENT_SOCKET: o.agentSocket } : {}) };
+    const gpus = await startGpuControl({ env, log });
     const visible = gpus.visibility.devices.map((d) => d.index);
     const gpuIndices = o.gpus ?? visible;
     const unknown = gpuIndices.filter((i) => !visible.includes(i));
     if (gpuIndices.length === 0 || unknown.length > 0) {
       await gpus.stop();
       throw new UsageError(`--gpus ${o.gpus?.join(',') ?? ''}: GPU ${unknown.join(', ') || '(none)'} is not visible; visible GPUs: ${visible.join(', ') || 'none'}`);
+    }
+    const runId = `run-${Date.now().toString(36)}`;
+    let lease: GpuLease;
+    try {
+      // machine-wide, before the job starts: a GPU another run holds is refused with who holds it
+      lease = await gpus.limits.claim(gpuIndices.map((i) => gpus.backend.devices().find((d) => d.index === i)!.uuid), { runId, pid: o.attachPid ?? process.pid });
+    } catch (e) {
+      await gpus.stop();
+      throw e;
     }
 
     const reporter = new ReporterServer((s) => run.reportSteps(s.steps, s.samples));
@@ -177,7 +196,7 @@ export const runCommand: CliCommand = {
     }
     const run: Run = new Run(
       {
-        id: `run-${Date.now().toString(36)}`,
+        id: runId,
         ...(o.attachPid !== undefined ? { attachPid: o.attachPid } : { command: o.command }),
         gpuIndices,
         budgetPct: o.budgetPct,
@@ -193,7 +212,7 @@ export const runCommand: CliCommand = {
       },
       {
         backend: gpus.backend,
-        guard,
+        lease,
         carbon: new RunCarbon(provider),
         reporter,
         log,

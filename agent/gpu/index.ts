@@ -12,6 +12,10 @@
  *
  * CHASE_GPU_BACKEND=nvml|zeusd|simulated forces one (failing loudly instead of falling back,
  * except `simulated`, which always works).
+ *
+ * Who *sets* limits is separate (GpuLimits, limits.ts): this agent through its backend
+ * (PowerLimitGuard), or — when CHASE_AGENT_SOCKET names the privileged limits service — the service,
+ * with reads still local through NVML (ServiceLimits).
  */
 import type { GpuBackend } from './backend';
 import { NvmlBackend } from './backends/nvml';
@@ -25,6 +29,9 @@ import { permissionProbeFromEnv } from './privilege';
 import { resolveVisibleDevices, type Visibility } from './visibility';
 import { PowerLimitGuard, type RestoreReport } from './safety/guard';
 import { LimitJournal } from './safety/journal';
+import { defaultClaimsDir, GpuClaims } from './safety/claims';
+import type { GpuLimits } from './limits';
+import { ServiceLimits } from './serviceLimits';
 import type { Logger } from '../log';
 
 export * from './backend';
@@ -112,11 +119,31 @@ export async function openGpuBackend(options: OpenGpuOptions = {}): Promise<Open
 }
 
 export interface GpuControlHandle extends OpenedGpus {
+  /** This agent's own limit setter: restores what a killed agent of this state dir left behind. */
   guard: PowerLimitGuard;
+  /** Who sets limits for runs: the guard, or the privileged service (CHASE_AGENT_SOCKET). */
+  limits: GpuLimits;
   /** What `restoreLeftovers()` did at startup. */
   leftovers: RestoreReport;
   /** Restores every limit this agent set, removes the exit handlers, closes the backend. */
   stop(): Promise<void>;
+}
+
+/**
+ * Opens the backend for reads, and says whether the privileged limits service sets the limits:
+ * CHASE_AGENT_SOCKET names its socket. The service works with NVML reads here (zeusd is then not
+ * used); without a driver the agent falls back as usual, and says so.
+ */
+export async function openGpusForLimits(options: OpenGpuOptions): Promise<OpenedGpus & { serviceSocket?: string }> {
+  const env = options.env ?? process.env;
+  const socket = env.CHASE_AGENT_SOCKET || undefined;
+  if (!socket) return openGpuBackend(options);
+  const wanted = (env.CHASE_GPU_BACKEND ?? 'auto').toLowerCase();
+  if (!['auto', 'nvml'].includes(wanted)) throw new GpuError(`CHASE_AGENT_SOCKET (the Chase service) works with the NVIDIA driver only, but CHASE_GPU_BACKEND=${wanted}: unset one of them.`, 'BAD_CONFIG');
+  const opened = await openGpuBackend({ ...options, env: { ...env, CHASE_ZEUSD_SOCKET: '', ZEUSD_SOCK_PATH: '', ZEUSD_HOST_PORT: '' } });
+  if (opened.backend.kind === 'nvml') return { ...opened, serviceSocket: socket };
+  opened.notes.push(`CHASE_AGENT_SOCKET names the Chase service at ${socket}, but there is no NVIDIA driver here, so the service is not used.`);
+  return opened;
 }
 
 /**
@@ -125,17 +152,24 @@ export interface GpuControlHandle extends OpenedGpus {
  * that restore this agent's own limits. `serve` should call this first.
  */
 export async function startGpuControl(options: OpenGpuOptions & { log: Logger; journal?: LimitJournal }): Promise<GpuControlHandle> {
-  const opened = await openGpuBackend(options);
+  const env = options.env ?? process.env;
+  const { serviceSocket, ...opened } = await openGpusForLimits(options);
   for (const note of opened.notes) options.log.info(note);
   for (const w of [...opened.visibility.refused, ...opened.visibility.warnings]) options.log.warn(w);
-  const guard = new PowerLimitGuard(opened.backend, { journal: options.journal ?? new LimitJournal(), log: options.log, visible: opened.visibility.devices, now: options.now });
+  // Simulated GPUs exist per process: their claims stay in it (no claim files shared across processes).
+  const claims = opened.backend.simulated ? undefined : new GpuClaims(defaultClaimsDir(env));
+  const guard = new PowerLimitGuard(opened.backend, { journal: options.journal ?? new LimitJournal(), log: options.log, visible: opened.visibility.devices, now: options.now, claims });
   const leftovers = guard.restoreLeftovers();
   const uninstall = guard.installExitHandlers();
+  const limits: GpuLimits = serviceSocket ? new ServiceLimits(serviceSocket, opened.backend, options.log) : guard;
+  if (serviceSocket) opened.notes.push(`Power limits are set by the Chase service at ${serviceSocket}.`);
   return {
     ...opened,
     guard,
+    limits,
     leftovers,
     async stop() {
+      if (limits !== guard) await limits.restoreAll();
       await guard.restoreAll();
       uninstall();
       await opened.backend.close();

@@ -3,11 +3,12 @@
  * it uses, a progress signal, a slowdown budget and a policy.
  *
  * State machine:  starting → profiling → controlling → finished | failed
- *   starting     the process is launched (or found); GPUs are claimed.
+ *   starting     its GPUs are already claimed (the lease); the process is launched (or found).
  *   profiling    OnlineProfiler walks the power limits (skipped when a stored profile fits).
  *   controlling  at each carbon period the policy picks one limit for all the run's GPUs.
  *   finished     the process exited (its exit code is kept); limits restored; summary final.
- * Whatever ends the run — the job exiting, being killed, stop() — the GPUs are restored.
+ * Whatever ends the run — the job exiting, being killed, stop() — its lease is released: its own
+ * GPUs are restored, and nothing else (other runs of the same agent keep their limits).
  *
  * Accounting (every sample tick): energy from the GPUs' counters (or integrated power), carbon =
  * ΔkWh × the intensity of the period it was used in; the max-power baseline is the same work done
@@ -17,7 +18,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { GpuBackend } from '../gpu/backend';
-import type { PowerLimitGuard } from '../gpu/safety/guard';
+import type { GpuLease } from '../gpu/limits';
 import { EnergyMeter } from '../gpu/energy';
 import { budgetedPolicy, chasePaperPolicy, energyOnlyPolicy, maxPowerPolicy, staticBestPolicy, type Policy } from '../control/policy';
 import { pointForLimit, profileFromMeasurements, type LimitMeasurement, type PowerProfile } from '../control/profile';
@@ -66,8 +67,10 @@ export interface RunOptions {
 }
 
 export interface RunDeps {
+  /** Reads (power, energy, limits) and the GPUs' identities. */
   backend: GpuBackend;
-  guard: PowerLimitGuard;
+  /** The run's GPUs, claimed for it before it starts: limits go through it, and it is released when the run ends. */
+  lease: GpuLease;
   carbon: RunCarbon;
   reporter?: ReporterServer;
   log: Logger;
@@ -207,9 +210,8 @@ export class Run {
   /** Launches or attaches, then runs until the process ends. Resolves with the final summary. */
   async start(): Promise<RunSummary> {
     this.startedAtMs = this.now();
-    const control = await Promise.all(this.options.gpuIndices.map((i) => this.deps.backend.control(i)));
-    const refused = control.find((c) => c.state === 'advise');
-    if (refused && refused.state === 'advise') this.advise = refused.reason;
+    const control = await this.deps.lease.control();
+    if (control.state === 'advise') this.advise = control.reason;
     if (this.options.command) this.launch(this.options.command);
     else if (this.options.attachPid !== undefined) this.attach(this.options.attachPid);
     else throw new Error('A run needs a command to launch or a PID to attach to.');
@@ -525,7 +527,7 @@ export class Run {
     this.limitMw = limitMw;
     if (this.advise) return false;
     try {
-      const r = await this.deps.guard.setLimitForGroup(this.uuids, limitMw);
+      const r = await this.deps.lease.setLimit(limitMw);
       this.limitMw = r.appliedMw;
       return true;
     } catch (e) {
@@ -572,7 +574,7 @@ export class Run {
     this.endedAtMs = this.now();
     this.deps.reporter?.unregister(this.options.id);
     try {
-      await this.deps.guard.restoreAll();
+      await this.deps.lease.release();
     } catch (e) {
       this.deps.log.error(`run ${this.options.id}: restoring limits failed`, e);
     }

@@ -26,6 +26,7 @@ import type { ExportRunResult, RecentRun, RecentRunsResult } from '../protocol/m
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defaultHistoryPath } from '../store/paths';
+import { notifySafely } from './notify';
 
 const log = createLogger('agent');
 
@@ -42,30 +43,26 @@ export function openHistory(): HistoryStore | undefined {
   }
 }
 
-export interface ServerShared {
-  /** GPU control, shared by every client of this agent process. */
-  gpuControl: Promise<GpuControlHandle | undefined>;
-  /** True when this connection is the agent's only client (stdio / IPC): its shutdown stops GPU control. */
-  ownsGpuControl: boolean;
-}
-
 let processGpuControl: Promise<GpuControlHandle | undefined> | undefined;
 
 /**
  * GPU control starts first: it restores any limit a killed agent left behind before anything else.
- * Once per process: the server, the socket service and the process's metrics sampler share it.
+ * Once per process: the editor's server, the limits service and the process's metrics sampler share
+ * it (one guard, one set of claims). The first caller's environment counts (the limits service
+ * passes one without CHASE_AGENT_SOCKET: it sets limits itself).
  */
-export function startGpuControlForServer(): Promise<GpuControlHandle | undefined> {
-  processGpuControl ??= startGpuControl({ log: createLogger('gpu') }).catch((e: unknown) => {
+export function startGpuControlForServer(env: NodeJS.ProcessEnv = process.env): Promise<GpuControlHandle | undefined> {
+  processGpuControl ??= startGpuControl({ log: createLogger('gpu'), env }).catch((e: unknown) => {
     log.error('GPU control could not start', e);
     return undefined;
   });
   return processGpuControl;
 }
 
-export function startServer(connection: Connection = createConnection(), shared: ServerShared = { gpuControl: startGpuControlForServer(), ownsGpuControl: true }): void {
+/** The editor's agent: one client (the extension, over stdio or IPC), running as the user. */
+export function startServer(connection: Connection = createConnection()): void {
   const startedAtMs = Date.now();
-  const { gpuControl } = shared;
+  const gpuControl = startGpuControlForServer();
   // The history database opens on first use (a run, a reading while a run is live), not for an idle editor.
   let history: HistoryStore | undefined;
   let historyOpened = false;
@@ -86,14 +83,14 @@ export function startServer(connection: Connection = createConnection(), shared:
     liveRuns: () => liveRuns(),
     log: createLogger('telemetry'),
     onGpuSamples: (samples) => timeline.record(samples),
-    ownsShared: shared.ownsGpuControl,
+    ownsShared: true, // the only client: its shutdown ends the process's sampler and endpoint
   });
   void telemetry.start();
   const monitor = new CarbonMonitor({
     now: () => Date.now(),
     onStatus: (status) => {
       telemetry.onCarbonStatus(status);
-      void connection.sendNotification(Methods.carbonStatusChanged.method, status).catch(() => undefined);
+      notifySafely(connection, Methods.carbonStatusChanged.method, status);
     },
     setTimer: (cb, ms) => {
       const t = setTimeout(cb, ms);
@@ -144,10 +141,10 @@ export function startServer(connection: Connection = createConnection(), shared:
   const runs = new RunManager({
     gpu: () => gpuControl,
     carbon: () => monitor.currentProvider,
-    onOutput: (o) => void connection.sendNotification(Methods.runOutput.method, o).catch(() => undefined),
+    onOutput: (o) => notifySafely(connection, Methods.runOutput.method, o),
     onUpdate: (s) => {
       telemetry.onRunUpdate(s);
-      void connection.sendNotification(Methods.runUpdated.method, s).catch(() => undefined);
+      notifySafely(connection, Methods.runUpdated.method, s);
     },
     history: historyStore,
   });
@@ -211,7 +208,7 @@ export function startServer(connection: Connection = createConnection(), shared:
     await telemetry.dispose();
     history?.close();
     monitor.dispose();
-    if (shared.ownsGpuControl) await (await gpuControl)?.stop();
+    await (await gpuControl)?.stop();
   });
   connection.onExit(() => {
     monitor.dispose();
@@ -236,7 +233,7 @@ function recentRun(r: RunRecord): RecentRun {
 
 async function gpuStatus(gpu: GpuControlHandle, index: number): Promise<GpuStatus> {
   const d = gpu.backend.devices().find((x) => x.index === index)!;
-  const [reading, control] = await Promise.all([gpu.backend.read(index), gpu.backend.control(index)]);
+  const [reading, control] = await Promise.all([gpu.backend.read(index), gpu.limits.control(index)]);
   return {
     index,
     uuid: d.uuid,

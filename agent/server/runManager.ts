@@ -1,7 +1,7 @@
 /**
  * Live runs inside the agent server: starts them on the server's GPU control and carbon source,
- * keeps "a GPU belongs to at most one controlled run", forwards output and accounting to the client,
- * and records each run in the history database when one is open.
+ * claims their GPUs first (a GPU belongs to one run machine-wide: GpuLimits.claim), forwards output
+ * and accounting to the client, and records each run in the history database when one is open.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,8 @@ import { createLogger, userMessage } from '../log';
 import type { HistoryStore } from '../store/history';
 import { historyProfileStore } from '../runs/profileStore';
 import { processAlive } from '../process';
+import { GpuError } from '../gpu/errors';
+import type { GpuLease } from '../gpu/limits';
 
 const UPDATE_EVERY_MS = 2000;
 
@@ -32,7 +34,6 @@ export interface RunManagerDeps {
 
 export class RunManager {
   private readonly live = new Map<string, { run: Run; timer: NodeJS.Timeout; scratch: string }>();
-  private readonly owner = new Map<string, string>(); // GPU uuid → run id
   private reporter: ReporterServer | undefined;
   private readonly log = createLogger('runs');
   private counter = 0;
@@ -58,21 +59,38 @@ export class RunManager {
     const provider = this.deps.carbon();
     if (!provider) throw new RunRefusedError('There is no working carbon source; fix chase.carbon.* first (see the status bar tooltip).');
     const visible = gpu.visibility.devices.map((d) => d.index);
-    const free = visible.filter((i) => !this.owner.has(gpu.backend.devices().find((d) => d.index === i)!.uuid));
+    const mine = new Set(this.list().flatMap((s) => s.gpuUuids));
+    const free = visible.filter((i) => !mine.has(gpu.backend.devices().find((d) => d.index === i)!.uuid));
     const wanted = p.gpus && p.gpus.length > 0 ? p.gpus : attach ? (gpusOfProcess(gpu, p.pid!) ?? free) : free;
     const unknown = wanted.filter((i) => !visible.includes(i));
     if (unknown.length > 0) throw new RunRefusedError(`GPU ${unknown.join(', ')} is not visible to this agent; visible: ${visible.join(', ') || 'none'}.`);
     const uuids = wanted.map((i) => gpu.backend.devices().find((d) => d.index === i)!.uuid);
-    const busy = uuids.map((u) => [u, this.owner.get(u)] as const).filter(([, r]) => r !== undefined);
-    if (busy.length > 0) throw new RunRefusedError(`GPU ${busy.map(([u, r]) => `${u} (run ${r})`).join(', ')} is already controlled by another run; a GPU belongs to one run at a time.`);
     if (wanted.length === 0) throw new RunRefusedError('Every visible GPU is already controlled by another run.');
+    const id = `run-${Date.now().toString(36)}-${++this.counter}`;
+    let lease: GpuLease;
+    try {
+      // before anything is launched: a refused claim starts nothing
+      lease = await gpu.limits.claim(uuids, { runId: id, pid: attach ? p.pid! : process.pid });
+    } catch (e) {
+      if (e instanceof GpuError) throw new RunRefusedError(e.message);
+      throw e;
+    }
+    try {
+      return await this.launch(id, p, gpu, provider, wanted, uuids, lease);
+    } catch (e) {
+      await lease.release();
+      throw e;
+    }
+  }
+
+  private async launch(id: string, p: StartRunParams, gpu: GpuControlHandle, provider: CarbonProvider, wanted: number[], uuids: string[], lease: GpuLease): Promise<StartRunResult> {
+    const attach = p.pid !== undefined;
 
     if (!this.reporter) {
       const reporter = new ReporterServer((s) => this.live.get(s.runId)?.run.reportSteps(s.steps, s.samples));
       await reporter.start();
       this.reporter = reporter;
     }
-    const id = `run-${Date.now().toString(36)}-${++this.counter}`;
     const scratch = mkdtempSync(join(tmpdir(), 'chase-run-'));
     const store = this.deps.history?.();
     const run = new Run(
@@ -88,7 +106,7 @@ export class RunManager {
       },
       {
         backend: gpu.backend,
-        guard: gpu.guard,
+        lease,
         carbon: new RunCarbon(provider),
         reporter: this.reporter,
         log: this.log,
@@ -97,16 +115,19 @@ export class RunManager {
         onDecision: (d) => this.deps.history?.()?.recordDecision({ runId: id, timestampMs: d.atMs, intensityGPerKwh: d.intensityGPerKwh, powerLimitMw: d.powerLimitMw, ...(d.forecastGPerKwh !== undefined ? { forecastGPerKwh: d.forecastGPerKwh } : {}), ...(d.expectedSavingG !== undefined ? { expectedSavingG: d.expectedSavingG } : {}) }),
       },
     );
-    for (const u of uuids) this.owner.set(u, id);
     const timer = setInterval(() => this.deps.onUpdate(run.summary), UPDATE_EVERY_MS);
     this.live.set(id, { run, timer, scratch });
     this.record('start', run.summary, provider);
-    void run.finished.then((summary) => this.finish(id, summary, provider));
-    // a run whose start throws must not take the agent down (an unhandled rejection ends Node): it is stopped and ends
-    run.start().catch((e: unknown) => {
-      this.log.error(`run ${id} failed: ${userMessage(e, 'chase/startRun')}`);
-      run.stop();
-    });
+    run.start().then(
+      (summary) => this.finish(id, summary, provider),
+      // a run whose start throws must not take the agent down (an unhandled rejection ends Node):
+      // its GPUs are restored and it ends as failed
+      async (e: unknown) => {
+        this.log.error(`run ${id} failed`, e);
+        await lease.release();
+        this.finish(id, { ...run.summary, state: 'failed', error: userMessage(e, 'chase/startRun') }, provider);
+      },
+    );
     const advise = run.summary.advise;
     return { runId: id, gpuUuids: uuids, simulated: gpu.backend.simulated, ...(advise ? { advise } : {}) };
   }
@@ -123,7 +144,6 @@ export class RunManager {
     if (!l) return;
     clearInterval(l.timer);
     this.live.delete(id);
-    for (const [u, r] of this.owner) if (r === id) this.owner.delete(u);
     rmSync(l.scratch, { recursive: true, force: true });
     this.record('finish', summary, provider);
     this.deps.onUpdate(summary);

@@ -3,8 +3,8 @@
  *
  * Per agent process (`AgentTelemetry`, `processTelemetry()`): the one GPU sampler (a 1 Hz loop whose
  * energy meter must stay monotone for the history and the energy counter) and the Prometheus
- * endpoint with its registry. A socket service with many clients therefore has one /metrics, and
- * `serve --metrics HOST:PORT` serves it with no editor attached at all.
+ * endpoint with its registry: one /metrics per process, which `serve --metrics HOST:PORT` serves
+ * with no editor attached at all (also the limits service's, `serve --socket`: GPUs only).
  *
  * Per connection (`Telemetry`): what one client's session adds — its carbon status (the intensity
  * gauge), its runs' counters, and its history: intensity readings and the 1 Hz GPU samples, only

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Methods, type AgentInfo, type AgentSettings } from '../../agent/protocol/messages';
-import { createMessageConnection, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
+import { createMessageConnection, ErrorCodes, ResponseError, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
 import { agentJs, initialize, runAgentCli, shutdown, spawnAgent, type AgentUnderTest } from './agentProcess';
 
 const carbon: AgentSettings['carbon'] = { provider: 'replay', zone: 'GB', replaySpeed: 1 };
@@ -150,7 +150,7 @@ describe('metrics endpoint', () => {
     assert.equal(await shutdown(agent), 0);
   });
 
-  it('serve --socket --metrics HOST:PORT: /metrics with no editor attached, one endpoint for every client, their chase.metrics.* ignored', async () => {
+  it('serve --socket --metrics HOST:PORT: the limits service serves its GPUs\' /metrics with no editor attached; a client cannot move it', async () => {
     const port = await freePort();
     const clientPort = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'chase-metrics-sock-'));
@@ -164,33 +164,16 @@ describe('metrics endpoint', () => {
       const body = await scrapeUntil(port, (b) => sample(b, 'chase_gpu_power_watts').length > 0);
       assert.match(sample(body, 'chase_gpu_power_watts')[0].labels, /gpu="0",UUID="[^"]+",modelName="[^"]+"/);
       assert.equal(sample(body, 'chase_build_info')[0]?.value, 1);
-      // two clients, each asking for its own endpoint: neither gets one, both are told why
-      const clients = [];
-      for (let i = 0; i < 2; i++) {
-        const s = connect(sock);
-        await new Promise<void>((resolve, reject) => s.once('connect', resolve).once('error', reject));
-        const rpc = createMessageConnection(new SocketMessageReader(s), new SocketMessageWriter(s));
-        rpc.listen();
-        await rpc.sendRequest('initialize', { processId: null, rootUri: null, capabilities: {}, initializationOptions: { settings: { carbon } } });
-        await rpc.sendNotification('initialized', {});
-        await rpc.sendRequest(Methods.configure.method, { carbon, metrics: { enabled: true, host: '127.0.0.1', port: clientPort } });
-        clients.push({ s, rpc });
-      }
+      // the limits service has no editor methods (docs/gpu.md, "Trust model"): a client cannot open an endpoint
+      const s = connect(sock);
+      await new Promise<void>((resolve, reject) => s.once('connect', resolve).once('error', reject));
+      const rpc = createMessageConnection(new SocketMessageReader(s), new SocketMessageWriter(s));
+      rpc.listen();
+      await assert.rejects(rpc.sendRequest(Methods.configure.method, { carbon, metrics: { enabled: true, host: '127.0.0.1', port: clientPort } }), (e: unknown) => e instanceof ResponseError && e.code === ErrorCodes.MethodNotFound);
       assert.equal(await scrape(clientPort), 'refused', 'no endpoint per connection');
-      for (const { rpc } of clients) {
-        const info = await rpc.sendRequest<AgentInfo>(Methods.agentInfo.method);
-        assert.equal(info.metricsUrl, `http://127.0.0.1:${port}/metrics`);
-        assert.match(info.notes?.join('\n') ?? '', /chase\.metrics\.\* is ignored.*serve --metrics/);
-      }
-      // a client's carbon status feeds the process's one endpoint
-      await scrapeUntil(port, (b) => sample(b, 'chase_grid_carbon_intensity_grams_per_joule').length > 0);
-      for (const { s, rpc } of clients) {
-        await rpc.sendRequest('shutdown');
-        await rpc.sendNotification('exit');
-        await new Promise((r) => s.once('close', r));
-        rpc.dispose();
-      }
-      assert.notEqual(await scrape(port), 'refused', 'clients leaving do not stop the service\'s endpoint');
+      rpc.dispose();
+      s.destroy();
+      assert.notEqual(await scrape(port), 'refused', 'a client leaving does not stop the service\'s endpoint');
       proc.kill('SIGTERM');
       assert.equal(await exited, 0, stderr);
     } finally {

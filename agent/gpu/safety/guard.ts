@@ -8,40 +8,33 @@
  *     (`setLimitForGroup`, so no GPU becomes the straggler);
  *   - only GPUs visible to the job (CUDA_VISIBLE_DEVICES) are touched; MIG instances and GPUs in
  *     MIG mode are refused; GPUs in advise mode are refused with the reason;
- *   - limits are restored on `restoreAll()` (shutdown), on SIGINT/SIGTERM/SIGHUP, on uncaught
+ *   - runs take GPUs through leases (`claim`, limits.ts): a GPU belongs to one run machine-wide
+ *     (claims.ts), and releasing a lease restores that run's GPUs only;
+ *   - every limit is restored on `restoreAll()` (shutdown), on SIGINT/SIGTERM/SIGHUP, on uncaught
  *     exceptions and synchronously in `process.on('exit')` (the languageclient watchdog calls
  *     process.exit when the editor dies; async work would never run);
  *   - `restoreLeftovers()` (call it first, at startup) restores what a killed agent left behind.
  *
- * State machine per GPU: untouched → (setLimit) journaled → applied → (restore) untouched.
- * After `restoreAll*()` the guard is closed: queued and new changes are refused.
+ * State machine per GPU: untouched → (claim) claimed → (setLimit) journaled → applied →
+ * (lease release) untouched. After `restoreAll*()` (agent shutdown) the guard is closed: queued and
+ * new changes and claims are refused.
  */
-import type { GpuBackend, GpuInfo } from '../backend';
+import type { GpuBackend, GpuControl, GpuInfo } from '../backend';
 import { GpuError } from '../errors';
-import type { Logger } from '../../log';
+import { describeError, type Logger } from '../../log';
 import { MIG_REFUSAL } from '../visibility';
 import type { JournalEntry, LimitJournal } from './journal';
+import { describeHolder, GpuClaimedError, type ClaimHolder, type GpuClaims, type StaleClaim } from './claims';
+import type { ClaimRequest, GpuLease, GpuLimits, GroupLimitResult, SetLimitResult } from '../limits';
+import { currentUserName } from '../../process';
+
+export type { GroupLimitResult, SetLimitResult } from '../limits';
 
 export class GpuControlRefusedError extends GpuError {
   constructor(message: string, code: 'ADVISE_MODE' | 'MIG' | 'NOT_VISIBLE' | 'CLOSED' | 'NO_COMMON_RANGE') {
     super(message, code);
     this.name = 'GpuControlRefusedError';
   }
-}
-
-export interface SetLimitResult {
-  uuid: string;
-  index: number;
-  requestedMw: number;
-  appliedMw: number;
-  clamped: boolean;
-}
-
-export interface GroupLimitResult {
-  requestedMw: number;
-  appliedMw: number;
-  clamped: boolean;
-  results: SetLimitResult[];
 }
 
 export interface RestoreReport {
@@ -58,14 +51,18 @@ export interface PowerLimitGuardOptions {
   log: Logger;
   /** The GPUs this agent may control (after CUDA_VISIBLE_DEVICES); default: all the backend's. */
   visible?: GpuInfo[];
-  /** Refusals to report when a caller asks for an invisible GPU (e.g. MIG entries of CUDA_VISIBLE_DEVICES). */
   now?: () => number;
+  /** Machine-wide claims (claims.ts); none for simulated GPUs, which exist per process. */
+  claims?: GpuClaims;
 }
 
-export class PowerLimitGuard {
+export class PowerLimitGuard implements GpuLimits {
+  readonly label = 'this agent';
   private readonly queues = new Map<string, Promise<unknown>>();
   /** GPUs this process has changed (UUID → the limit to restore). */
   private readonly owned = new Map<string, { index: number; restoreMw: number }>();
+  /** GPUs leased to a run of this process (UUID → who). */
+  private readonly claimed = new Map<string, ClaimHolder>();
   private readonly visible: GpuInfo[];
   private closed = false;
 
@@ -91,6 +88,14 @@ export class PowerLimitGuard {
         continue;
       }
       const device = byUuid.get(entry.uuid);
+      const holder = this.options.claims?.holder(entry.uuid);
+      if (holder && holder.agentPid !== process.pid) {
+        // That agent took this GPU over from the dead one and restores NVML's default at its end.
+        const reason = `GPU ${entry.uuid} is in use by ${describeHolder(holder)}; left at ${entry.newLimitMw} mW by agent pid ${entry.ownerPid}, it is restored when that run ends.`;
+        this.log.info(reason);
+        report.kept.push({ entry, reason });
+        continue;
+      }
       if (!device || this.backend.simulated) {
         const reason = `GPU ${entry.uuid} is not reachable through ${this.backend.label}; its limit (${entry.newLimitMw} mW, was ${entry.previousLimitMw} mW) will be restored at a later start.`;
         this.log.warn(reason);
@@ -100,6 +105,7 @@ export class PowerLimitGuard {
       try {
         this.backend.setPowerLimitSync(device.index, entry.previousLimitMw);
         this.options.journal.remove([entry.uuid]);
+        this.options.claims?.clearStale(entry.uuid);
         report.restored.push(entry);
         this.log.info(`restored GPU ${device.index} (${entry.uuid}) to ${entry.previousLimitMw} mW, left at ${entry.newLimitMw} mW by agent pid ${entry.ownerPid}`);
       } catch (e) {
@@ -124,8 +130,12 @@ export class PowerLimitGuard {
     );
   }
 
-  private async checkControllable(d: GpuInfo): Promise<void> {
+  private checkOpen(): void {
     if (this.closed) throw new GpuControlRefusedError('The agent is shutting down and has restored power limits; no new limits are applied.', 'CLOSED');
+  }
+
+  private async checkControllable(d: GpuInfo): Promise<void> {
+    this.checkOpen();
     if (d.migEnabled) throw new GpuControlRefusedError(`GPU ${d.index} (${d.uuid}) is in MIG mode: ${MIG_REFUSAL}`, 'MIG');
     const control = await this.backend.control(d.index);
     if (control.state === 'advise') throw new GpuControlRefusedError(`GPU ${d.index} (${d.uuid}) is in advise mode: ${control.reason}`, 'ADVISE_MODE');
@@ -156,8 +166,10 @@ export class PowerLimitGuard {
       // Already at this limit (a run re-applies its limit every period): no journal write, no set.
       if (owned && (await this.backend.getPowerLimit(d.index)) === mw) return;
       const previous = owned ? owned.restoreMw : await this.backend.getPowerLimit(d.index);
-      // Journal first: if the agent dies between these two lines, the next start restores `previous`.
+      // Journal first: if the agent dies between these lines, the next start restores `previous`;
+      // then the claim, for an agent with another state dir that takes the GPU over after we die.
       const entry = this.options.journal.record({ uuid: d.uuid, backend: this.backend.kind, index: d.index, previousLimitMw: previous, newLimitMw: mw }, this.options.now?.());
+      if (!owned && this.claimed.has(d.uuid)) this.noteRestore(d, entry.previousLimitMw);
       this.owned.set(d.uuid, { index: d.index, restoreMw: entry.previousLimitMw });
       await this.backend.setPowerLimit(d.index, mw);
       this.log.info(`GPU ${d.index} (${d.uuid}): power limit ${mw} mW (restores to ${entry.previousLimitMw} mW)`);
@@ -198,36 +210,168 @@ export class PowerLimitGuard {
     return { requestedMw, appliedMw: mw, clamped, results: devices.map((d) => ({ uuid: d.uuid, index: d.index, requestedMw, appliedMw: mw, clamped })) };
   }
 
-  /** Restores every limit this process changed, through the GPU queues (after pending commands). */
-  async restoreAll(): Promise<void> {
-    this.closed = true;
-    const pending = [...this.owned.entries()].map(([uuid, o]) =>
-      this.enqueue(uuid, async () => {
-        await this.backend.setPowerLimit(o.index, o.restoreMw);
-        this.owned.delete(uuid);
-        this.options.journal.remove([uuid]);
-        this.log.info(`GPU ${o.index} (${uuid}): power limit restored to ${o.restoreMw} mW`);
-      }).catch((e: unknown) => this.log.error(`could not restore GPU ${uuid} to ${o.restoreMw} mW; the next agent start will retry`, e)),
-    );
-    await Promise.all(pending);
+  control(index: number): Promise<GpuControl> {
+    return this.backend.control(index);
+  }
+
+  /** Leases GPUs to a run of this agent's user (the privileged service uses `claimFor` with the peer's user). */
+  claim(uuids: string[], request: ClaimRequest): Promise<GpuLease> {
+    return this.claimFor(uuids, { ...request, user: currentUserName() });
   }
 
   /**
-   * Restores every limit this process changed without yielding: safe in `process.on('exit')` and
-   * signal handlers. Idempotent.
+   * Claims the GPUs for one run, in this process and machine-wide (all or none), and returns the
+   * lease through which the run sets and finally restores their limits. A stale claim of a dead
+   * agent is taken over (adoptStale: what that agent may have left throttled is restored when this
+   * lease ends).
+   */
+  async claimFor(uuids: string[], holder: ClaimHolder): Promise<GpuLease> {
+    this.checkOpen();
+    const devices = [...new Set(uuids)].map((u) => this.find(u));
+    if (devices.length === 0) throw new GpuControlRefusedError('A run needs at least one GPU.', 'NOT_VISIBLE');
+    const taken: GpuInfo[] = [];
+    try {
+      for (const d of devices) {
+        const mine = this.claimed.get(d.uuid);
+        if (mine) throw new GpuClaimedError(`GPU ${d.index} (${d.uuid}) is already controlled by another run: ${describeHolder(mine)}. A GPU belongs to one run at a time.`, mine);
+        let tookOver: StaleClaim | undefined;
+        try {
+          tookOver = this.options.claims?.acquire(d.uuid, holder, { label: `GPU ${d.index} (${d.uuid})`, nowMs: this.options.now?.() }).tookOver;
+        } catch (e) {
+          if (e instanceof GpuClaimedError) throw e;
+          throw new GpuError(`Could not claim GPU ${d.index} (${d.uuid}) in ${this.options.claims?.dir}: ${describeError(e)}`, 'CLAIM_FAILED', { cause: e });
+        }
+        this.claimed.set(d.uuid, holder);
+        taken.push(d);
+        if (tookOver) await this.adoptStale(d, tookOver);
+      }
+    } catch (e) {
+      for (const d of taken) this.unclaim(d.uuid);
+      throw e;
+    }
+    return this.lease(devices.map((d) => d.uuid), holder);
+  }
+
+  private lease(uuids: string[], holder: ClaimHolder): GpuLease {
+    let released: Promise<void> | undefined;
+    return {
+      uuids,
+      control: async () => {
+        for (const uuid of uuids) {
+          try {
+            await this.checkControllable(this.find(uuid));
+          } catch (e) {
+            if (e instanceof GpuControlRefusedError) return { state: 'advise', reason: e.message };
+            throw e;
+          }
+        }
+        return { state: 'permitted' };
+      },
+      setLimit: (mw) => {
+        if (released) return Promise.reject(new GpuControlRefusedError(`Run ${holder.runId} has ended; its GPUs are restored and no longer its own.`, 'CLOSED'));
+        return this.setLimitForGroup(uuids, mw);
+      },
+      // a GPU whose restore failed stays claimed (and journaled): the exit handler and the next
+      // start retry, and no other run takes its throttled limit for the original meanwhile
+      release: () =>
+        (released ??= this.restore(uuids).then(() => {
+          for (const u of uuids) if (!this.owned.has(u)) this.unclaim(u);
+        })),
+    };
+  }
+
+  /**
+   * Took over a dead agent's claim. If that agent changed the GPU's limit (its journal may be in
+   * another state dir, out of our reach), this lease restores the limit it recorded from before —
+   * or NVML's default when it recorded none we can trust — rather than the limit it left.
+   */
+  private async adoptStale(d: GpuInfo, stale: StaleClaim): Promise<void> {
+    const who = describeHolder(stale.holder);
+    const targetMw = stale.changed ? (stale.restoreMw ?? d.defaultLimitMw) : undefined;
+    const current = await this.backend.getPowerLimit(d.index);
+    if (targetMw === undefined || current === targetMw || (await this.backend.control(d.index)).state !== 'permitted') {
+      this.log.info(`GPU ${d.index} (${d.uuid}): took over the claim of ${who}, which is gone${stale.changed ? '' : ' (it had changed no limit)'}`);
+      return;
+    }
+    // Journaled like a change of ours: if this agent dies too, its next start still restores it.
+    const entry = this.options.journal.record({ uuid: d.uuid, backend: this.backend.kind, index: d.index, previousLimitMw: targetMw, newLimitMw: current }, this.options.now?.());
+    this.owned.set(d.uuid, { index: d.index, restoreMw: entry.previousLimitMw });
+    this.noteRestore(d, entry.previousLimitMw);
+    const what = stale.restoreMw !== undefined ? 'its limit from before that agent' : "NVML's default";
+    this.log.warn(`GPU ${d.index} (${d.uuid}) is at ${current} mW, and the claim of ${who} on it is stale (that agent is gone): it set this limit, so this run restores ${what}, ${targetMw} mW, at its end.`);
+  }
+
+  /** Records the limit to restore in our claim; the journal already has it, so a failure only costs other state dirs that knowledge. */
+  private noteRestore(d: GpuInfo, restoreMw: number): void {
+    try {
+      this.options.claims?.recordRestore(d.uuid, restoreMw);
+    } catch (e) {
+      this.log.warn(`GPU ${d.index} (${d.uuid}): could not note the limit to restore in its claim: ${describeError(e)}`);
+    }
+  }
+
+  private unclaim(uuid: string): void {
+    this.claimed.delete(uuid);
+    try {
+      this.options.claims?.release(uuid);
+    } catch (e) {
+      this.log.warn(`could not remove the claim on GPU ${uuid}: ${describeError(e)}`);
+    }
+  }
+
+  /** Bookkeeping once a GPU is back at its limit from before Chase: its journal entry goes only now. */
+  private restored(uuid: string, o: { index: number; restoreMw: number }): void {
+    this.owned.delete(uuid);
+    this.log.info(`GPU ${o.index} (${uuid}): power limit restored to ${o.restoreMw} mW`);
+    try {
+      this.options.journal.remove([uuid]);
+    } catch (e) {
+      // The GPU is restored; a stale entry only makes a later start set the same limit again.
+      this.log.warn(`GPU ${o.index} (${uuid}) is restored, but its journal entry could not be removed: ${describeError(e)}`);
+    }
+  }
+
+  private restoreFailed(uuid: string, o: { restoreMw: number }, e: unknown): void {
+    this.log.error(`could not restore GPU ${uuid} to ${o.restoreMw} mW; the next agent start will retry`, e);
+  }
+
+  /** Restores these GPUs (a run's) through their queues, after pending commands; the guard stays open for other runs. */
+  async restore(uuids: readonly string[]): Promise<void> {
+    const pending = uuids.flatMap((uuid) => {
+      const o = this.owned.get(uuid);
+      if (!o) return [];
+      return [
+        this.enqueue(uuid, async () => {
+          await this.backend.setPowerLimit(o.index, o.restoreMw);
+          this.restored(uuid, o);
+        }).catch((e: unknown) => this.restoreFailed(uuid, o, e)),
+      ];
+    });
+    await Promise.all(pending);
+  }
+
+  /** Agent shutdown: restores every limit this process changed and frees every claim; the guard is closed afterwards. */
+  async restoreAll(): Promise<void> {
+    this.closed = true;
+    await this.restore([...this.owned.keys()]);
+    for (const uuid of [...this.claimed.keys()]) if (!this.owned.has(uuid)) this.unclaim(uuid);
+  }
+
+  /**
+   * Restores every limit this process changed and frees its claims without yielding: safe in
+   * `process.on('exit')` and signal handlers. Idempotent.
    */
   restoreAllSync(): void {
     this.closed = true;
     for (const [uuid, o] of [...this.owned.entries()]) {
       try {
         this.backend.setPowerLimitSync(o.index, o.restoreMw);
-        this.owned.delete(uuid);
-        this.options.journal.remove([uuid]);
-        this.log.info(`GPU ${o.index} (${uuid}): power limit restored to ${o.restoreMw} mW`);
+        this.restored(uuid, o);
       } catch (e) {
-        this.log.error(`could not restore GPU ${uuid} to ${o.restoreMw} mW; the next agent start will retry`, e);
+        this.restoreFailed(uuid, o, e);
       }
     }
+    for (const uuid of [...this.claimed.keys()]) if (!this.owned.has(uuid)) this.unclaim(uuid);
   }
 
   /**

@@ -7,17 +7,19 @@
  * File: `<state dir>/power-limits.json`, one small JSON document, replaced atomically
  * (write temp → fsync → rename → fsync directory). Several agents may share it (a system service and
  * a `chase-agent run` on other GPUs), so each read-modify-write holds `power-limits.json.lock`,
- * created exclusively and holding the writer's pid; a lock whose pid is dead, or older than any
- * write could take, is taken over. All I/O is synchronous on purpose: the journal is
+ * created exclusively with the writer's pid already in it; a lock whose pid is dead, that names no
+ * pid, or older than any write could take, is taken over. All I/O is synchronous on purpose: the journal is
  * written before each limit change (rare) and must also work inside `process.on('exit')`.
  *
  * State dir: env CHASE_STATE_DIR, else $XDG_STATE_HOME/chase, else ~/.local/state/chase
  * (%LOCALAPPDATA%\chase\state on Windows).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { createExclusive, readExclusive } from './exclusiveFile';
+import { describeError } from '../../log';
 import { join } from 'node:path';
 import type { GpuBackendKind } from '../backend';
-import { processAlive, sleepSync } from '../../process';
+import { currentBootId, processAlive, sleepSync } from '../../process';
 import { defaultStateDir } from '../../paths';
 
 export interface JournalEntry {
@@ -40,23 +42,12 @@ interface JournalFile {
   entries: JournalEntry[];
 }
 
-
-let cachedBootId: string | undefined | null = null;
-export function currentBootId(): string | undefined {
-  if (cachedBootId === null) {
-    try {
-      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
-    } catch {
-      cachedBootId = undefined;
-    }
-  }
-  return cachedBootId;
-}
-
 /** How long a writer waits for another process's lock by default. */
 const LOCK_WAIT_MS = 5_000;
 /** A lock older than this is stale whatever its pid says (a write takes milliseconds; pids get reused). */
 const LOCK_STALE_MS = 30_000;
+/** A lock that names no pid is taken over after this (an agent of an older version may be between creating and writing it). */
+const UNNAMED_LOCK_GRACE_MS = 100;
 
 export interface LimitJournalOptions {
   /** How long to wait for another process's lock before failing (ms). */
@@ -124,17 +115,15 @@ export class LimitJournal {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const deadline = Date.now() + this.lockWaitMs;
     for (let attempt = 0; ; attempt++) {
+      // The lock appears with the pid already in it (exclusiveFile.ts): a full disk fails here
+      // instead of leaving an empty lock that would stall every later agent.
+      let created: boolean;
       try {
-        const fd = openSync(this.lockFile, 'wx', 0o600);
-        try {
-          writeSync(fd, `${process.pid}\n`);
-        } finally {
-          closeSync(fd);
-        }
-        break;
+        created = createExclusive(this.lockFile, `${process.pid}\n`);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        throw new Error(`Cannot lock the power-limit journal in ${this.dir}: ${describeError(e)}. Free space or fix the permissions of ${this.dir}.`, { cause: e });
       }
+      if (created) break;
       const holder = this.lockHolder();
       if (holder.stale) {
         try {
@@ -163,18 +152,22 @@ export class LimitJournal {
     }
   }
 
-  /** The lock's owner, and whether the lock is stale (owner dead, or held implausibly long). */
+  /**
+   * The lock's owner, and whether the lock is stale: its owner is dead, it is held implausibly long,
+   * or it names no process at all (empty or garbage: left by an older agent on a full disk, say) —
+   * no live agent can be waiting on such a lock, so it is taken over after a short grace.
+   */
   private lockHolder(): { pid?: number; stale: boolean } {
-    let text: string;
-    let ageMs: number;
+    let lock: ReturnType<typeof readExclusive>;
     try {
-      text = readFileSync(this.lockFile, 'utf8');
-      ageMs = Date.now() - statSync(this.lockFile).mtimeMs;
+      lock = readExclusive(this.lockFile);
     } catch {
-      return { stale: false }; // released meanwhile: try again
+      return { stale: false };
     }
-    const pid = Number.parseInt(text, 10);
-    if (!Number.isInteger(pid) || pid <= 0) return { stale: ageMs > LOCK_STALE_MS }; // being written, or garbage
+    if (!lock) return { stale: false }; // released meanwhile: try again
+    const ageMs = Date.now() - lock.mtimeMs;
+    const pid = Number.parseInt(lock.content, 10);
+    if (lock.symlink || !Number.isInteger(pid) || pid <= 0) return { stale: lock.symlink || ageMs > UNNAMED_LOCK_GRACE_MS };
     return { pid, stale: ageMs > LOCK_STALE_MS || (pid !== process.pid && !processAlive(pid)) };
   }
 
@@ -190,12 +183,22 @@ export class LimitJournal {
     const tmp = `${this.file}.${process.pid}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
     try {
-      writeSync(fd, JSON.stringify(body, null, 1) + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      try {
+        writeSync(fd, JSON.stringify(body, null, 1) + '\n');
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.file);
+    } catch (e) {
+      // e.g. ENOSPC: the journal keeps its last complete version; no partial file is left behind
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* not there */
+      }
+      throw e;
     }
-    renameSync(tmp, this.file);
     // fsync the directory so the rename itself survives a crash (not possible on Windows).
     if (process.platform !== 'win32') {
       const dfd = openSync(this.dir, 'r');

@@ -6,7 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { packageRoot } from '../../../agent/paths';
 
 export const FAKE_SOURCE = join(packageRoot, 'test', 'fake-nvml', 'fake_nvml.c');
@@ -88,13 +88,16 @@ export function standardGpus(): FakeGpu[] {
   ];
 }
 
-/** Environment for a child agent process using the fake. */
+/**
+ * Environment for a child agent process using the fake. The fake GPUs' machine-wide claims go next
+ * to their state file (one fake "machine" per state file), so parallel tests never share them.
+ */
 export function fakeEnv(stateFile: string, stateDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['CUDA_VISIBLE_DEVICES', 'CHASE_ZEUSD_SOCKET', 'ZEUSD_SOCK_PATH', 'ZEUSD_HOST_PORT', 'CHASE_GPU_BACKEND', 'CHASE_ZEUSD_TOKEN', 'ZEUSD_TOKEN', 'CHASE_NVML_PERMISSION_PROBE']) delete env[k];
+  for (const k of ['CUDA_VISIBLE_DEVICES', 'CHASE_ZEUSD_SOCKET', 'ZEUSD_SOCK_PATH', 'ZEUSD_HOST_PORT', 'CHASE_GPU_BACKEND', 'CHASE_ZEUSD_TOKEN', 'ZEUSD_TOKEN', 'CHASE_NVML_PERMISSION_PROBE', 'CHASE_AGENT_SOCKET']) delete env[k];
   // The fake models NVML's permission check by injected return codes (err nvmlDeviceSetPowerManagementLimit 4),
   // not by the process's capabilities: probe it by writing, so tests behave the same for root and users.
-  return { ...env, CHASE_NVML_LIBRARY: fakeNvmlLibrary(), FAKE_NVML_STATE: stateFile, CHASE_STATE_DIR: stateDir, CHASE_NVML_PERMISSION_PROBE: 'write', ...extra };
+  return { ...env, CHASE_NVML_LIBRARY: fakeNvmlLibrary(), FAKE_NVML_STATE: stateFile, CHASE_STATE_DIR: stateDir, CHASE_NVML_PERMISSION_PROBE: 'write', CHASE_CLAIMS_DIR: join(dirname(stateFile), 'claims'), ...extra };
 }
 
 export const FIXTURE = join(packageRoot, 'out', 'test', 'unit', 'gpu', 'fixtures', 'agentProcess.js');

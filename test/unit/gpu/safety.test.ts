@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LimitJournal } from '../../../agent/gpu/safety/journal';
 import { defaultStateDir } from '../../../agent/paths';
@@ -9,13 +9,8 @@ import { GpuControlRefusedError, PowerLimitGuard } from '../../../agent/gpu/safe
 import { SimulatedBackend } from '../../../agent/gpu/backends/simulated';
 import { loadDefaultProfile } from '../../../agent/gpu/profile';
 import type { GpuBackend, GpuControl, GpuInfo } from '../../../agent/gpu/backend';
-import type { Logger } from '../../../agent/log';
 import { fakeEnv, readFakeLimits, runFixture, standardGpus, startFixture, tempDir, writeFakeState } from './fakeNvml';
-
-function memoryLog(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, debug: (m) => lines.push(`debug ${m}`), info: (m) => lines.push(`info ${m}`), warn: (m) => lines.push(`warn ${m}`), error: (m, c) => lines.push(`error ${m} ${String(c)}`) };
-}
+import { memoryLogger } from '../store/helpers';
 
 function simBackend(count = 2): SimulatedBackend {
   return new SimulatedBackend({ profile: loadDefaultProfile(), count });
@@ -102,10 +97,56 @@ test('journal: a lock left by a dead process is taken over; a live holder gets a
   assert.equal(journal.read().length, 1, 'nothing written without the lock');
 });
 
+test('journal: a full disk (ENOSPC) while locking fails that one write clearly, and leaves no lock that stalls the next', (t) => {
+  const dir = tempDir();
+  const journal = new LimitJournal(dir); // the default 5 s wait: a stale lock would cost it
+  const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+  const write = t.mock.method(fs, 'writeSync');
+  write.mock.mockImplementationOnce(() => {
+    throw enospc;
+  });
+  assert.throws(() => journal.record({ uuid: A, backend: 'nvml', index: 0, previousLimitMw: 300000, newLimitMw: 200000 }), /no space left on device.*Free space/s);
+  assert.deepEqual(readdirSync(dir), [], 'no empty lock and no temp file left behind');
+  const t0 = Date.now();
+  journal.record({ uuid: A, backend: 'nvml', index: 0, previousLimitMw: 300000, newLimitMw: 200000 });
+  journal.remove([A]);
+  assert.ok(Date.now() - t0 < 1000, `the next writes went through at once (${Date.now() - t0} ms)`);
+  assert.deepEqual(journal.read(), []);
+});
+
+test('journal: an empty lock (left by an older agent on a full disk) is taken over at once, not after a 5 s stall', () => {
+  const dir = tempDir();
+  const lock = join(dir, 'power-limits.json.lock');
+  writeFileSync(lock, '');
+  const past = new Date(Date.now() - 2000);
+  utimesSync(lock, past, past);
+  const t0 = Date.now();
+  new LimitJournal(dir).record({ uuid: A, backend: 'nvml', index: 0, previousLimitMw: 300000, newLimitMw: 200000 });
+  assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms`);
+  assert.equal(new LimitJournal(dir).read().length, 1);
+});
+
+test('guard: a journal that cannot be updated after a restore reports the GPU restored, not "could not restore"', async (t) => {
+  const backend = simBackend(1);
+  const [gpu] = backend.devices();
+  const log = memoryLogger();
+  const guard = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir()), log });
+  const lease = await guard.claim([gpu.uuid], { runId: 'r', pid: process.pid });
+  await lease.setLimit(150000);
+  t.mock.method(fs, 'writeSync', () => {
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  });
+  await lease.release();
+  t.mock.restoreAll();
+  assert.equal(await backend.getPowerLimit(0), 300000);
+  assert.ok(!log.lines.some((l) => /could not restore/.test(l)), log.lines.join('\n'));
+  assert.ok(log.lines.some((l) => /restored to 300000 mW/.test(l)) && log.lines.some((l) => /is restored, but its journal entry could not be removed/.test(l)), log.lines.join('\n'));
+});
+
 test('guard: a limit outside the constraints is clamped and the clamp is logged; journaled before applied', async () => {
   const backend = simBackend(1);
   const [gpu] = backend.devices();
-  const log = memoryLog();
+  const log = memoryLogger();
   const journal = new LimitJournal(tempDir());
   const guard = new PowerLimitGuard(backend, { journal, log });
   const low = await guard.setLimit(gpu.uuid, 20000);
@@ -128,7 +169,7 @@ test('guard: one limit across a data-parallel group (common range), per-GPU queu
   const backend = simBackend(2);
   const [g0, g1] = backend.devices();
   g1.minLimitMw = 150000; // a GPU with a narrower range: the group gets the common range
-  const guard = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir()), log: memoryLog() });
+  const guard = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir()), log: memoryLogger() });
   const r = await guard.setLimitForGroup([g0.uuid, g1.uuid], 120000);
   assert.equal(r.appliedMw, 150000);
   assert.equal(r.clamped, true);
@@ -148,7 +189,7 @@ test('guard: a failing GPU puts the rest of the group back, so limits never dive
     if (index === 1 && mw !== 300000) throw new Error('GPU is lost');
     return realSet(index, mw);
   };
-  const guard = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir()), log: memoryLog() });
+  const guard = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir()), log: memoryLogger() });
   await assert.rejects(guard.setLimitForGroup([g0.uuid, g1.uuid], 200000), /put back to its previous limits.*GPU 1: GPU is lost/);
   assert.equal(await backend.getPowerLimit(0), 300000);
 });
@@ -162,11 +203,11 @@ test('guard: advise mode, MIG and invisible GPUs are refused with clear messages
     control: async (i: number): Promise<GpuControl> => (i === 2 ? advise : backend.control(i)),
   });
   const visible: GpuInfo[] = [devices[0], devices[1], devices[2]];
-  const guard = new PowerLimitGuard(wrapped, { journal: new LimitJournal(tempDir()), log: memoryLog(), visible });
+  const guard = new PowerLimitGuard(wrapped, { journal: new LimitJournal(tempDir()), log: memoryLogger(), visible });
   await assert.rejects(guard.setLimit(devices[1].uuid, 200000), (e: unknown) => e instanceof GpuControlRefusedError && e.code === 'MIG' && /MIG mode/.test(e.message));
   await assert.rejects(guard.setLimit(devices[2].uuid, 200000), (e: unknown) => e instanceof GpuControlRefusedError && e.code === 'ADVISE_MODE' && /zeusd/.test(e.message));
   await assert.rejects(guard.setLimit('MIG-4f8e3a52-0000', 200000), (e: unknown) => e instanceof GpuControlRefusedError && e.code === 'MIG');
-  const narrow = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir()), log: memoryLog(), visible: [devices[0]] });
+  const narrow = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir()), log: memoryLogger(), visible: [devices[0]] });
   await assert.rejects(narrow.setLimit(devices[2].uuid, 200000), (e: unknown) => e instanceof GpuControlRefusedError && e.code === 'NOT_VISIBLE');
 });
 

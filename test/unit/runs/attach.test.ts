@@ -19,7 +19,8 @@ test('attaching to a PID that is not running ends the run as failed, with what t
   const pid = Number(dead.stdout.trim());
   const backend = new SimulatedBackend({ profile: loadDefaultProfile(), count: 1 });
   const guard = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir('chase-attach-')), log });
-  const run = new Run({ id: 'a', attachPid: pid, gpuIndices: [0], budgetPct: 5, policy: 'default', sampleMs: 50 }, { backend, guard, carbon: new RunCarbon(ReplayProvider.create({ zone: 'GB', speed: 3600 })), log });
+  const lease = await guard.claim([backend.devices()[0].uuid], { runId: 'a', pid: process.pid });
+  const run = new Run({ id: 'a', attachPid: pid, gpuIndices: [0], budgetPct: 5, policy: 'default', sampleMs: 50 }, { backend, lease, carbon: new RunCarbon(ReplayProvider.create({ zone: 'GB', speed: 3600 })), log });
   const s = await Promise.race([run.start(), new Promise<undefined>((res) => setTimeout(() => res(undefined), 3000).unref())]);
   assert.ok(s, 'start() resolved');
   assert.equal(s.state, 'failed');

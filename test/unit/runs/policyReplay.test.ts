@@ -38,13 +38,14 @@ test(`over ${HOURS} replayed hours the limits follow intensity and the slowdown 
   const sim = loadDefaultProfile();
   const backend = new SimulatedBackend({ profile: sim, count: 1, now: clock });
   const guard = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir('chase-replay-')), log });
+  const lease = await guard.claim([backend.devices()[0].uuid], { runId: 'replay', pid: process.pid });
   const profile = buildProfile(`${sim.gpu} ${sim.workload}`, 'epoch', sim.points.map((p) => ({ powerLimitMw: p.limitMw, avgPowerMw: p.powerMw, unitsPerS: 1000 / p.epochMs })));
   const totalUnits = (HOURS * 3_600_000) / backend.epochMs(0); // a day of work at the maximum limit
   const decisions: RunDecision[] = [];
   const run = new Run(
     { id: 'replay', command: { file: 'sleep', args: ['600'] }, gpuIndices: [0], budgetPct: BUDGET_PCT, policy: 'default', profile, totalUnits, sampleMs: 20 },
     // Speed 1 on the provider: the injected clock is already the trace's clock.
-    { backend, guard, carbon: new RunCarbon(ReplayProvider.create({ zone: 'GB', speed: 1, originMs: t0 })), log, now: clock, onDecision: (d) => decisions.push(d) },
+    { backend, lease, carbon: new RunCarbon(ReplayProvider.create({ zone: 'GB', speed: 1, originMs: t0 })), log, now: clock, onDecision: (d) => decisions.push(d) },
   );
   const finished = run.start();
   // The job: epochs at the simulated GPU's current speed, reported every 5 wall ms.

@@ -16,14 +16,9 @@ import { PowerLimitGuard } from '../../../agent/gpu/safety/guard';
 import { LimitJournal } from '../../../agent/gpu/safety/journal';
 import { HistoryStore } from '../../../agent/store/history';
 import type { LimitMeasurement } from '../../../agent/control/profile';
-import type { Logger } from '../../../agent/log';
 import { packageRoot } from '../../../agent/paths';
 import { tempDir } from '../gpu/fakeNvml';
-
-function memoryLog(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, debug: () => undefined, info: (m) => lines.push(`info ${m}`), warn: (m) => lines.push(`warn ${m}`), error: (m, c) => lines.push(`error ${m} ${String(c)}`) };
-}
+import { memoryLogger } from '../store/helpers';
 
 const demo = join(packageRoot, 'sample-workspace', 'train_demo.py');
 
@@ -70,7 +65,7 @@ test('rows ⇄ profile: per-unit time and energy per limit, pooled; the profile 
 });
 
 test('HistoryStore adapter: save then load per (GPU model, key); a re-profile replaces the old limits', () => {
-  const store = HistoryStore.open({ path: join(tempDir('chase-prof-'), 'history.sqlite'), log: memoryLog() });
+  const store = HistoryStore.open({ path: join(tempDir('chase-prof-'), 'history.sqlite'), log: memoryLogger() });
   try {
     const ps = historyProfileStore(store, () => 1000);
     assert.equal(ps.load('NVIDIA A40', 'k'), undefined);
@@ -91,8 +86,9 @@ test('HistoryStore adapter: save then load per (GPU model, key); a re-profile re
 
 async function simRun(profiles: MemoryProfileStore, args: string[], key = 'demo') {
   const backend = new SimulatedBackend({ profile: loadDefaultProfile(), count: 1 });
-  const log = memoryLog();
+  const log = memoryLogger();
   const guard = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir('chase-prof-')), log });
+  const lease = await guard.claim([backend.devices()[0].uuid], { runId: 'r', pid: process.pid });
   const run = new Run(
     {
       id: 'r',
@@ -105,7 +101,7 @@ async function simRun(profiles: MemoryProfileStore, args: string[], key = 'demo'
       sampleMs: 100,
       simulatedThroughputFile: join(tempDir('chase-prof-'), 'throughput.json'),
     },
-    { backend, guard, carbon: new RunCarbon(ReplayProvider.create({ zone: 'GB', speed: 3600 })), log, profiles },
+    { backend, lease, carbon: new RunCarbon(ReplayProvider.create({ zone: 'GB', speed: 3600 })), log, profiles },
   );
   const summary = await run.start();
   return { summary, log: log.lines.join('\n'), run };

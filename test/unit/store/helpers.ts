@@ -16,7 +16,7 @@ export function memoryLogger(): Logger & { lines: string[] } {
     debug: (m) => lines.push(`debug ${m}`),
     info: (m) => lines.push(`info ${m}`),
     warn: (m) => lines.push(`warn ${m}`),
-    error: (m) => lines.push(`error ${m}`),
+    error: (m, cause) => lines.push(cause === undefined ? `error ${m}` : `error ${m} ${String(cause)}`),
   };
 }
 

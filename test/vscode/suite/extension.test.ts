@@ -1,10 +1,10 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chaseApi, isOk, setSetting, waitForState } from './helpers';
+import type { ClientState } from '../../../extension/statusModel';
 
 /** Baseline for bench/activation: what a minimal extension's activate() does (a log channel, a status item, a command). */
 function minimalActivationMs(): number {
@@ -76,34 +76,20 @@ describe('Chase in a real VS Code', () => {
     assert.notEqual(after.pid, pid);
   });
 
-  it('connects to an agent service on a socket when chase.agent.socket is set, and back', async () => {
+  it('with chase.agent.socket set, its own agent (restarted, running as the user) hands limits to that service; unset, back', async () => {
     const api = await chaseApi();
-    const ext = vscode.extensions.getExtension('chase-carbon.chase-vscode')!;
-    const dir = mkdtempSync(join(tmpdir(), 'chase-svc-'));
-    const sock = join(dir, 'agent.sock');
-    const service = spawn(process.execPath, [join(ext.extensionPath, 'dist', 'agent.js'), 'serve', '--socket', sock], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', CHASE_STATE_DIR: dir }, stdio: 'ignore' });
-    try {
-      for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
-      const own = await api.agentInfo();
-      await setSetting('agent.socket', sock);
-      const deadline = Date.now() + 15_000;
-      let info = own;
-      while (info.pid !== service.pid && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 300));
-        info = await api.agentInfo().catch(() => own);
-      }
-      assert.equal(info.pid, service.pid, 'talking to the service');
-      await waitForState(api, isOk(), 'a reading from the service');
-      await setSetting('agent.socket', undefined);
-      const back = Date.now() + 15_000;
-      while (info.pid === service.pid && Date.now() < back) {
-        await new Promise((r) => setTimeout(r, 300));
-        info = await api.agentInfo().catch(() => info);
-      }
-      assert.notEqual(info.pid, service.pid, 'own agent again');
-    } finally {
-      service.kill('SIGTERM');
-    }
+    const sock = join(mkdtempSync(join(tmpdir(), 'chase-svc-')), 'chase-agent.sock');
+    const notesOf = (s: ClientState) => (s.kind === 'running' && s.gpus ? s.gpus.notes.join(' ') : '');
+    const before = await api.agentInfo();
+    await setSetting('agent.socket', sock);
+    // no NVIDIA driver on the test machine: the agent says it cannot use the service, naming it
+    const s = await waitForState(api, (x) => isOk()(x) && notesOf(x).includes(sock), 'an agent that knows the service socket');
+    assert.match(notesOf(s), /CHASE_AGENT_SOCKET names the Chase service at .*chase-agent\.sock, but there is no NVIDIA driver here/);
+    const own = await api.agentInfo();
+    assert.notEqual(own.pid, before.pid, 'a new agent was started with the socket');
+    assert.notEqual(own.pid, process.pid);
+    await setSetting('agent.socket', undefined);
+    await waitForState(api, (x) => isOk()(x) && !notesOf(x).includes(sock), 'an agent without the service');
   });
 
   it('the dashboard command opens the dashboard webview', async () => {

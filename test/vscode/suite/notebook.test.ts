@@ -10,11 +10,18 @@ describe('notebook cells: energy and carbon per execution', () => {
   it('an executed cell gets an item with its Wh and gCO₂ on the GPUs the agent sees', async () => {
     const api = await chaseApi();
     await waitForState(api, isOk(), 'a reading');
+    // the cell must have run while the agent was sampling: an agent restarted by an earlier test
+    // (chase.agent.socket) has no samples from before its start
+    const deadline = Date.now() + 15_000;
+    const { startedAtMs } = await api.agentInfo();
+    while (Date.now() - startedAtMs < 3500) {
+      assert.ok(Date.now() < deadline, 'the agent was not up for 3.5 s within 15 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const end = Date.now();
     const start = end - 2500;
     // wait until the agent has a 1 Hz sample after the cell's end (then the interval is covered to
     // its end): the condition itself, not a guess at how long that takes
-    const deadline = Date.now() + 15_000;
     while ((await api.energyBetween({ fromMs: end, toMs: end + 60_000 })).coveredMs === 0) {
       assert.ok(Date.now() < deadline, 'no GPU sample after the cell ended within 15 s');
       await new Promise((r) => setTimeout(r, 100));
