@@ -13,7 +13,8 @@
  *   4. the job's environment (jobEnv.ts): the reporter's address and a per-run token,
  *      CUDA_VISIBLE_DEVICES, a simulated GPU's throughput file;
  *   5. its stored-profile slot, then the Run (job, meter, controller), launched or attached;
- *   6. its history rows (record.ts): started, each decision, finished with its totals and status.
+ *   6. its history rows (record.ts): started, its totals as it goes (every update), each decision,
+ *      finished with its totals and status.
  * When it ends, whatever ended it: its GPUs are restored (the Run releases its lease), the reporter
  * forgets its token, the simulated feed closes, and the record is finished.
  */
@@ -67,6 +68,7 @@ export interface RunManagerDeps {
   /** Each run's summary, every `updateEveryMs` while it runs and once at its end. */
   onUpdate?: (s: RunSummary) => void;
   onDecision?: (runId: string, d: RunDecision) => void;
+  /** How often a live run's summary goes to `onUpdate` and its totals to the history, ms. */
   updateEveryMs?: number;
 }
 
@@ -216,9 +218,13 @@ export class RunManager {
     });
     // recorded as started once launched (or failed to be), and always before it is recorded as finished
     const recorded = Promise.race([run.started, outcome]).then(() => this.recorder.started(run.summary, provider));
-    const timer = this.deps.onUpdate ? setInterval(() => this.deps.onUpdate?.(run.summary), this.deps.updateEveryMs ?? UPDATE_EVERY_MS) : undefined;
+    const timer = setInterval(() => {
+      const summary = run.summary;
+      this.recorder.progressed(summary);
+      this.deps.onUpdate?.(summary);
+    }, this.deps.updateEveryMs ?? UPDATE_EVERY_MS);
     const finished = Promise.all([outcome, recorded]).then(([summary]) => {
-      if (timer) clearInterval(timer);
+      clearInterval(timer);
       this.live.delete(id);
       forget();
       this.recorder.finished(summary, run.stopped);

@@ -1,7 +1,7 @@
 /**
  * A run's rows in the history database (docs/history.md), written the same way whichever face
- * started it (`chase/startRun`, `chase-agent run`): the run when it starts ("running"), each
- * decision, and its end with its totals and a status — `completed` (exit code 0), `failed` (could
+ * started it (`chase/startRun`, `chase-agent run`): the run when it starts ("running"), its totals
+ * as it goes, each decision, and its end with its totals and a status — `completed` (exit code 0), `failed` (could
  * not start, or a non-zero exit code), `stopped` (asked to stop: `chase/stopRun`, SIGINT/SIGTERM to
  * `chase-agent run`, the agent shutting down). A run its agent never finished (killed) is marked
  * `interrupted` by the next agent that opens the history. History is a record, not a
@@ -63,6 +63,13 @@ export class RunRecorder {
     );
   }
 
+  /** The totals so far, so that a run whose agent is killed keeps what it had used (it is then marked interrupted). */
+  progressed(s: RunSummary): void {
+    const totals = { energyJ: s.energyJ, carbonG: s.carbonG, ...(s.baselineCarbonG !== undefined ? { baselineCarbonG: s.baselineCarbonG } : {}), ...(s.slowdownPct !== undefined ? { slowdownPct: s.slowdownPct } : {}) };
+    // a busy database is retried at the next update (and the end writes the totals anyway): no warning each time
+    this.write(s.id, (store) => store.updateRun(s.id, totals), 'debug');
+  }
+
   finished(s: RunSummary, stopped: boolean): void {
     this.write(s.id, (store) =>
       store.finishRun(s.id, {
@@ -77,13 +84,13 @@ export class RunRecorder {
     );
   }
 
-  private write(runId: string, what: (store: HistoryStore) => void): void {
+  private write(runId: string, what: (store: HistoryStore) => void, level: 'warn' | 'debug' = 'warn'): void {
     const store = this.store();
     if (!store) return;
     try {
       what(store);
     } catch (e) {
-      this.log.warn(`history: could not record run ${runId}: ${describeError(e)}`);
+      this.log[level](`history: could not record run ${runId}: ${describeError(e)}`);
     }
   }
 }

@@ -5,6 +5,8 @@
  *    runs were never recorded — only the agent server's RunManager wrote history);
  *  - SIGTERM / SIGINT to `chase-agent run`, and `chase/stopRun`, are recorded as `stopped` (before:
  *    `failed`, from the job's exit code 143; `stopped` was never written);
+ *  - a live run's totals are in the history as it goes, as docs/accounting.md says (before: 0 until
+ *    it ended, so a killed agent left an interrupted run with no energy);
  *  - `chase/startRun` says at once when the run can only advise (before: the answer was built
  *    before the lease was asked, so `advise` was never in it).
  * The demo on simulated GPUs (or the fake NVML library), a replayed trace one hour per second, and a
@@ -98,7 +100,7 @@ describe('chase/stopRun and advise mode over the wire', () => {
     for (const a of agents) if (a.proc.exitCode === null) a.proc.kill('SIGKILL');
   });
 
-  it('a run stopped with chase/stopRun is recorded as stopped', async () => {
+  it('a live run\'s totals are in the history as it goes; stopped with chase/stopRun, it is recorded as stopped', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'chase-history-state-'));
     const agent = spawnAgent({ CHASE_STATE_DIR: stateDir });
     agents.push(agent);
@@ -107,7 +109,9 @@ describe('chase/stopRun and advise mode over the wire', () => {
     await initialize(agent, { settings: { carbon: { provider: 'replay', zone: 'GB', replaySpeed: 3600 } } });
     await waitForCarbon(agent);
     const { runId } = await agent.rpc.sendRequest<StartRunResult>(Methods.startRun.method, { command: 'python3', args: [demo, '--epochs', '50'], budgetPct: 2.5 });
-    await waitFor(() => updates.find((u) => u.id === runId && u.energyJ > 0), 'the run to use energy', 20_000);
+    // its totals are in the history as it goes (what a killed agent leaves behind)
+    const live = await waitFor(async () => (await agent.rpc.sendRequest<RecentRunsResult>(Methods.recentRuns.method, { limit: 10 })).runs.find((r) => r.id === runId && r.energyJ > 0), 'the live run\'s energy in the history', 20_000);
+    assert.equal(live.status, 'running');
     await agent.rpc.sendRequest(Methods.stopRun.method, { runId });
     const end = await waitFor(() => updates.find((u) => u.id === runId && u.state === 'finished'), 'the run to end', 20_000);
     const recent = await agent.rpc.sendRequest<RecentRunsResult>(Methods.recentRuns.method, { limit: 10 });

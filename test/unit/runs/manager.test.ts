@@ -20,6 +20,7 @@ import { RunRefusedError } from '../../../agent/errors';
 import { packageRoot } from '../../../agent/paths';
 import type { RunOutput } from '../../../agent/protocol/messages';
 import { memoryLogger, tempDir } from '../store/helpers';
+import { waitFor } from '../../contract/waitFor';
 
 const demo = join(packageRoot, 'sample-workspace', 'train_demo.py');
 const reporterDir = join(packageRoot, 'agent', 'runs', 'python');
@@ -47,6 +48,7 @@ async function setup(o: { limits?: (g: GpuControlHandle) => GpuLimits; seedProfi
     log,
     onOutput: (x) => output.push(x),
     onDecision: (runId) => decisions.push(runId),
+    updateEveryMs: 100,
   });
   cleanups.push(async () => {
     await manager.dispose();
@@ -83,9 +85,14 @@ test('a run is recorded with its totals and its decisions; the reporter\'s steps
   assert.ok(s.output.some((o) => o.runId === started.runId && o.text.includes('training finished')));
 });
 
-test('a stopped run is recorded as stopped (not failed), with the exit code its job got', async () => {
+test('a live run\'s totals reach the history as it goes; stopped, it is recorded as stopped (not failed), with the exit code its job got', async () => {
   const s = await setup();
   const started = await s.manager.start(demoRun(['--epochs', '100', '--steps', '100', '--step-ms', '10']));
+  const live = await waitFor(() => {
+    const r = s.history.getRun(started.runId);
+    return r && r.energyJ > 0 ? r : undefined;
+  }, 'the run\'s energy in the history');
+  assert.equal(live.status, 'running', 'what a killed agent would leave: the totals so far');
   assert.equal(s.manager.stop(started.runId), true);
   const end = await started.finished;
   assert.equal(end.exitCode, 143);
