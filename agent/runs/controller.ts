@@ -98,8 +98,6 @@ interface Controlling {
   profile: PowerProfile;
   /** The profile in the carbon clock, as the policy sees it (see `inCarbonClock`). */
   scaled: PowerProfile;
-  /** Loaded from the profile store rather than measured by this run. */
-  reused: boolean;
   nextDecisionWallMs: number;
   /** Work and wall time at the last decision: the window over which drift is measured. */
   lastDecision: { wallMs: number; units: number } | undefined;
@@ -117,6 +115,8 @@ export class RunController {
   private current: ControllerState = { kind: 'starting' };
   private limit: number | undefined;
   private adviseReason: string | undefined;
+  /** The profile accounting uses came from the profile store (also while it is measured again after drift). */
+  private profileStored = false;
   private decisionForecaster: Forecaster | undefined;
 
   constructor(private readonly deps: ControllerDeps) {}
@@ -136,9 +136,9 @@ export class RunController {
     return s.kind === 'controlling' || s.kind === 'holding' ? s.profile : s.kind === 'profiling' ? s.previous : undefined;
   }
 
-  /** Whether the profile in force was loaded from the profile store. */
+  /** Whether the profile in use was loaded from the profile store (rather than measured by this run). */
   get reusedProfile(): boolean {
-    return this.current.kind === 'controlling' && this.current.reused;
+    return this.profileStored;
   }
 
   /** The policy deciding now (e.g. `chase-paper-eta0.5`); none while profiling. */
@@ -236,15 +236,15 @@ export class RunController {
     return applied;
   }
 
-  private control(profile: PowerProfile, reused: boolean): void {
+  private control(profile: PowerProfile, stored: boolean): void {
     const { policy, carbon } = this.deps;
     const scaled = inCarbonClock(profile, carbon.speed);
+    this.profileStored = stored;
     this.current = {
       kind: 'controlling',
       policy: createPolicy(policy.name, scaled, { budgetPct: policy.budgetPct, ...(policy.eta !== undefined ? { eta: policy.eta } : {}) }),
       profile,
       scaled,
-      reused,
       nextDecisionWallMs: 0,
       lastDecision: undefined,
       drift: new DriftDetector(),

@@ -137,9 +137,11 @@ test('drift: a job 10× slower than its stored profile for 3 periods in a row is
   await h.run(3 * HOUR_MS + 1, 10 * 60_000);
   assert.equal(h.controller.state.kind, 'profiling');
   assert.equal(h.controller.profile, stored, 'the old profile stays for the baseline until the new one is measured');
+  assert.equal(h.controller.reusedProfile, true, 'and it is still the stored one');
   assert.ok(h.log.lines.some((l) => /more than 25 % off the profile's .* for 3 periods in a row/.test(l)));
   await h.run(30_000, 250);
   assert.equal(h.controller.state.kind, 'controlling');
+  assert.equal(h.controller.reusedProfile, false, 'measured by this run now');
   assert.ok(Math.abs((fast.load('NVIDIA A40', 'k')?.maxPoint.unitsPerS ?? 0) - 100) < 1, 'the re-measured profile replaced the stored one');
 });
 
