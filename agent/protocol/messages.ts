@@ -272,8 +272,8 @@ export interface StartRunParams {
 
 /** Largest PID Linux hands out (PID_MAX_LIMIT, 2^22). */
 const MAX_PID = 4_194_304;
-/** Most GPU indices one run may list (NVML numbers at most 64 devices per host). */
-const MAX_GPUS = 64;
+/** Most GPUs one run may list (NVML numbers at most 64 devices per host). */
+export const MAX_GPUS = 64;
 const startRunParams: ParamsSchema<StartRunParams> = v.pipe(
   v.strictObject(
     {
@@ -489,8 +489,9 @@ export interface NotificationMethod<P> {
   readonly method: string;
   readonly _params?: P;
 }
-const request = <P, R>(method: string, params: ParamsSchema<P>): RequestMethod<P, R> => ({ method, params });
-const notification = <P>(method: string): NotificationMethod<P> => ({ method });
+/** Declares a request: its name and the schema of its parameters (also for limits.ts). */
+export const request = <P, R>(method: string, params: ParamsSchema<P>): RequestMethod<P, R> => ({ method, params });
+export const notification = <P>(method: string): NotificationMethod<P> => ({ method });
 
 export const Methods = {
   /** extension → agent: the agent's version and process. */
