@@ -21,8 +21,6 @@ import type { DecisionRecord, IntensityRecord, RunRecord, StoredGpuSample } from
 import { HOUR_MS } from '../protocol/units';
 import { csvField, splitCsvLine } from '../csv';
 
-export { csvField };
-
 /** The CodeCarbon release whose CSV Chase writes (docs/accounting.md). */
 export const CODECARBON_RELEASE = '3.2.9';
 
