@@ -10,8 +10,8 @@
  * lower bound on the carbon of any schedule of frontier-or-worse points finishing no later than T.
  */
 import { allocate, allocatedPoint } from './allocate';
-import { edgeSlopes } from './frontier';
-import type { PowerProfile } from './profile';
+import { edgeSlopes } from '../profile/frontier';
+import type { PowerProfile } from '../profile/profile';
 import { JOULES_PER_KWH } from '../store/accounting';
 
 export interface OracleResult {

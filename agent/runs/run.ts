@@ -21,7 +21,7 @@ import type { GpuBackend } from '../gpu/backend';
 import type { GpuLease } from '../gpu/limits';
 import { EnergyMeter } from '../gpu/energy';
 import { budgetedPolicy, chasePaperPolicy, energyOnlyPolicy, maxPowerPolicy, staticBestPolicy, type Policy } from '../control/policy';
-import { pointForLimit, profileFromMeasurements, type LimitMeasurement, type PowerProfile } from '../control/profile';
+import { pointForLimit, profileFromMeasurements, type LimitMeasurement, type PowerProfile } from '../profile/profile';
 import { createForecaster } from '../forecast/index';
 import type { Forecaster } from '../forecast/types';
 import type { Logger } from '../log';

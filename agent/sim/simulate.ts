@@ -8,7 +8,7 @@
 import type { Trace } from '../carbon/trace';
 import { MW_S_G_PER_KWH_TO_G, planOracle } from '../control/oracle';
 import { deadlineMs, type Policy } from '../control/policy';
-import { pointForLimit, type PowerProfile } from '../control/profile';
+import { pointForLimit, type PowerProfile } from '../profile/profile';
 import { joulesToKwh } from '../store/accounting';
 import { DAY_MS } from '../protocol/units';
 
