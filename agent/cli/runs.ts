@@ -3,7 +3,7 @@ import { numberArg, parseCli, textArg, UsageError } from './command';
 import { existsSync } from 'node:fs';
 import type { HistoryReader } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
-import { gramsToKg, joulesToKwh } from '../store/accounting';
+import { gramsToKg, joulesToKwh } from '../protocol/accounting';
 import type { RunRecord } from '../store/types';
 // The store (WebAssembly SQLite) is loaded when a `runs` command runs, not when the agent starts.
 

@@ -31,7 +31,7 @@ import { OnlineProfiler, DEFAULT_PROFILER, type ProfilerOptions } from './profil
 import type { RunCarbon } from './runCarbon';
 import type { ReporterServer } from './reporterServer';
 import { DRIFT_PERIODS, DRIFT_THRESHOLD_PCT, DriftDetector, workloadKeyOf, type ProfileStore } from './profileStore';
-import { carbonOfEnergyG, millijoulesToJoules, milliwattsToWatts } from '../store/accounting';
+import { carbonOfEnergyG, millijoulesToJoules, milliwattsToWatts } from '../protocol/accounting';
 import { processAlive } from '../process';
 import { jobEnv } from './jobEnv';
 import { constants } from 'node:os';
