@@ -12,8 +12,8 @@ import { RunCarbon } from '../runs/runCarbon';
 import { secretsFromEnv } from '../carbon/secrets';
 import { numberArg, parseCli, textArg, UsageError, type CliCommand } from './command';
 import { userMessage } from '../log';
-import { formatUtc } from '../carbon/http';
 import { HOUR_MS, MAX_INTENSITY_G_PER_KWH } from '../protocol/units';
+import { formatUtc } from '../protocol/format';
 
 const PROVIDERS: readonly CarbonSourceKind[] = CARBON_SOURCE_KINDS;
 

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import type { HistoryReader } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 import { gramsToKg, joulesToKwh } from '../protocol/accounting';
+import { formatCarbon, formatGrams, formatKwh, formatPct, formatUtcDateTime, formatWatts } from '../protocol/format';
 import type { RunRecord } from '../store/types';
 // The store (WebAssembly SQLite) is loaded when a `runs` command runs, not when the agent starts.
 
@@ -56,7 +57,7 @@ export function parseRunsArgs(argv: string[]) {
   } as const;
 }
 
-const iso = (ms: number | undefined): string => (ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19));
+const iso = (ms: number | undefined): string => (ms === undefined ? '-' : formatUtcDateTime(ms, { seconds: true }));
 
 function duration(run: RunRecord, nowMs: number): string {
   const s = Math.round(((run.endMs ?? nowMs) - run.startMs) / 1000);
@@ -68,7 +69,7 @@ function duration(run: RunRecord, nowMs: number): string {
 function saved(run: RunRecord): string {
   if (run.baselineCarbonG === undefined || run.baselineCarbonG <= 0) return '-';
   const g = run.baselineCarbonG - run.carbonG;
-  return `${g.toFixed(1)} g (${((100 * g) / run.baselineCarbonG).toFixed(1)} %)`;
+  return `${formatGrams(g)} (${formatPct((100 * g) / run.baselineCarbonG)})`;
 }
 
 function renderList(runs: RunRecord[], nowMs: number): string {
@@ -85,15 +86,15 @@ function renderRun(reader: HistoryReader, run: RunRecord, nowMs: number): string
     `  command   ${run.command}`,
     `  time      ${iso(run.startMs)} → ${iso(run.endMs)} UTC (${duration(run, nowMs)})`,
     `  GPUs      ${run.gpuUuids.join(', ') || '-'}`,
-    `  policy    ${run.policy ?? '-'}${run.budgetPct !== undefined ? `, slowdown budget ${run.budgetPct} %` : ''}${run.slowdownPct !== undefined ? `, actual slowdown ${run.slowdownPct.toFixed(2)} %` : ''}`,
+    `  policy    ${run.policy ?? '-'}${run.budgetPct !== undefined ? `, slowdown budget ${run.budgetPct} %` : ''}${run.slowdownPct !== undefined ? `, actual slowdown ${formatPct(run.slowdownPct, 2)}` : ''}`,
     `  grid      ${run.zone ?? '-'}${run.source ? ` (${run.source})` : ''}`,
-    `  energy    ${joulesToKwh(run.energyJ).toFixed(4)} kWh (${run.energyJ.toFixed(0)} J)`,
-    `  emissions ${run.carbonG.toFixed(2)} g CO2eq (${gramsToKg(run.carbonG).toFixed(5)} kg)`,
-    `  baseline  ${run.baselineCarbonG === undefined ? '-' : `${run.baselineCarbonG.toFixed(2)} g at maximum power`}; saved ${saved(run)}`,
+    `  energy    ${formatKwh(run.energyJ)} (${run.energyJ.toFixed(0)} J)`,
+    `  emissions ${formatCarbon(run.carbonG)} (${gramsToKg(run.carbonG).toFixed(5)} kg)`,
+    `  baseline  ${run.baselineCarbonG === undefined ? '-' : `${formatCarbon(run.baselineCarbonG)} at maximum power`}; saved ${saved(run)}`,
     `  decisions ${decisions.length}`,
   ];
   for (const d of decisions.slice(-10)) {
-    lines.push(`    ${iso(d.timestampMs)}  limit ${(d.powerLimitMw / 1000).toFixed(0)} W  intensity ${d.intensityGPerKwh?.toFixed(0) ?? '-'} g/kWh  forecast ${d.forecastGPerKwh?.toFixed(0) ?? '-'}  expected saving ${d.expectedSavingG?.toFixed(2) ?? '-'} g`);
+    lines.push(`    ${iso(d.timestampMs)}  limit ${formatWatts(d.powerLimitMw)}  intensity ${d.intensityGPerKwh?.toFixed(0) ?? '-'} g/kWh  forecast ${d.forecastGPerKwh?.toFixed(0) ?? '-'}  expected saving ${d.expectedSavingG !== undefined ? formatGrams(d.expectedSavingG) : '-'}`);
   }
   if (decisions.length > 10) lines.push(`    (last 10 of ${decisions.length}; --json for all)`);
   return lines.join('\n');

@@ -9,9 +9,10 @@
  * instead of with one average.
  */
 
-import { JOULES_PER_KWH } from './units';
+import { JOULES_PER_KWH, JOULES_PER_WH } from './units';
 
 export const joulesToKwh = (j: number): number => j / JOULES_PER_KWH;
+export const joulesToWh = (j: number): number => j / JOULES_PER_WH;
 export const kwhToJoules = (kwh: number): number => kwh * JOULES_PER_KWH;
 export const millijoulesToJoules = (mj: number): number => mj / 1000;
 export const joulesToMillijoules = (j: number): number => j * 1000;

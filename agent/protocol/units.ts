@@ -3,6 +3,8 @@ export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
 /** Joules in a kilowatt-hour (the conversions that use it: accounting.ts). */
 export const JOULES_PER_KWH = 3_600_000;
+/** Joules in a watt-hour. */
+export const JOULES_PER_WH = 3600;
 
 /**
  * Plausibility bound for a grid's carbon intensity, gCO₂/kWh. Coal plants emit about 1000, lignite

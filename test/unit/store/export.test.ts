@@ -132,7 +132,7 @@ test('CLI: chase-agent runs list | show | export, --db and CHASE_STATE_DIR, erro
     assert.equal(viaEnv.code, 0, viaEnv.stderr);
     assert.deepEqual((JSON.parse(viaEnv.stdout) as RunRecord[]).map((r) => r.id), ['run-43', 'run-42']);
     const show = await cli(['show', 'run-42', '--db', path]);
-    assert.match(show.stdout, /emissions 400\.00 g CO2eq/);
+    assert.match(show.stdout, /emissions 400 gCO₂ \(0\.40000 kg\)/);
     assert.match(show.stdout, /decisions 1/);
     const csv = await cli(['export', 'run-42', '--db', path]);
     assert.equal(csv.stdout.split('\n')[0], CODECARBON_COLUMNS.join(','));
