@@ -33,20 +33,19 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
 } as const;
 
-/** `runs`' command line, parsed and bounded before the history is opened. */
+/** `runs`' command line (the subcommand, its run id, options in any order), parsed and bounded before the history is opened. */
 export function parseRunsArgs(argv: string[]) {
-  const [sub, ...rest] = argv;
+  const { values, positionals: [sub, ...ids] } = parseCli(argv, OPTIONS, true);
   if (sub !== 'list' && sub !== 'show' && sub !== 'export') throw new UsageError(sub === undefined ? 'which one: list, show or export?' : `unknown subcommand "${sub}"`);
-  const { values, positionals } = parseCli(rest, OPTIONS, true);
-  if (sub === 'list' && positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  if (sub !== 'list' && positionals.length !== 1) throw new UsageError(`runs ${sub} needs exactly one run id`);
+  if (sub === 'list' && ids.length > 0) throw new UsageError(`unexpected argument ${ids[0]}`);
+  if (sub !== 'list' && ids.length !== 1) throw new UsageError(`runs ${sub} needs exactly one run id`);
   if (sub !== 'export' && (values.format !== undefined || values.out !== undefined || values.force)) throw new UsageError('--format, --out and --force belong to runs export');
   if (sub !== 'list' && values.limit !== undefined) throw new UsageError('--limit belongs to runs list');
   const format = values.format ?? 'codecarbon';
   if (format !== 'codecarbon' && format !== 'json') throw new UsageError(`--format must be codecarbon or json (got "${format}")`);
   return {
     sub,
-    id: sub === 'list' ? '' : textArg('id', positionals[0], 200),
+    id: sub === 'list' ? '' : textArg('id', ids[0], 200),
     db: values.db === undefined ? defaultHistoryPath() : textArg('db', values.db),
     dbGiven: values.db !== undefined,
     limit: numberArg('limit', values.limit, 50, { min: 1, max: 100_000, integer: true }),
