@@ -16,7 +16,7 @@
  * 0; the step is at least {@link MIN_STEP_MS}; the rows span at most {@link MAX_POINTS} periods.
  */
 import { basename } from 'node:path';
-import { FileRefusedError, readRegularFile } from '../files';
+import { readInputFile } from '../files';
 import { parseDecimal } from '../decimal';
 import { MAX_INTENSITY_G_PER_KWH } from '../protocol/units';
 import { csvRecords } from '../csv';
@@ -62,14 +62,7 @@ export const MAX_TRACE_BYTES = 64 * 1024 * 1024;
 export const MIN_STEP_MS = 60_000;
 
 export function loadTrace(file: string, options: TraceParseOptions = {}): Trace {
-  let text: string;
-  try {
-    text = readRegularFile(file, MAX_TRACE_BYTES);
-  } catch (e) {
-    if (e instanceof FileRefusedError) throw new TraceError(e.message);
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new TraceError(code === 'ENOENT' ? 'trace file not found' : `cannot read trace file (${code ?? String(e)})`, file);
-  }
+  const text = readInputFile(file, MAX_TRACE_BYTES, 'trace', (message) => new TraceError(message));
   return parseTrace(text, basename(file), options);
 }
 

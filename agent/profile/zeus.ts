@@ -12,7 +12,7 @@ import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { csvRecords } from '../csv';
 import { parseDecimal } from '../decimal';
-import { FileRefusedError, readRegularFile } from '../files';
+import { readInputFile } from '../files';
 import { packageRoot } from '../paths';
 import { buildProfile, ProfileError, type BuildOptions, type PowerProfile } from './profile';
 
@@ -43,14 +43,7 @@ export function zeusGpuModel(fileName: string): string | undefined {
 
 /** Reads the Zeus CSV `file` and selects one workload (see the module comment). */
 export function loadZeusProfile(file: string, sel: ZeusSelection, options: BuildOptions = {}): PowerProfile & { note?: string } {
-  let text: string;
-  try {
-    text = readRegularFile(file, MAX_PROFILE_BYTES);
-  } catch (e) {
-    if (e instanceof FileRefusedError) throw new ProfileError(e.message);
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ProfileError(`${file}: ${code === 'ENOENT' ? 'profile file not found' : `cannot read profile (${code ?? String(e)})`}`);
-  }
+  const text = readInputFile(file, MAX_PROFILE_BYTES, 'profile', (message) => new ProfileError(message));
   return parseZeusProfile(text, basename(file), sel, options);
 }
 

@@ -100,6 +100,11 @@ describe('Zeus power traces (ml-energy/zeus, NSDI \'23)', () => {
     assert.throws(() => loadDefaultProfile(FIXTURES), /summary_power_a40\.csv is missing: reinstall the extension/);
   });
 
+  it('a missing or unreadable profile file is one line naming it', () => {
+    assert.throws(() => loadZeusProfile('/nonexistent/summary_power_x.csv', { workload: 'resnet50', batch: 128 }), (e: unknown) => e instanceof ProfileError && e.message === '/nonexistent/summary_power_x.csv: profile file not found');
+    assert.throws(() => loadZeusProfile(FIXTURES, { workload: 'resnet50', batch: 128 }), (e: unknown) => e instanceof ProfileError && /zeus-nsdi23 is a folder, not a regular file; give the path of a file$/.test(e.message));
+  });
+
   it('names the GPU model after the file, as Zeus does', () => {
     assert.equal(zeusGpuModel('summary_power_rtx6000.csv'), 'RTX6000');
     assert.equal(zeusGpuModel('/x/summary_power_a40.csv'), 'A40');
