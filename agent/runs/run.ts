@@ -21,7 +21,7 @@ import type { GpuBackend } from '../gpu/backend';
 import type { GpuLease } from '../gpu/limits';
 import { EnergyMeter } from '../gpu/energy';
 import { budgetedPolicy, chasePaperPolicy, energyOnlyPolicy, maxPowerPolicy, staticBestPolicy, type Policy } from '../control/policy';
-import { pointForLimit, profileFromMeasurements, type LimitMeasurement, type PowerProfile } from '../control/profile';
+import { pointForLimit, profileFromMeasurements, type LimitMeasurement, type PowerProfile } from '../profile/profile';
 import { createForecaster } from '../forecast/index';
 import type { Forecaster } from '../forecast/types';
 import type { Logger } from '../log';
@@ -31,7 +31,7 @@ import { OnlineProfiler, DEFAULT_PROFILER, type ProfilerOptions } from './profil
 import type { RunCarbon } from './runCarbon';
 import type { ReporterServer } from './reporterServer';
 import { DRIFT_PERIODS, DRIFT_THRESHOLD_PCT, DriftDetector, workloadKeyOf, type ProfileStore } from './profileStore';
-import { carbonOfEnergyG, millijoulesToJoules, milliwattsToWatts } from '../store/accounting';
+import { carbonOfEnergyG, millijoulesToJoules, milliwattsToWatts } from '../protocol/accounting';
 import { processAlive } from '../process';
 import { jobEnv } from './jobEnv';
 import { constants } from 'node:os';

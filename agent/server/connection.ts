@@ -1,7 +1,11 @@
 /**
- * Wires the JSON-RPC connection to the agent's logic. Only wiring lives here: each handler calls into
- * a class that is tested without a connection (CarbonMonitor, …). Custom methods only; the agent
- * declares no LSP capabilities, so the editor sends it no documents.
+ * Wires the JSON-RPC connection to the agent's logic: the carbon source, runs, telemetry and the
+ * GPU energy timeline are classes tested without a connection (CarbonMonitor, RunManager, Telemetry,
+ * EnergyTimeline). Some logic is still here, tested only through the built agent
+ * (test/contract/agent.test.ts, export.test.ts): the history database opening on first use and
+ * which reader answers history requests (`withHistory`), the export's folder check, and how
+ * `chase/energyBetween` and `chase/gpus` assemble their answers (`intensityLookup`, `gpuStatus`).
+ * Custom methods only; the agent declares no LSP capabilities, so the editor sends it no documents.
  */
 import { createConnection, type Connection, type InitializeParams } from 'vscode-languageserver/node';
 import { Methods, type AgentInfo, type AgentInitializationOptions, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesResult } from '../protocol/messages';
