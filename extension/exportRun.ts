@@ -5,19 +5,18 @@
 import * as vscode from 'vscode';
 import { homedir } from 'node:os';
 import type { AgentClient } from './agentClient';
-import type { RecentRun, RunExportFormat } from '../agent/protocol/messages';
+import { Methods, type RecentRun, type RunExportFormat } from '../agent/protocol/messages';
+import { formatCarbon, formatGrams, formatWh } from '../agent/protocol/format';
 
 interface RunItem extends vscode.QuickPickItem {
   run: RecentRun;
 }
 
-const fmt = (n: number, digits: number) => n.toLocaleString(undefined, { maximumFractionDigits: digits, minimumFractionDigits: digits });
-
 /** One QuickPick line per run: command, start time, energy, carbon, saving, status. */
 export function runItem(run: RecentRun): RunItem {
   const started = new Date(run.startedAtMs).toLocaleString();
-  const parts = [`${fmt(run.energyJ / 3600, 1)} Wh`, `${fmt(run.carbonG, 2)} g CO₂`];
-  if (run.savedCarbonG !== undefined) parts.push(`saved ${fmt(run.savedCarbonG, 2)} g`);
+  const parts = [formatWh(run.energyJ), formatCarbon(run.carbonG)];
+  if (run.savedCarbonG !== undefined) parts.push(`saved ${formatGrams(run.savedCarbonG)}`);
   parts.push(run.status);
   return { label: run.command, description: started, detail: parts.join(' · '), run };
 }
@@ -32,7 +31,7 @@ const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 export async function exportRunCommand(client: AgentClient, log: vscode.LogOutputChannel): Promise<void> {
   let runs: RecentRun[];
   try {
-    runs = (await client.recentRuns()).runs;
+    runs = (await client.request(Methods.recentRuns, {})).runs;
   } catch (e) {
     const msg = messageOf(e);
     log.warn(`Export Run: ${msg}`);
@@ -60,7 +59,7 @@ export async function exportRunCommand(client: AgentClient, log: vscode.LogOutpu
   const format = formatFor(target.fsPath);
   try {
     // the save dialog has asked the user before replacing an existing file
-    const r = await client.exportRun({ runId: picked.run.id, format, outFile: target.fsPath, overwrite: true });
+    const r = await client.request(Methods.exportRun, { runId: picked.run.id, format, outFile: target.fsPath, overwrite: true });
     log.info(`exported run ${picked.run.id} (${format}) to ${r.outFile} (${r.written})`);
     const how = r.written === 'appended' ? 'Appended a row for' : 'Exported';
     const moved = r.backupFile ? ` The file there had other columns; it was moved to ${r.backupFile} (as CodeCarbon does).` : '';

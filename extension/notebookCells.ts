@@ -5,17 +5,19 @@
  * the agent sees count (the tooltip says so); simulated GPUs are labelled.
  */
 import * as vscode from 'vscode';
-import type { EnergyBetweenResult } from '../agent/protocol/messages';
-import type { AgentClient } from './agentClient';
+import type { EnergyBetweenParams, EnergyBetweenResult } from '../agent/protocol/messages';
+import { formatCarbon, formatWh } from '../agent/protocol/format';
+
+/** Where the numbers come from: the agent (extension.ts wires `Methods.energyBetween`), or ChaseApi in the extension-host tests. */
+export interface CellEnergySource {
+  energyBetween(params: EnergyBetweenParams): Promise<EnergyBetweenResult>;
+}
 
 /** Cells that ran for less than this are not worth a number (the counters are sampled at 1 Hz). */
 const MIN_CELL_MS = 1000;
 
 export function cellItemText(r: EnergyBetweenResult): string {
-  const wh = r.energyJ / 3600;
-  const whText = wh >= 100 ? wh.toFixed(0) : wh >= 1 ? wh.toFixed(1) : wh.toFixed(2);
-  const g = r.carbonG >= 10 ? r.carbonG.toFixed(0) : r.carbonG.toFixed(2);
-  return `$(pulse) ${whText} Wh · ${g} gCO₂${r.simulated ? ' (simulated GPUs)' : ''}`;
+  return `$(pulse) ${formatWh(r.energyJ)} · ${formatCarbon(r.carbonG)}${r.simulated ? ' (simulated GPUs)' : ''}`;
 }
 
 export function cellTiming(cell: Pick<vscode.NotebookCell, 'executionSummary'>): { startMs: number; endMs: number } | undefined {
@@ -28,7 +30,7 @@ export class CellEnergyProvider implements vscode.NotebookCellStatusBarItemProvi
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeCellStatusBarItems = this.changed.event;
 
-  constructor(private readonly agent: Pick<AgentClient, 'energyBetween'>) {}
+  constructor(private readonly agent: CellEnergySource) {}
 
   /** Cells that just finished get their numbers once the agent's next sample covers their end. */
   refreshSoon(): void {
@@ -46,7 +48,7 @@ export class CellEnergyProvider implements vscode.NotebookCellStatusBarItemProvi
     }
     if (r.coveredMs < (timing.endMs - timing.startMs) / 2) return []; // the agent was not sampling then
     const item = new vscode.NotebookCellStatusBarItem(cellItemText(r), vscode.NotebookCellStatusBarAlignment.Right);
-    item.tooltip = `Energy of ${r.gpuCount} GPU(s) while this cell ran (${((timing.endMs - timing.startMs) / 1000).toFixed(1)} s): ${(r.energyJ / 3600).toFixed(3)} Wh, ${r.carbonG.toFixed(3)} gCO₂ at the grid's intensity then. All GPUs the Chase agent sees are counted.`;
+    item.tooltip = `Energy of ${r.gpuCount} GPU(s) while this cell ran (${((timing.endMs - timing.startMs) / 1000).toFixed(1)} s): ${formatWh(r.energyJ)}, ${formatCarbon(r.carbonG)} at the grid's intensity then. All GPUs the Chase agent sees are counted.`;
     item.command = 'chase.showDashboard';
     return [item];
   }

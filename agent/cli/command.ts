@@ -8,6 +8,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDecimal } from '../decimal';
+import { readSettings, SETTINGS, type SettingKey } from '../protocol/settings';
 
 export interface CliCommand {
   name: string;
@@ -35,7 +36,9 @@ const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
 
 /**
  * node:util parseArgs (strict) with the house rules: `--budget-pct -1` is the value -1 (Node would
- * call it ambiguous and name no flag), and parseArgs' own errors become UsageErrors.
+ * call it ambiguous and name no flag), and parseArgs' own errors become one-line UsageErrors that
+ * name the flag and say what to write (Node's are several lines and end in advice about "--").
+ * Every subcommand parses its command line with it; agent/main.ts only picks the subcommand.
  */
 export function parseCli<T extends Options>(args: string[], options: T, allowPositionals = false): Parsed<T> {
   const normalized: string[] = [];
@@ -58,8 +61,14 @@ export function parseCli<T extends Options>(args: string[], options: T, allowPos
     const quoted = /'([^']*)'/.exec(message)?.[1] ?? '';
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${quoted}`);
     if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`unexpected argument "${quoted}"`);
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /argument missing/.test(message)) throw new UsageError(`${quoted.split(' ')[0]} needs a value`);
-    throw new UsageError(message);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      const flag = quoted.split(' ')[0];
+      if (/argument missing/.test(message)) throw new UsageError(`${flag} needs a value`);
+      // "--zone --json": the next word is an option, not the value
+      if (/ambiguous/.test(message)) throw new UsageError(`${flag} needs a value before the next option (a value that starts with "-" is written ${flag}=VALUE)`);
+      if (/does not take an argument/.test(message)) throw new UsageError(`${flag} takes no value (write ${flag} alone)`);
+    }
+    throw new UsageError(message.split('\n')[0]);
   }
 }
 
@@ -112,4 +121,26 @@ export function gpuListArg(raw: string): number[] {
 export function textArg(flag: string, raw: string, maxLength = 4096): string {
   if (raw.trim() === '' || raw.length > maxLength || raw.includes('\0')) throw new UsageError(`--${flag} must be a non-empty text of at most ${maxLength} characters`);
   return raw;
+}
+
+/**
+ * Chase settings given as flags (`flags`: flag name → setting key), read as the editor reads its
+ * values: checked against the one settings table (agent/protocol/settings.ts), an absent flag at the
+ * table's default (or `fallback`'s), every problem naming the flag — "--speed must be a speed-up from
+ * 0.001 to 1000000 (1 = real time) (got 0)" — in one UsageError.
+ */
+export function settingFlags(values: Record<string, unknown>, flags: Record<string, SettingKey>, fallback: (key: SettingKey) => unknown = () => undefined): Map<SettingKey, unknown> {
+  const flagOf = new Map(Object.entries(flags).map(([flag, key]) => [key, flag]));
+  const read = readSettings(
+    (key) => {
+      const raw = values[flagOf.get(key) ?? ''];
+      if (typeof raw !== 'string') return raw ?? fallback(key);
+      const type = SETTINGS[key].type;
+      // a number flag that is no decimal stays text, so the message shows what was typed
+      return type === 'number' || type === 'integer' ? (parseDecimal(raw) ?? raw) : raw;
+    },
+    { keys: [...flagOf.keys()], defaults: true, name: (key) => `--${flagOf.get(key)}` },
+  );
+  if (read.problems.length > 0) throw new UsageError(read.problems.join('; '));
+  return read.values;
 }

@@ -1,15 +1,14 @@
 /**
- * The policy set by name, as the simulator and (later) the live agent build it.
+ * The policies the simulator compares (`chase-agent simulate`, bench/decide), built for one profile.
  */
 import { createForecaster, type Forecaster } from '../forecast/index';
 import type { RunPolicyName } from '../protocol/messages';
 import { budgetedPolicy, chasePaperPolicy, energyOnlyPolicy, maxPowerPolicy, staticBestPolicy, type Policy } from './policy';
-import type { PowerProfile } from './profile';
+import type { PowerProfile } from '../profile/profile';
 
 export { allocate } from './allocate';
 export { planOracle } from './oracle';
 export * from './policy';
-export * from './profile';
 
 /** The forecaster the forecasting policies use unless one is injected: a new `default` (it caches its fit). */
 export function defaultForecaster(): Forecaster {

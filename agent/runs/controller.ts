@@ -21,13 +21,14 @@
  */
 import type { GpuControl } from '../gpu/backend';
 import type { GpuLease } from '../gpu/limits';
-import { createPolicy, pointForLimit, profileFromMeasurements, type LimitMeasurement, type Policy, type PowerProfile } from '../control/index';
+import { createPolicy, type Policy } from '../control/index';
+import { pointForLimit, profileFromMeasurements, type LimitMeasurement, type PowerProfile } from '../profile/profile';
 import { createForecaster } from '../forecast/index';
 import type { Forecaster } from '../forecast/types';
 import type { Logger } from '../log';
 import type { RunPolicyName } from '../protocol/messages';
 import { DAY_MS } from '../protocol/units';
-import { carbonOfEnergyG } from '../store/accounting';
+import { carbonOfEnergyG } from '../protocol/accounting';
 import { DEFAULT_PROFILER, OnlineProfiler } from './profiler';
 import { DRIFT_PERIODS, DRIFT_THRESHOLD_PCT, DriftDetector, type ProfileStore } from './profileStore';
 import type { RunCarbon } from './runCarbon';

@@ -10,8 +10,8 @@
  */
 import type { GpuBackend, GpuInfo } from '../gpu/backend';
 import { EnergyMeter } from '../gpu/energy';
-import type { PowerProfile } from '../control/profile';
-import { carbonOfEnergyG, millijoulesToJoules, milliwattsToWatts } from '../store/accounting';
+import type { PowerProfile } from '../profile/profile';
+import { carbonOfEnergyG, millijoulesToJoules, milliwattsToWatts } from '../protocol/accounting';
 import type { RunCarbon } from './runCarbon';
 
 interface PeriodBucket {

@@ -8,9 +8,9 @@
  * go from the maximum limit down in coarse steps and stop one step after the measured slowdown
  * exceeds the budget (a mix of limits may still use that point); then the two half-steps around the
  * lowest-energy limit within the budget are measured (refinement). A window with too little work
- * is extended rather than trusted. The result feeds `profileFromMeasurements` (control/profile.ts).
+ * is extended rather than trusted. The result feeds `profileFromMeasurements` (profile/profile.ts).
  */
-import type { LimitMeasurement } from '../control/profile';
+import type { LimitMeasurement } from '../profile/profile';
 
 export interface ProfilerOptions {
   minLimitMw: number;

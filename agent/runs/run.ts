@@ -17,7 +17,7 @@
  */
 import type { GpuBackend, GpuInfo } from '../gpu/backend';
 import type { GpuLease } from '../gpu/limits';
-import type { PowerProfile } from '../control/profile';
+import type { PowerProfile } from '../profile/profile';
 import type { Logger } from '../log';
 import type { RunPolicyName, RunState, RunSummary } from '../protocol/messages';
 import { parseProgressLine, ProgressTracker } from './progress';

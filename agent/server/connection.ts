@@ -1,7 +1,11 @@
 /**
- * Wires the JSON-RPC connection to the agent's logic. Only wiring lives here: each handler calls into
- * a class that is tested without a connection (CarbonMonitor, …). Custom methods only; the agent
- * declares no LSP capabilities, so the editor sends it no documents.
+ * Wires the JSON-RPC connection to the agent's logic: the carbon source, runs, telemetry and the
+ * GPU energy timeline are classes tested without a connection (CarbonMonitor, RunManager, Telemetry,
+ * EnergyTimeline). Some logic is still here, tested only through the built agent
+ * (test/contract/agent.test.ts, export.test.ts): the history database opening on first use and
+ * which reader answers history requests (`withHistory`), the export's folder check, and how
+ * `chase/energyBetween` and `chase/gpus` assemble their answers (`intensityLookup`, `gpuStatus`).
+ * Custom methods only; the agent declares no LSP capabilities, so the editor sends it no documents.
  */
 import { createConnection, type Connection, type InitializeParams } from 'vscode-languageserver/node';
 import { Methods, type AgentInfo, type AgentInitializationOptions, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesResult } from '../protocol/messages';
@@ -79,7 +83,7 @@ export function startServer(connection: Connection = createConnection()): void {
     now: () => Date.now(),
     onStatus: (status) => {
       telemetry.onCarbonStatus(status);
-      notifySafely(connection, Methods.carbonStatusChanged.method, status);
+      notifySafely(connection, Methods.carbonStatusChanged, status);
     },
     setTimer: (cb, ms) => {
       const t = setTimeout(cb, ms);
@@ -130,10 +134,10 @@ export function startServer(connection: Connection = createConnection()): void {
   const runs = new RunManager({
     gpu: () => gpuControl,
     carbon: () => monitor.currentProvider,
-    onOutput: (o) => notifySafely(connection, Methods.runOutput.method, o),
+    onOutput: (o) => notifySafely(connection, Methods.runOutput, o),
     onUpdate: (s) => {
       telemetry.onRunUpdate(s);
-      notifySafely(connection, Methods.runUpdated.method, s);
+      notifySafely(connection, Methods.runUpdated, s);
     },
     history: historyStore,
     log: createLogger('runs'),

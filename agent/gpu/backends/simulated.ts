@@ -1,8 +1,9 @@
 /**
  * `simulated` backend: the embedded default when no NVIDIA driver is present. Each GPU draws the
  * power, and runs at the speed, that a measured profile gives for its current power limit (Zeus
- * NSDI '23, A40 ResNet-50 batch 128 by default). Its energy counter advances with that power over
- * the injected clock, and changes when the limit changes. Always labelled as simulated.
+ * NSDI '23, A40 ResNet-50 batch 128 by default: agent/profile/zeus.ts). Its energy counter advances
+ * with that power over the injected clock, and changes when the limit changes. Always labelled as
+ * simulated.
  *
  * Energy model: power is piecewise constant between limit changes, so energy(t) = banked energy +
  * power(limit) × (t − t_bank); setting a limit first banks the energy at the old power.
@@ -17,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GpuBackend, GpuControl, GpuInfo, GpuReading, SimulatedJobLink } from '../backend';
 import { GpuError } from '../errors';
-import { profileAt, type PowerProfile } from '../profile';
+import { pointAtLimit, type PowerProfile } from '../../profile/profile';
 
 interface SimGpu {
   info: GpuInfo;
@@ -52,16 +53,17 @@ export class SimulatedBackend implements GpuBackend {
   constructor(readonly options: SimulatedBackendOptions) {
     const { profile } = options;
     this.now = options.now ?? Date.now;
-    this.label = `simulated ${profile.gpu} (${profile.workload}, ${profile.source})`;
-    const minMw = profile.points[0].limitMw;
-    const maxMw = profile.points[profile.points.length - 1].limitMw;
+    const model = profile.gpu ?? 'GPU';
+    this.label = `simulated ${model} (${profile.name})`;
+    const minMw = profile.measured[0].powerLimitMw;
+    const maxMw = profile.maxPoint.powerLimitMw;
     const t = this.now();
     for (let index = 0; index < (options.count ?? 1); index++) {
       this.gpus.push({
         info: {
           index,
-          uuid: `SIM-GPU-${profile.gpu}-${String(index).padStart(4, '0')}`,
-          name: `NVIDIA ${profile.gpu} (simulated)`,
+          uuid: `SIM-GPU-${model}-${String(index).padStart(4, '0')}`,
+          name: `NVIDIA ${model} (simulated)`,
           busId: `00000000:${(index + 1).toString(16).padStart(2, '0').toUpperCase()}:00.0`,
           architecture: 'simulated',
           minLimitMw: minMw,
@@ -87,14 +89,19 @@ export class SimulatedBackend implements GpuBackend {
     return this.gpus.map((g) => g.info);
   }
 
-  /** Power drawn at the GPU's current limit, mW. */
-  powerMw(index: number): number {
-    return profileAt(this.options.profile, this.gpu(index).limitMw).powerMw;
+  /** Power drawn at a limit, whole mW (as NVML reports it). */
+  private powerAtMw(limitMw: number): number {
+    return Math.round(pointAtLimit(this.options.profile, limitMw).avgPowerMw);
   }
 
-  /** Time one epoch of the profiled workload takes at the current limit, ms (throughput = 1 / this). */
+  /** Power drawn at the GPU's current limit, mW. */
+  powerMw(index: number): number {
+    return this.powerAtMw(this.gpu(index).limitMw);
+  }
+
+  /** Time one unit (an epoch for Zeus profiles) of the profiled workload takes at the current limit, ms (throughput = 1 / this). */
   epochMs(index: number): number {
-    return profileAt(this.options.profile, this.gpu(index).limitMw).epochMs;
+    return 1000 / pointAtLimit(this.options.profile, this.gpu(index).limitMw).unitsPerS;
   }
 
   /** The job's env names a file (in a private temporary folder) that follows its GPUs' speed until `close()`. */
@@ -117,7 +124,7 @@ export class SimulatedBackend implements GpuBackend {
     const slowest = feed.indices.reduce((a, b) => (this.epochMs(b) > this.epochMs(a) ? b : a), feed.indices[0]);
     if (slowest === undefined) return;
     const g = this.gpu(slowest);
-    const atMax = profileAt(this.options.profile, g.info.maxLimitMw).epochMs;
+    const atMax = 1000 / pointAtLimit(this.options.profile, g.info.maxLimitMw).unitsPerS;
     try {
       writeFileSync(`${feed.file}.new`, JSON.stringify({ relativeThroughput: atMax / this.epochMs(slowest), powerLimitMw: g.limitMw }));
       renameSync(`${feed.file}.new`, feed.file);
@@ -128,13 +135,12 @@ export class SimulatedBackend implements GpuBackend {
 
   /** Fully busy, at an SM clock that scales with throughput (1740 MHz at the maximum limit). */
   activity(index: number): number {
-    const g = this.gpu(index);
-    return (1740 * profileAt(this.options.profile, g.info.maxLimitMw).epochMs) / this.epochMs(index);
+    const { profile } = this.options;
+    return (1740 * pointAtLimit(profile, this.gpu(index).limitMw).unitsPerS) / profile.maxPoint.unitsPerS;
   }
 
   private energyAt(g: SimGpu, t: number): number {
-    const power = profileAt(this.options.profile, g.limitMw).powerMw;
-    return g.energyMj + (power * Math.max(0, t - g.bankedAtMs)) / 1000;
+    return g.energyMj + (this.powerAtMw(g.limitMw) * Math.max(0, t - g.bankedAtMs)) / 1000;
   }
 
   readSync(index: number): GpuReading {

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { SimulatedBackend } from '../../../agent/gpu/backends/simulated';
-import { loadDefaultProfile, profileAt } from '../../../agent/gpu/profile';
+import { pointAtLimit } from '../../../agent/profile/profile';
+import { loadDefaultProfile } from '../../../agent/profile/zeus';
 
 test('the feed follows the slowest of the job\'s GPUs, and is gone once closed', async () => {
   const profile = loadDefaultProfile();
@@ -18,7 +19,7 @@ test('the feed follows the slowest of the job\'s GPUs, and is gone once closed',
   const read = () => JSON.parse(readFileSync(file, 'utf8')) as { relativeThroughput: number; powerLimitMw: number };
   assert.deepEqual(read(), { relativeThroughput: 1, powerLimitMw: 300_000 });
   await backend.setPowerLimit(1, 150_000);
-  const expected = profileAt(profile, 300_000).epochMs / profileAt(profile, 150_000).epochMs;
+  const expected = pointAtLimit(profile, 150_000).unitsPerS / pointAtLimit(profile, 300_000).unitsPerS;
   assert.ok(Math.abs(read().relativeThroughput - expected) < 1e-12 && expected < 0.7, `GPU 1 at 150 W sets the pace: ${read().relativeThroughput}`);
   assert.equal(read().powerLimitMw, 150_000);
   backend.setPowerLimitSync(2, 100_000);

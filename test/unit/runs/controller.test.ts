@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { RunController, type ControllerDeps, type RunDecision, type RunProgress } from '../../../agent/runs/controller';
 import { RunCarbon } from '../../../agent/runs/runCarbon';
 import { MemoryProfileStore } from '../../../agent/runs/profileStore';
-import type { LimitMeasurement } from '../../../agent/control/profile';
+import type { LimitMeasurement } from '../../../agent/profile/profile';
 import { HOUR_MS } from '../../../agent/protocol/units';
 import { memoryLogger } from '../store/helpers';
 import { fakeCarbon, fakeLease } from './fakes';

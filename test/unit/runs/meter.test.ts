@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RunMeter, slowdownPct } from '../../../agent/runs/meter';
 import { RunCarbon } from '../../../agent/runs/runCarbon';
-import { buildProfile } from '../../../agent/control/profile';
+import { buildProfile } from '../../../agent/profile/profile';
 import { HOUR_MS } from '../../../agent/protocol/units';
 import { fakeBackend, fakeCarbon, gpuInfo, type FakeGpu } from './fakes';
 
