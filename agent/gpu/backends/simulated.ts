@@ -7,8 +7,16 @@
  *
  * Energy model: power is piecewise constant between limit changes, so energy(t) = banked energy +
  * power(limit) × (t − t_bank); setting a limit first banks the energy at the old power.
+ *
+ * A simulated job (sample-workspace/train_demo.py) follows its GPUs' speed through a small file
+ * (`simulatedJob`): {"relativeThroughput": r, "powerLimitMw": …}, r = 1 at the maximum limit, of the
+ * slowest of its GPUs (a data-parallel job runs at its slowest GPU's pace), rewritten whenever one
+ * of their limits changes.
  */
-import type { GpuBackend, GpuControl, GpuInfo, GpuReading } from '../backend';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { GpuBackend, GpuControl, GpuInfo, GpuReading, SimulatedJobLink } from '../backend';
 import { GpuError } from '../errors';
 import { pointAtLimit, type PowerProfile } from '../../profile/profile';
 
@@ -27,12 +35,20 @@ export interface SimulatedBackendOptions {
   now?: () => number;
 }
 
+/** A job's throughput file and the GPUs it follows. */
+interface JobFeed {
+  indices: readonly number[];
+  dir: string;
+  file: string;
+}
+
 export class SimulatedBackend implements GpuBackend {
   readonly kind = 'simulated' as const;
   readonly simulated = true;
   readonly label: string;
   private readonly gpus: SimGpu[] = [];
   private readonly now: () => number;
+  private readonly feeds = new Set<JobFeed>();
 
   constructor(readonly options: SimulatedBackendOptions) {
     const { profile } = options;
@@ -88,6 +104,35 @@ export class SimulatedBackend implements GpuBackend {
     return 1000 / pointAtLimit(this.options.profile, this.gpu(index).limitMw).unitsPerS;
   }
 
+  /** The job's env names a file (in a private temporary folder) that follows its GPUs' speed until `close()`. */
+  simulatedJob(indices: readonly number[]): SimulatedJobLink {
+    for (const i of indices) this.gpu(i);
+    const dir = mkdtempSync(join(tmpdir(), 'chase-sim-job-'));
+    const feed: JobFeed = { indices: [...indices], dir, file: join(dir, 'throughput.json') };
+    this.feeds.add(feed);
+    this.writeFeed(feed);
+    return { env: { CHASE_SIM_THROUGHPUT_FILE: feed.file }, close: () => this.closeFeed(feed) };
+  }
+
+  private closeFeed(feed: JobFeed): void {
+    this.feeds.delete(feed);
+    rmSync(feed.dir, { recursive: true, force: true });
+  }
+
+  /** Written whole and renamed into place: the job never reads half a file. */
+  private writeFeed(feed: JobFeed): void {
+    const slowest = feed.indices.reduce((a, b) => (this.epochMs(b) > this.epochMs(a) ? b : a), feed.indices[0]);
+    if (slowest === undefined) return;
+    const g = this.gpu(slowest);
+    const atMax = 1000 / pointAtLimit(this.options.profile, g.info.maxLimitMw).unitsPerS;
+    try {
+      writeFileSync(`${feed.file}.new`, JSON.stringify({ relativeThroughput: atMax / this.epochMs(slowest), powerLimitMw: g.limitMw }));
+      renameSync(`${feed.file}.new`, feed.file);
+    } catch {
+      // its folder is gone (closed meanwhile): nobody reads it any more
+    }
+  }
+
   /** Fully busy, at an SM clock that scales with throughput (1740 MHz at the maximum limit). */
   activity(index: number): number {
     const { profile } = this.options;
@@ -126,6 +171,7 @@ export class SimulatedBackend implements GpuBackend {
     g.energyMj = this.energyAt(g, t);
     g.bankedAtMs = t;
     g.limitMw = limitMw;
+    for (const feed of this.feeds) if (feed.indices.includes(index)) this.writeFeed(feed);
   }
 
   async setPowerLimit(index: number, limitMw: number): Promise<void> {
@@ -133,6 +179,7 @@ export class SimulatedBackend implements GpuBackend {
   }
 
   async close(): Promise<void> {
-    /* nothing to release */
+    // nothing to release but job feeds their runs left open
+    for (const feed of [...this.feeds]) this.closeFeed(feed);
   }
 }
