@@ -10,7 +10,7 @@
 import * as vscode from 'vscode';
 import { DEFAULT_BUDGET_PCT, Methods, type RunPolicyName, type RunSummary, type StartRunParams } from '../agent/protocol/messages';
 import { checkParams } from '../agent/protocol/paramSchema';
-import { runOutcomeText } from '../agent/protocol/runOutcome';
+import { profileReuseText, projectionOutcomeText, projectionText, runOutcomeText } from '../agent/protocol/runOutcome';
 import type { AgentClient } from './agentClient';
 
 export const TASK_TYPE = 'chase';
@@ -23,6 +23,10 @@ export interface ChaseTaskDefinition extends vscode.TaskDefinition {
   gpus?: number[];
   policy?: RunPolicyName;
   cwd?: string;
+  /** The job's total work in progress units (steps), when known: the projection then covers the whole run. */
+  totalUnits?: number;
+  /** Profiling warm-up and window per limit, s (demo values on simulated GPUs; defaults 10 and 30). */
+  profiling?: { warmupS?: number; windowS?: number };
 }
 
 /**
@@ -38,6 +42,8 @@ function runParams(d: vscode.TaskDefinition, folder?: string): { ok: true; value
     budgetPct: d.budgetPct ?? DEFAULT_BUDGET_PCT,
     ...(d.gpus !== undefined ? { gpus: d.gpus } : {}),
     ...(d.policy !== undefined ? { policy: d.policy } : {}),
+    ...(d.totalUnits !== undefined ? { totalUnits: d.totalUnits } : {}),
+    ...(d.profiling !== undefined ? { profiling: d.profiling } : {}),
     ...(cwd !== undefined ? { cwd } : {}),
   });
 }
@@ -60,6 +66,9 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
   private runId: string | undefined;
   private readonly subs: vscode.Disposable[] = [];
   private done = false;
+  /** Said once per run: the stored profile is reused; the projection after profiling. */
+  private saidReuse = false;
+  private saidProjection = false;
 
   constructor(
     private readonly def: ChaseTaskDefinition,
@@ -91,9 +100,13 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
     this.subs.push(
       this.agent.onRunOutput((o) => o.runId === this.runId && this.write(o.text)),
       this.agent.onRunUpdated((s) => {
-        if (s.id !== this.runId || (s.state !== 'finished' && s.state !== 'failed')) return;
+        if (s.id !== this.runId) return;
+        this.sayOnce(s);
+        if (s.state !== 'finished' && s.state !== 'failed') return;
         if (s.error) this.write(`\nChase: ${s.error}\n`);
         this.write(`\n${summaryLine(s)}\n`);
+        const off = projectionOutcomeText(s);
+        if (off) this.write(`Chase: ${off}\n`);
         this.finish(typeof s.exitCode === 'number' ? s.exitCode : 1);
       }),
     );
@@ -112,6 +125,19 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
           this.finish(1);
         },
       );
+  }
+
+  /** A reused profile, and the first projection, each said once (between the job's own lines). */
+  private sayOnce(s: RunSummary): void {
+    const reuse = profileReuseText(s);
+    if (reuse && !this.saidReuse) {
+      this.saidReuse = true;
+      this.write(`\nChase: ${reuse}\n`);
+    }
+    if (s.projection && !this.saidProjection) {
+      this.saidProjection = true;
+      this.write(`\nChase: ${s.profileSource === 'stored' ? 'with the stored profile' : 'after profiling'}, ${projectionText(s.projection)}\n`);
+    }
   }
 
   close(): void {

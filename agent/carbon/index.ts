@@ -21,6 +21,7 @@ export function createProvider(settings: CarbonSettings, nowMs = Date.now(), sec
         traceFile: settings.traceFile || undefined,
         speed: settings.replaySpeed,
         originMs: nowMs,
+        ...(settings.replayStart ? { startMs: Date.parse(settings.replayStart) } : {}),
         timeColumn: settings.traceTimeColumn || undefined,
         valueColumn: settings.traceValueColumn || undefined,
       });

@@ -74,12 +74,16 @@ const intensity = `a number of g/kWh from 0 to ${MAX_INTENSITY_G_PER_KWH}`;
 /** An absolute path (POSIX `/…` or Windows `C:\…` / `\\server\…`): the agent's working directory means nothing to a user. */
 const ABSOLUTE_PATH = /^(\/|[A-Za-z]:[\\/]|\\\\)/;
 
+/** A UTC date and time to the minute (an hour of a trace): "2023-09-21T15:00Z". */
+export const REPLAY_START = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?Z$/;
+
 /** The settings, keyed relative to `chase.` (VS Code's `getConfiguration('chase').get(key)`). */
 export const SETTINGS = {
   'carbon.provider': { type: 'string', enum: CARBON_SOURCE_KINDS, default: 'replay', what: `one of ${CARBON_SOURCE_KINDS.join(', ')}`, scope: 'machine-overridable', restricted: true, wire: carbon('provider', 'required') },
   'carbon.zone': { type: 'string', default: 'GB', maxLength: 100, what: 'a grid zone such as "GB"', scope: 'machine-overridable', restricted: false, wire: carbon('zone', 'required') },
   'carbon.traceFile': { type: 'string', default: '', pattern: ABSOLUTE_PATH, what: 'the absolute path of a CSV trace, e.g. "/data/trace.csv"', scope: 'machine-overridable', restricted: true, wire: carbon('traceFile') },
   'carbon.replaySpeed': { type: 'number', default: 1, minimum: 0.001, maximum: 1_000_000, what: 'a speed-up from 0.001 to 1000000 (1 = real time)', scope: 'machine-overridable', restricted: false, wire: carbon('replaySpeed', 'required') },
+  'carbon.replayStart': { type: 'string', default: '', pattern: REPLAY_START, what: 'a UTC date and time in the trace, e.g. "2023-09-21T15:00Z", or empty for today\'s date', scope: 'machine-overridable', restricted: false, wire: carbon('replayStart') },
   'carbon.staticIntensity': { type: 'number', default: 300, minimum: 0, maximum: MAX_INTENSITY_G_PER_KWH, what: intensity, scope: 'machine-overridable', restricted: false, wire: carbon('staticIntensityGPerKwh') },
   'carbon.latitude': { type: 'number', default: null, minimum: -90, maximum: 90, what: 'a number of degrees from -90 to 90', scope: 'machine-overridable', restricted: false, wire: carbon('latitude') },
   'carbon.longitude': { type: 'number', default: null, minimum: -180, maximum: 180, what: 'a number of degrees from -180 to 180', scope: 'machine-overridable', restricted: false, wire: carbon('longitude') },

@@ -190,7 +190,7 @@ export class RunManager {
           ...(r.eta !== undefined ? { eta: r.eta } : {}),
           ...(r.totalUnits !== undefined ? { totalUnits: r.totalUnits } : {}),
           ...(r.workload !== undefined ? { workloadKey: r.workload } : {}),
-          ...(r.profiler ? { profiler: r.profiler } : {}),
+          ...profilerOf(r),
         },
         {
           backend,
@@ -236,6 +236,14 @@ export class RunManager {
     const advise = run.summary.advise;
     return { runId: id, gpuUuids: run.summary.gpuUuids, simulated: backend.simulated, ...(advise ? { advise } : {}), run, finished };
   }
+}
+
+/** The profiling windows asked for: the CLI's, else the task's `profiling` (seconds). */
+function profilerOf(r: RunRequest): { profiler?: RunRequest['profiler'] } {
+  if (r.profiler) return { profiler: r.profiler };
+  const p = r.profiling;
+  if (!p) return {};
+  return { profiler: { ...(p.warmupS !== undefined ? { warmupMs: p.warmupS * 1000 } : {}), ...(p.windowS !== undefined ? { windowMs: p.windowS * 1000 } : {}) } };
 }
 
 /** `run-` and base-36 time and randomness: unique across the agents and CLIs of a machine, and a single word. */

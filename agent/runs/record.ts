@@ -13,6 +13,15 @@ import type { RunSummary } from '../protocol/messages';
 import { HistoryStore } from '../store/history';
 import type { RunStatus } from '../store/types';
 import type { RunDecision } from './controller';
+import { projectionErrorPct } from './projection';
+
+/** The run's `meta` in the history: the first projection made after profiling, and (at the end) how far off it was. */
+function projectionMeta(s: RunSummary, final: boolean): { meta?: Record<string, unknown> } {
+  const p = s.firstProjection;
+  if (!p) return {};
+  const errorPct = final ? projectionErrorPct(p.carbonG, s.carbonG) : undefined;
+  return { meta: { projection: p, ...(errorPct !== undefined ? { projectionErrorPct: errorPct } : {}) } };
+}
 
 /**
  * Opens the history database for recording (the one writer), after marking the runs a killed agent
@@ -65,7 +74,7 @@ export class RunRecorder {
 
   /** The totals so far, so that a run whose agent is killed keeps what it had used (it is then marked interrupted). */
   progressed(s: RunSummary): void {
-    const totals = { energyJ: s.energyJ, carbonG: s.carbonG, ...(s.baselineCarbonG !== undefined ? { baselineCarbonG: s.baselineCarbonG } : {}), ...(s.slowdownPct !== undefined ? { slowdownPct: s.slowdownPct } : {}) };
+    const totals = { energyJ: s.energyJ, carbonG: s.carbonG, ...(s.baselineCarbonG !== undefined ? { baselineCarbonG: s.baselineCarbonG } : {}), ...(s.slowdownPct !== undefined ? { slowdownPct: s.slowdownPct } : {}), ...projectionMeta(s, false) };
     // a busy database is retried at the next update (and the end writes the totals anyway): no warning each time
     this.write(s.id, (store) => store.updateRun(s.id, totals), 'debug');
   }
@@ -80,6 +89,7 @@ export class RunRecorder {
         ...(s.baselineCarbonG !== undefined ? { baselineCarbonG: s.baselineCarbonG } : {}),
         ...(s.slowdownPct !== undefined ? { slowdownPct: s.slowdownPct } : {}),
         ...(typeof s.exitCode === 'number' ? { exitCode: s.exitCode } : {}),
+        ...projectionMeta(s, true),
       }),
     );
   }

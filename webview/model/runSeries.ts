@@ -181,3 +181,13 @@ export function runTimeline(data: RunSeriesData, bands: PhaseBand[]): RunTimelin
   }
   return rows;
 }
+
+/**
+ * The distinct limits (W) the run held while controlled, in the order first seen (profiling's
+ * candidates left out): more than one means the limit followed the grid. The UI test reads them.
+ */
+export function controlledLimits(data: RunSeriesData, bands: PhaseBand[]): number[] {
+  const seen: number[] = [];
+  for (const r of runTimeline(data, bands)) if (r.phase === 'controlling' && r.limitW !== undefined && !seen.includes(r.limitW)) seen.push(r.limitW);
+  return seen;
+}
