@@ -233,7 +233,7 @@ function drawRun(): void {
     const reuse = profileReuseText(last);
     setText('run-status', `${last.command}: ${last.state}${reuse ? ` (${reuse})` : ''} — ${runOutcomeText(last)}`);
     // after profiling: what the run will cost; at its end: how far off that was
-    const projection = last.projection ? `Projection: ${projectionText(last.projection)}` : isEnded(last.state) ? projectionOutcomeText(last) : undefined;
+    const projection = last.projection ? projectionText(last.projection) : isEnded(last.state) ? projectionOutcomeText(last) : undefined;
     const p = document.getElementById('run-projection');
     if (p) {
       p.hidden = projection === undefined;

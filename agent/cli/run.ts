@@ -13,7 +13,8 @@ import type { Run, RunPolicyName, RunSummary } from '../runs/run';
 import { RunManager, type StartedRun } from '../runs/manager';
 import { openRunHistory } from '../runs/record';
 import { CARBON_SOURCE_KINDS, MAX_BUDGET_PCT, MAX_PROFILE_STEP_S, RUN_POLICY_NAMES, type CarbonSourceKind } from '../protocol/messages';
-import { REPLAY_START } from '../protocol/settings';
+import { REPLAY_START, SETTINGS } from '../protocol/settings';
+import { DEFAULT_PUE } from '../protocol/accounting';
 import { profileReuseText, projectionOutcomeText, runOutcomeText } from '../protocol/runOutcome';
 import { projectionErrorPct } from '../runs/projection';
 import type { HistoryStore } from '../store/history';
@@ -46,6 +47,8 @@ Options:
   --replay-start T   start the replay at this UTC hour of the trace, e.g. 2023-09-21T15:00Z
                      (default: today's date and hour in the trace's year)
   --total-units N    the job's total work in progress units (steps), when known
+  --pue P            power usage effectiveness: energy and carbon are the GPUs' × P (default 1,
+                     as CodeCarbon's; chase.accounting.pue in the editor)
   --warmup-s S, --window-s S   profiling warm-up and measurement window per limit (default 10, 30)
   --workload KEY     key of this workload's stored power profile (default: script name + args hash);
                      a later run with the same key on the same GPU model skips profiling
@@ -67,6 +70,7 @@ const OPTIONS = {
   speed: { type: 'string' },
   'replay-start': { type: 'string' },
   'total-units': { type: 'string' },
+  pue: { type: 'string' },
   'warmup-s': { type: 'string' },
   'window-s': { type: 'string' },
   json: { type: 'boolean', default: false },
@@ -94,6 +98,7 @@ export interface RunCliOptions {
   /** Where the replay starts in the trace, epoch ms. */
   replayStartMs?: number;
   totalUnits?: number;
+  pue: number;
   warmupMs?: number;
   windowMs?: number;
   json: boolean;
@@ -140,6 +145,7 @@ export function parseRunArgs(argv: string[]): RunCliOptions {
     speed: numberArg('speed', values.speed, 1, { above: 0, max: 1e6 }),
     replayStartMs: optional(values['replay-start'], replayStartArg),
     totalUnits: optional(values['total-units'], (raw) => numberArg('total-units', raw, undefined, { above: 0, max: 1e15 })),
+    pue: numberArg('pue', values.pue, DEFAULT_PUE, { min: SETTINGS['accounting.pue'].minimum, max: SETTINGS['accounting.pue'].maximum }),
     warmupMs: optional(values['warmup-s'], (raw) => numberArg('warmup-s', raw, undefined, { min: 0, max: MAX_PROFILE_STEP_S }) * 1000),
     windowMs: optional(values['window-s'], (raw) => numberArg('window-s', raw, undefined, { above: 0, max: MAX_PROFILE_STEP_S }) * 1000),
     json: values.json,
@@ -187,6 +193,7 @@ export const runCommand: CliCommand = {
     const runs = new RunManager({
       gpu: async () => gpus,
       carbon: () => provider,
+      pue: () => o.pue,
       history: () => {
         if (!historyOpened) history = openRunHistory(o.db ?? defaultHistoryPath(), log);
         historyOpened = true;

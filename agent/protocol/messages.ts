@@ -131,6 +131,8 @@ export interface CarbonSettings {
   traceFile?: string;
   /** Replay speed-up: 1 = real time, 3600 = one trace hour per second. */
   replaySpeed: number;
+  /** Power usage effectiveness applied to every energy and carbon figure (accounting.ts `facilityEnergyJ`); 1 when absent. */
+  pue?: number;
   /** Where in the trace a replay starts, a UTC date and time ("2023-09-21T15:00Z"); absent: today's date and hour in the trace's year. */
   replayStart?: string;
   /** For `static`. */
@@ -358,6 +360,8 @@ export interface RunSummary {
   advise?: string;
   exitCode?: number | null;
   error?: string;
+  /** chase.accounting.pue the run's energy and carbon include (the facility's energy = the GPUs' × this). */
+  pue?: number;
   /** Where the power profile in use came from: measured by this run, or the workload's stored one (no profiling). */
   profileSource?: 'measured' | 'stored';
   /** The workload's key in the profile store (with the GPU model). */

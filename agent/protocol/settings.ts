@@ -94,6 +94,8 @@ export const SETTINGS = {
   'carbon.apiBaseUrl': { type: 'string', default: '', pattern: /^https?:\/\/[^\s/]+/i, what: 'an http(s) URL such as "https://proxy.example/v3"', scope: 'machine-overridable', restricted: true, wire: carbon('baseUrl') },
   'carbon.ukRegionId': { type: 'integer', default: null, minimum: 1, maximum: 17, what: 'a UK NESO region id from 1 to 17', scope: 'machine-overridable', restricted: false, wire: carbon('ukRegionId') },
   'carbon.ukPostcode': { type: 'string', default: '', pattern: /^[A-Z]{1,2}[0-9][A-Z0-9]?$/i, upperCase: true, what: 'the outward part of a UK postcode, e.g. "RG10"', scope: 'machine-overridable', restricted: false, wire: carbon('ukPostcode') },
+  // unset: 1.0, CodeCarbon's default (DEFAULT_PUE) — left off the wire then, as before the setting existed
+  'accounting.pue': { type: 'number', default: null, minimum: 1, maximum: 3, what: 'a power usage effectiveness from 1 to 3 (1: the GPUs\' own energy only), or empty for 1.0', scope: 'machine-overridable', restricted: false, wire: carbon('pue') },
   // handed to the agent at its start (CHASE_AGENT_SOCKET), not in AgentSettings
   'agent.socket': { type: 'string', default: '', pattern: ABSOLUTE_PATH, what: 'the absolute path of the limits service\'s socket, e.g. "/run/chase-agent/chase-agent.sock"', scope: 'machine', restricted: true },
   'metrics.enabled': { type: 'boolean', default: false, what: 'true or false', scope: 'machine-overridable', restricted: true, wire: metrics('enabled', 'required') },

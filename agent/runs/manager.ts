@@ -61,6 +61,8 @@ export interface RunManagerDeps {
   gpu: () => Promise<GpuControlHandle | undefined>;
   /** The carbon source in force (undefined when there is none that works). */
   carbon: () => CarbonProvider | undefined;
+  /** chase.accounting.pue in force (default 1): a run keeps the one it started with. */
+  pue?: () => number;
   /** The history database, opened on first use (undefined: runs are not recorded, profiles not stored). */
   history?: () => HistoryStore | undefined;
   log: Logger;
@@ -195,7 +197,7 @@ export class RunManager {
         {
           backend,
           lease,
-          carbon: new RunCarbon(provider),
+          carbon: new RunCarbon(provider, this.deps.pue?.()),
           log: this.deps.log,
           ...(store ? { profiles: historyProfileStore(store) } : {}),
           onOutput: (stream, text) => this.deps.onOutput?.({ runId: id, stream, text }),

@@ -14,7 +14,7 @@
  * forecast shorter than the work is carried on with its last value.
  */
 import type { PowerPoint, PowerProfile } from '../profile/profile';
-import { carbonOfEnergyG, milliwattsToWatts } from '../protocol/accounting';
+import { carbonOfEnergyG, facilityEnergyJ, milliwattsToWatts } from '../protocol/accounting';
 import type { RunProjection } from '../protocol/messages';
 
 export type { RunProjection } from '../protocol/messages';
@@ -52,6 +52,8 @@ export interface ProjectionInput {
   /** Without totalUnits: how far ahead the projection looks, hours of the carbon clock (the policy's rolling horizon). */
   horizonHours: number;
   forecast: PeriodForecast;
+  /** chase.accounting.pue (default 1): the totals so far include it already. */
+  pue?: number;
 }
 
 /**
@@ -104,8 +106,9 @@ export function projectRun(i: ProjectionInput): RunProjection {
   const unitsTotal = i.totalUnits ?? i.unitsDone + (point.unitsPerS * i.horizonHours * 3600) / i.speed;
   const remaining = Math.max(0, unitsTotal - i.unitsDone);
   const remainingS = point.unitsPerS > 0 ? remaining / point.unitsPerS : 0;
-  const powerW = milliwattsToWatts(point.avgPowerMw);
-  const maxPowerW = milliwattsToWatts(max.avgPowerMw);
+  // facility power: the GPUs' × PUE, as the meter counts the energy so far
+  const powerW = facilityEnergyJ(milliwattsToWatts(point.avgPowerMw), i.pue ?? 1);
+  const maxPowerW = facilityEnergyJ(milliwattsToWatts(max.avgPowerMw), i.pue ?? 1);
   const baselineS = remaining / max.unitsPerS;
   const [carbonG, lowG, highG] = carbonOver(powerW, remainingS, i);
   const [baseG, baseLowG, baseHighG] = carbonOver(maxPowerW, baselineS, i);

@@ -206,6 +206,7 @@ export class Run {
       ...(advise ? { advise } : {}),
       ...(this.ended?.atMs !== undefined ? { exitCode: this.ended.exitCode } : {}),
       ...(error ? { error } : {}),
+      pue: this.deps.carbon.pue,
       ...(profile ? { profileSource: this.controller.reusedProfile ? ('stored' as const) : ('measured' as const) } : {}),
       ...(this.workloadKey !== undefined ? { workloadKey: this.workloadKey } : {}),
       ...(this.projection && !this.ended ? { projection: this.projection } : {}),
@@ -307,6 +308,7 @@ export class Run {
       ...(this.options.totalUnits !== undefined ? { totalUnits: this.options.totalUnits } : {}),
       horizonHours: PROJECTION_HORIZON_H,
       forecast: await carbon.forecastFrom(atMs, PROJECTION_FORECAST_H),
+      pue: carbon.pue,
     });
     if (!Number.isFinite(p.carbonG) || !Number.isFinite(p.baselineCarbonG)) return; // no forecast yet (no history)
     this.projection = p;

@@ -12,6 +12,7 @@
 import type { CarbonProvider } from '../carbon/provider';
 import { ReplayProvider } from '../carbon/replay';
 import { DAY_MS, HOUR_MS } from '../protocol/units';
+import { DEFAULT_PUE } from '../protocol/accounting';
 import { createForecaster } from '../forecast/index';
 import type { Forecaster } from '../forecast/types';
 import type { PeriodForecast } from './projection';
@@ -22,7 +23,11 @@ export class RunCarbon {
   private cached: { periodStartMs: number; intensityGPerKwh: number } | undefined;
   private forecaster: Forecaster | undefined;
 
-  constructor(readonly provider: CarbonProvider) {}
+  /** `pue`: the facility's energy per unit of the GPUs' (chase.accounting.pue), fixed for the run. */
+  constructor(
+    readonly provider: CarbonProvider,
+    readonly pue: number = DEFAULT_PUE,
+  ) {}
 
   /** Virtual ms per wall ms: the replay speed, 1 for live sources. */
   get speed(): number {

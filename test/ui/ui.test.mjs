@@ -229,6 +229,8 @@ describe('Chase UI in code-server + Chromium', { timeout: 600_000 }, () => {
     let frames = 0;
     let running = true;
     const webview = page.locator('iframe.webview.ready').first();
+    // the frames show the run's section: its charts, status and projection
+    await frame.locator('#run-heading').evaluate((h) => h.scrollIntoView({ block: 'start' })).catch(() => {});
     const sequence = (async () => {
       for (let next = Date.now(); running; next += 10_000) {
         await webview.screenshot({ path: path.join(sequenceDir, `frame-${String(frames).padStart(2, '0')}.png`), timeout: 5_000 }).then(() => frames++, () => {});
@@ -265,7 +267,6 @@ describe('Chase UI in code-server + Chromium', { timeout: 600_000 }, () => {
     assert.match(text, /Chase: projected [\d.]+ gCO₂ after profiling, emitted [\d.]+ gCO₂: ([\d.]+ % (more|less) than projected|as projected)/);
     await page.screenshot({ path: path.join(OUT, 'task.png') });
 
-    const frame = dashboardFrame();
     await frame.locator('body[data-run-rendered="true"]').waitFor({ state: 'attached', timeout: 20_000 });
     await frame.locator('#run-status', { hasText: 'finished' }).waitFor({ timeout: 20_000 });
     const runStatus = await frame.locator('#run-status').innerText();
