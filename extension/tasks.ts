@@ -12,6 +12,9 @@ import { DEFAULT_BUDGET_PCT, Methods, type RunPolicyName, type RunSummary, type 
 import { checkParams } from '../agent/protocol/paramSchema';
 import { profileReuseText, projectionOutcomeText, projectionText, runOutcomeText } from '../agent/protocol/runOutcome';
 import type { AgentClient } from './agentClient';
+import { readAdviceSettings } from './config';
+import { startAdviceText } from '../agent/protocol/runOutcome';
+import { formatUtcClock } from '../agent/protocol/format';
 
 export const TASK_TYPE = 'chase';
 
@@ -112,6 +115,42 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
     );
     const p = params.value;
     this.write(`Chase: ${[p.command, ...p.args].join(' ')} — budget ${p.budgetPct} %, policy ${p.policy ?? 'default'}\n`);
+    void this.adviseThenStart(p);
+  }
+
+  /**
+   * Start-time advice (chase.advice.*), said once before the run starts: when a later start within
+   * the window would cut its projected carbon by more than the threshold, "Start now" or "Start at
+   * HH:MM" — the user's choice; dismissing it starts now. Chase never postpones on its own.
+   */
+  private async adviseThenStart(p: StartRunParams): Promise<void> {
+    const { windowHours, thresholdPct } = readAdviceSettings();
+    if (windowHours > 0) {
+      const r = await this.agent
+        .request(Methods.startAdvice, { command: p.command, args: p.args, budgetPct: p.budgetPct, windowHours, ...(p.gpus ? { gpus: p.gpus } : {}), ...(p.totalUnits !== undefined ? { totalUnits: p.totalUnits } : {}), ...(p.workload ? { workload: p.workload } : {}) })
+        .catch(() => undefined);
+      const a = r?.advice;
+      if (r?.unavailable) this.write(`Chase: no start-time advice: ${r.unavailable}.\n`);
+      if (a && a.cutPct > thresholdPct && a.startAtMs > Date.now()) {
+        const text = startAdviceText(a);
+        this.write(`Chase: ${text} (from ${r.basis ?? 'the stored profile'}).\n`);
+        const later = `Start at ${formatUtcClock(a.startAtCarbonMs)} UTC`;
+        const choice = await vscode.window.showInformationMessage(`Chase: ${text}.`, 'Start now', later);
+        if (this.done) return;
+        if (choice === later) {
+          this.write(`Chase: starting at ${formatUtcClock(a.startAtCarbonMs)} UTC, as you chose (close this terminal to cancel).\n`);
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.max(0, a.startAtMs - Date.now()));
+            this.subs.push({ dispose: () => clearTimeout(timer) });
+          });
+          if (this.done) return;
+        }
+      }
+    }
+    this.start(p);
+  }
+
+  private start(p: StartRunParams): void {
     this.agent
       .request(Methods.startRun, p)
       .then(

@@ -13,7 +13,7 @@ import type { Run, RunPolicyName, RunSummary } from '../runs/run';
 import { RunManager, type StartedRun } from '../runs/manager';
 import { openRunHistory } from '../runs/record';
 import { CARBON_SOURCE_KINDS, MAX_BUDGET_PCT, MAX_PROFILE_STEP_S, RUN_POLICY_NAMES, type CarbonSourceKind } from '../protocol/messages';
-import { REPLAY_START, SETTINGS } from '../protocol/settings';
+import { replayStartMs, SETTINGS } from '../protocol/settings';
 import { DEFAULT_PUE } from '../protocol/accounting';
 import { profileReuseText, projectionOutcomeText, runOutcomeText } from '../protocol/runOutcome';
 import { projectionErrorPct } from '../runs/projection';
@@ -158,8 +158,8 @@ export function parseRunArgs(argv: string[]): RunCliOptions {
 
 /** `--replay-start`: a UTC date and time (the setting chase.carbon.replayStart's form), as epoch ms. */
 function replayStartArg(raw: string): number {
-  const ms = REPLAY_START.test(raw.trim()) ? Date.parse(raw.trim()) : NaN;
-  if (!Number.isFinite(ms)) throw new UsageError(`--replay-start must be a UTC date and time such as 2023-09-21T15:00Z (got "${raw}")`);
+  const ms = replayStartMs(raw);
+  if (ms === undefined) throw new UsageError(`--replay-start must be a UTC date and time such as 2023-09-21T15:00Z (got "${raw}")`);
   return ms;
 }
 

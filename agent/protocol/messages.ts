@@ -328,6 +328,49 @@ const startRunParams: ParamsSchema<StartRunParams> = v.pipe(
   ),
 );
 
+/** `chase/startAdvice`: would starting this run later, within `windowHours`, cut its projected carbon? */
+export interface StartAdviceParams {
+  command: string;
+  args: string[];
+  budgetPct: number;
+  gpus?: number[];
+  totalUnits?: number;
+  workload?: string;
+  /** How far ahead a start is considered, hours of the carbon clock. */
+  windowHours: number;
+}
+
+export const MAX_ADVICE_WINDOW_H = 48;
+
+const startAdviceParams: ParamsSchema<StartAdviceParams> = v.strictObject(
+  {
+    command: text('a program, e.g. "python"'),
+    args: v.pipe(v.array(text('a string'), 'a list of strings'), v.maxLength(4096, 'a list of at most 4096 strings')),
+    budgetPct: numberIn(0, MAX_BUDGET_PCT, `a number from 0 to ${MAX_BUDGET_PCT} (the allowed slowdown, %)`),
+    gpus: v.optional(v.pipe(v.array(integerIn(0, MAX_GPUS - 1, `a GPU index from 0 to ${MAX_GPUS - 1}`), 'a list of GPU indices'), v.maxLength(MAX_GPUS, `at most ${MAX_GPUS} GPU indices`))),
+    totalUnits: v.optional(v.pipe(v.number('a number of progress units > 0'), v.finite('a number of progress units > 0'), v.gtValue(0, 'a number of progress units > 0'), v.maxValue(1e15, 'at most 1e15 progress units'))),
+    workload: v.optional(text('a workload key of 1 to 200 characters', { minLength: 1, maxLength: 200 })),
+    windowHours: numberIn(0, MAX_ADVICE_WINDOW_H, `a number of hours from 0 to ${MAX_ADVICE_WINDOW_H}`),
+  },
+  'an object {command, args, budgetPct, windowHours, …}',
+);
+
+/** The advice, or why there is none. Times epoch ms; carbon in g. */
+export interface StartAdviceResult {
+  /** Why no advice can be given (no stored profile, no total work…); absent when there is advice. */
+  unavailable?: string;
+  /** What the run's length estimate comes from. */
+  basis?: string;
+  advice?: {
+    nowCarbonG: number;
+    bestCarbonG: number;
+    cutPct: number;
+    /** When to start (wall clock), and the same moment in the carbon clock (a sped-up replay's own time) for display. */
+    startAtMs: number;
+    startAtCarbonMs: number;
+  };
+}
+
 export interface StartRunResult {
   runId: string;
   gpuUuids: string[];
@@ -571,6 +614,7 @@ export const Methods = {
   stopRun: request<StopRunParams, void>('chase/stopRun', stopRunParams),
   /** extension → agent: live runs. */
   runs: request<void, RunSummary[]>('chase/runs', noParams),
+  startAdvice: request<StartAdviceParams, StartAdviceResult>('chase/startAdvice', startAdviceParams),
   /** extension → agent: runs from the history database, newest first. */
   recentRuns: request<RecentRunsParams, RecentRunsResult>('chase/recentRuns', recentRunsParams),
   /** extension → agent: the agent writes one run from its history to a file (CodeCarbon CSV or JSON). */

@@ -57,6 +57,11 @@ export function projectionOutcomeText(s: Pick<RunSummary, 'carbonG' | 'firstProj
   return `projected ${formatCarbon(p.carbonG)} after profiling, emitted ${formatCarbon(s.carbonG)}: ${direction}`;
 }
 
+/** "starting at 02:00 UTC instead of now would cut this run's projected carbon by 23.0 % (1.20 → 0.92 gCO₂)". */
+export function startAdviceText(a: { nowCarbonG: number; bestCarbonG: number; cutPct: number; startAtCarbonMs: number }): string {
+  return `starting at ${formatUtcDateTime(a.startAtCarbonMs).slice(11)} UTC instead of now would cut this run's projected carbon by ${formatPct(a.cutPct)} (${formatAmount(a.nowCarbonG)} → ${formatCarbon(a.bestCarbonG)})`;
+}
+
 /** "reusing the stored power profile of train_demo.py#1da38a74 — no profiling" (undefined for a profile measured by the run). */
 export function profileReuseText(s: Pick<RunSummary, 'profileSource' | 'workloadKey'>): string | undefined {
   if (s.profileSource !== 'stored') return undefined;

@@ -77,6 +77,16 @@ const ABSOLUTE_PATH = /^(\/|[A-Za-z]:[\\/]|\\\\)/;
 /** A UTC date and time to the minute (an hour of a trace): "2023-09-21T15:00Z". */
 export const REPLAY_START = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?Z$/;
 
+/**
+ * chase.carbon.replayStart as epoch ms; undefined unless it is that form and a real date and time
+ * (Date.parse would take 2023-02-30 as 2 March).
+ */
+export function replayStartMs(text: string): number | undefined {
+  const t = text.trim();
+  const ms = REPLAY_START.test(t) ? Date.parse(t) : NaN;
+  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, t.length - 1) === t.slice(0, -1) ? ms : undefined;
+}
+
 /** The settings, keyed relative to `chase.` (VS Code's `getConfiguration('chase').get(key)`). */
 export const SETTINGS = {
   'carbon.provider': { type: 'string', enum: CARBON_SOURCE_KINDS, default: 'replay', what: `one of ${CARBON_SOURCE_KINDS.join(', ')}`, scope: 'machine-overridable', restricted: true, wire: carbon('provider', 'required') },
@@ -101,6 +111,9 @@ export const SETTINGS = {
   'metrics.enabled': { type: 'boolean', default: false, what: 'true or false', scope: 'machine-overridable', restricted: true, wire: metrics('enabled', 'required') },
   'metrics.host': { type: 'string', default: '127.0.0.1', maxLength: 255, pattern: /^[^\s/]+$/, what: 'an interface address: "127.0.0.1" (this machine only) or "0.0.0.0" (all interfaces)', scope: 'machine-overridable', restricted: true, wire: metrics('host', 'defaulted') },
   'metrics.port': { type: 'integer', default: 9477, minimum: 1, maximum: 65535, what: 'a TCP port from 1 to 65535', scope: 'machine-overridable', restricted: true, wire: metrics('port', 'required') },
+  // the extension's own (extension/tasks.ts): start-time advice before a chase task, never forced
+  'advice.windowHours': { type: 'integer', default: 0, minimum: 0, maximum: 48, what: 'a whole number of hours from 0 (off) to 48', scope: 'machine-overridable', restricted: false },
+  'advice.thresholdPct': { type: 'number', default: 10, minimum: 0, maximum: 100, what: 'a percentage from 0 to 100', scope: 'machine-overridable', restricted: false },
   // the status bar's own (extension/statusModel.ts); unset: the grid's own percentiles
   'statusBar.lowBelow': { type: 'number', default: null, minimum: 0, maximum: MAX_INTENSITY_G_PER_KWH, what: `${intensity}, or empty for the grid's own 33rd percentile`, scope: 'machine-overridable', restricted: false },
   'statusBar.highAbove': { type: 'number', default: null, minimum: 0, maximum: MAX_INTENSITY_G_PER_KWH, what: `${intensity}, or empty for the grid's own 67th percentile`, scope: 'machine-overridable', restricted: false },

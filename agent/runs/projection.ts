@@ -139,3 +139,34 @@ export function projectRun(i: ProjectionInput): RunProjection {
 export function projectionErrorPct(projectedCarbonG: number, actualCarbonG: number): number | undefined {
   return projectedCarbonG > 0 ? ((actualCarbonG - projectedCarbonG) / projectedCarbonG) * 100 : undefined;
 }
+
+/** Start-time advice: what starting later within a window would do to a run's projected carbon. */
+export interface StartAdvice {
+  /** The run started now. */
+  now: RunProjection;
+  /** The best start within the window (possibly now), wall ms, and its projection. */
+  bestStartAtMs: number;
+  best: RunProjection;
+  /** How much the best start cuts the projected carbon against starting now, %. */
+  cutPct: number;
+}
+
+/**
+ * Projects a whole run (no work done yet) started at each carbon period within `windowHours` of
+ * the carbon clock from now, and returns the start that emits least. Advice only: the caller shows
+ * it; nothing here (or anywhere in Chase) postpones a run.
+ */
+export function adviseStart(i: Omit<ProjectionInput, 'elapsedMs' | 'unitsDone' | 'energyJ' | 'carbonG' | 'baselineEnergyJ' | 'baselineCarbonG'> & { totalUnits: number; windowHours: number }): StartAdvice {
+  const fresh = { ...i, elapsedMs: 0, unitsDone: 0, energyJ: 0, carbonG: 0, baselineEnergyJ: 0, baselineCarbonG: 0 };
+  const now = projectRun(fresh);
+  const periodMs = i.forecast.periodMs;
+  let best = { atMs: i.nowMs, p: now };
+  // each later period's start, in the carbon clock; the job would start there (wall time = virtual / speed)
+  const firstPeriodMs = Math.floor(i.virtualNowMs / periodMs) * periodMs + periodMs;
+  for (let v = firstPeriodMs; v <= i.virtualNowMs + i.windowHours * 3_600_000; v += periodMs) {
+    const atMs = i.nowMs + (v - i.virtualNowMs) / i.speed;
+    const p = projectRun({ ...fresh, nowMs: atMs, virtualNowMs: v });
+    if (p.carbonG < best.p.carbonG) best = { atMs, p };
+  }
+  return { now, bestStartAtMs: best.atMs, best: best.p, cutPct: now.carbonG > 0 ? ((now.carbonG - best.p.carbonG) / now.carbonG) * 100 : 0 };
+}

@@ -158,6 +158,7 @@ export function startServer(connection: Connection = createConnection()): void {
     if (!runs.stop(runId)) throw new UnknownRunError(`No live run "${runId}" (chase/runs lists the live ones).`);
   });
   onRequest(connection, Methods.runs, (): RunSummary[] => runs.list());
+  onRequest(connection, Methods.startAdvice, (p) => runs.adviseStart(p));
 
   /** Reads through the agent's own store when open, else a read-only reader on the same file. */
   const withHistory = <T>(fn: (reader: HistoryReader) => T): T => {

@@ -146,6 +146,13 @@ describe('ReplayProvider: a chosen start (chase.carbon.replayStart)', () => {
     assert.equal((await without.latest(origin)).intensityGPerKwh, hourOfYear(Date.UTC(2023, 11, 1, 13)) / 10);
   });
 
+  it('a start that is not a real date (30 February) is refused through the settings too, not rolled over to March', () => {
+    assert.throws(
+      () => createProvider({ provider: 'replay', zone: 'X', traceFile: trace2023, replaySpeed: 1, replayStart: '2023-02-30T00:00Z' }, Date.UTC(2026, 0, 1)),
+      (e: unknown) => e instanceof CarbonSourceError && /chase\.carbon\.replayStart must be a UTC date and time/.test(e.message),
+    );
+  });
+
   it('a start that is not a time is refused with the setting\'s name', () => {
     assert.throws(() => ReplayProvider.create({ zone: 'X', traceFile: trace2023, speed: 1, startMs: NaN }), (e: unknown) => e instanceof CarbonSourceError && /chase\.carbon\.replayStart must be a UTC date and time/.test(e.message));
   });

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { loadDefaultProfile } from '../../../agent/profile/zeus';
-import { plannedPoint, projectionErrorPct, projectRun, type ProjectionInput } from '../../../agent/runs/projection';
+import { adviseStart, plannedPoint, projectionErrorPct, projectRun, type ProjectionInput } from '../../../agent/runs/projection';
 import { carbonOfEnergyG, milliwattsToWatts } from '../../../agent/protocol/accounting';
 import { HOUR_MS } from '../../../agent/protocol/units';
 
@@ -157,4 +157,21 @@ test('how far off: % of the projected carbon, signed; undefined without a projec
   assert.equal(projectionErrorPct(2, 2.2)?.toFixed(6), '10.000000');
   assert.equal(projectionErrorPct(2, 1.5), -25);
   assert.equal(projectionErrorPct(0, 1), undefined);
+});
+
+test('start-time advice: after three dirty hours the grid is clean — starting then is advised, with the cut; a flat grid advises now', () => {
+  const point = plannedPoint(profile, 10, 1, 0, 0);
+  const totalUnits = point.unitsPerS * 3600; // one hour of work
+  const base = { ...input(), totalUnits, windowHours: 6 };
+  const dirtyFirst = adviseStart({ ...base, forecast: { startMs: T0, periodMs: HOUR_MS, mean: [400, 400, 400, 100, 100, 100, 100, 100] } });
+  assert.equal(dirtyFirst.bestStartAtMs, T0 + 3 * HOUR_MS, 'the first clean hour');
+  assert.ok(close(dirtyFirst.cutPct, 75), `a quarter of the carbon: cut ${dirtyFirst.cutPct} %`);
+  assert.ok(close(dirtyFirst.best.carbonG, dirtyFirst.now.carbonG / 4));
+  const flat = adviseStart({ ...base, forecast: { startMs: T0, periodMs: HOUR_MS, mean: [200] } });
+  assert.equal(flat.bestStartAtMs, T0);
+  assert.equal(flat.cutPct, 0);
+  // a window of 0 h only ever advises now; at 3600× a start 3 trace hours on is 3 wall seconds on
+  assert.equal(adviseStart({ ...base, windowHours: 0, forecast: { startMs: T0, periodMs: HOUR_MS, mean: [400, 100] } }).bestStartAtMs, T0);
+  const fast = adviseStart({ ...base, speed: 3600, totalUnits: totalUnits / 3600, forecast: { startMs: T0, periodMs: HOUR_MS, mean: [400, 400, 400, 100] } });
+  assert.equal(fast.bestStartAtMs, T0 + 3000);
 });
