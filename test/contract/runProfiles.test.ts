@@ -40,11 +40,11 @@ describe('chase-agent run: stored profiles', () => {
     const rows = store.profiles({ workloadKey: 'demo-k' });
     const recorded = store.getRun(s1.id as string)?.meta;
     store.close();
-    // the history keeps the same projection, and how far off it was
-    assert.deepEqual(recorded, { projection: p1, projectionErrorPct: s1.projectionErrorPct });
+    // the history keeps the PUE its figures include (none given: 1), the same projection, and how far off it was
+    assert.deepEqual(recorded, { pue: 1, projection: p1, projectionErrorPct: s1.projectionErrorPct });
     assert.ok(rows.length >= 2 && rows.every((r) => r.gpuModel === 'NVIDIA A40 (simulated)'), JSON.stringify(rows));
 
-    const second = await runAgent([...fast, '--db', db, '--workload', 'demo-k', '--', 'python3', demo, '--epochs', '1', '--steps', '200', '--step-ms', '10'], stateDir);
+    const second = await runAgent([...fast, '--db', db, '--workload', 'demo-k', '--pue', '1.5', '--', 'python3', demo, '--epochs', '1', '--steps', '200', '--step-ms', '10'], stateDir);
     assert.equal(second.code, 0, second.stderr.slice(-2000));
     const s2 = JSON.parse(second.stdout) as Record<string, unknown>;
     assert.equal(s2.profileReused, true);
@@ -53,5 +53,12 @@ describe('chase-agent run: stored profiles', () => {
     assert.equal(typeof s2.baselineCarbonG, 'number');
     // with the stored profile there is no profiling to wait for: the projection comes with control (no total: the next 24 h)
     assert.equal((s2.projection as RunProjection | undefined)?.basis, 'horizon');
+    // --pue 1.5: the run's energy is the facility's, its GPUs' counters × 1.5, and the history says so
+    const [c] = s2.energyCounters as Array<{ firstMj: number; lastMj: number }>;
+    const gpuJ = (c.lastMj - c.firstMj) / 1000;
+    assert.ok(Math.abs((s2.energyJ as number) / gpuJ - 1.5) < 0.01, `energy ${String(s2.energyJ)} J against the counters' ${gpuJ} J`);
+    const reader = HistoryReader.open({ path: db });
+    assert.equal(reader.getRun(s2.id as string)?.meta?.pue, 1.5);
+    reader.close();
   });
 });
