@@ -1,6 +1,6 @@
 /** The only reader of `workspace.getConfiguration('chase')`; the parsing rules live in settingsModel.ts. */
 import * as vscode from 'vscode';
-import { agentSocket, levelOverrides, parseSettings, SECTION, settingOrigin, type ConfigResult, type LevelOverrides } from './settingsModel';
+import { adviceSettings, agentSocket, levelOverrides, parseSettings, SECTION, settingOrigin, type ConfigResult, type LevelOverrides } from './settingsModel';
 
 export function readConfig(): ConfigResult {
   const cfg = vscode.workspace.getConfiguration(SECTION);
@@ -17,6 +17,11 @@ export function affectsConfig(e: vscode.ConfigurationChangeEvent): boolean {
 export function readAgentSocket(): string | undefined {
   const cfg = vscode.workspace.getConfiguration(SECTION);
   return agentSocket((key) => cfg.get(key));
+}
+
+export function readAdviceSettings(): { windowHours: number; thresholdPct: number } {
+  const cfg = vscode.workspace.getConfiguration(SECTION);
+  return adviceSettings((key) => cfg.get(key));
 }
 
 export function readLevelOverrides(): LevelOverrides {

@@ -185,6 +185,7 @@ function dashboardHtml(webview: vscode.Webview, extensionUri: vscode.Uri): strin
 <section aria-labelledby="run-heading">
   <h2 id="run-heading">Runs</h2>
   <p id="run-status" class="note">No run yet: start a task of type "chase" (Tasks: Run Task).</p>
+  <p id="run-projection" class="note" hidden></p>
   <h3>Grid intensity and the run's power limit</h3>
   <div class="chart-box small"><canvas id="run-limit-chart" role="img" aria-label="Grid carbon intensity, grams per kilowatt-hour, and the run's power limit, watts, since the run started; shaded: its phases, profiling and controlling"></canvas></div>
   <h3>Carbon so far: the run against the same work at max power</h3>

@@ -6,7 +6,7 @@
  * contributes.configuration drift apart.
  */
 import type { AgentSettings } from '../agent/protocol/messages';
-import { checkSetting, isUnset, readSettings, SETTING_KEYS, toAgentSettings, type SettingKey, type SettingOrigin } from '../agent/protocol/settings';
+import { checkSetting, isUnset, readSettings, SETTING_KEYS, SETTINGS, toAgentSettings, type SettingKey, type SettingOrigin } from '../agent/protocol/settings';
 
 export const SECTION = 'chase';
 export { SETTING_KEYS };
@@ -59,6 +59,14 @@ export function parseSettings(get: SettingGetter, origin: (key: SettingKey) => S
   const baseUrlSetBy = origin('carbon.apiBaseUrl');
   if (settings.carbon.baseUrl !== undefined && baseUrlSetBy) settings.carbon.baseUrlSetBy = baseUrlSetBy;
   return { ok: true, settings };
+}
+
+/** Start-time advice (`chase.advice.*`): off when windowHours is 0. */
+export function adviceSettings(get: SettingGetter): { windowHours: number; thresholdPct: number } {
+  return {
+    windowHours: (validValue(get, 'advice.windowHours') as number | undefined) ?? SETTINGS['advice.windowHours'].default,
+    thresholdPct: (validValue(get, 'advice.thresholdPct') as number | undefined) ?? SETTINGS['advice.thresholdPct'].default,
+  };
 }
 
 /** Level thresholds the user set (g/kWh); each falls back to the grid's own percentiles when unset. */

@@ -5,6 +5,7 @@
  * States: starting → running(carbon status from the agent) ⇄ agent-down(restarting with backoff)
  *         any → invalid-settings (until the settings are fixed).
  */
+import { projectionText } from '../agent/protocol/runOutcome';
 import type { CarbonStatus, ForecastPoint, GpusResult, IntensityLevels, IntensityTrend, RunSummary } from '../agent/protocol/messages';
 import { formatCarbon, formatGrams, formatIntensity, formatUtc, formatUtcClock, formatWatts, INTENSITY_UNIT as UNIT } from '../agent/protocol/format';
 
@@ -209,7 +210,8 @@ export function runLines(runs: RunSummary[]): string {
       const limit = r.currentLimitMw !== undefined ? formatWatts(r.currentLimitMw) : 'profiling';
       const saved = r.savedCarbonG !== undefined ? `, saved ${formatGrams(r.savedCarbonG)}` : '';
       const advise = r.advise ? ' (advise only)' : '';
-      return `$(play) ${escapeMarkdown(r.command)}: ${limit}${advise}, ${formatCarbon(r.carbonG)}${saved}`;
+      const projected = r.projection ? `; ${escapeMarkdown(projectionText(r.projection))}` : '';
+      return `$(play) ${escapeMarkdown(r.command)}: ${limit}${advise}, ${formatCarbon(r.carbonG)}${saved}${projected}`;
     })
     .join('\n\n');
 }

@@ -10,8 +10,11 @@
 import * as vscode from 'vscode';
 import { DEFAULT_BUDGET_PCT, Methods, type RunPolicyName, type RunSummary, type StartRunParams } from '../agent/protocol/messages';
 import { checkParams } from '../agent/protocol/paramSchema';
-import { runOutcomeText } from '../agent/protocol/runOutcome';
+import { profileReuseText, projectionOutcomeText, projectionText, runOutcomeText } from '../agent/protocol/runOutcome';
 import type { AgentClient } from './agentClient';
+import { readAdviceSettings } from './config';
+import { startAdviceText } from '../agent/protocol/runOutcome';
+import { formatUtcClock } from '../agent/protocol/format';
 
 export const TASK_TYPE = 'chase';
 
@@ -23,6 +26,10 @@ export interface ChaseTaskDefinition extends vscode.TaskDefinition {
   gpus?: number[];
   policy?: RunPolicyName;
   cwd?: string;
+  /** The job's total work in progress units (steps), when known: the projection then covers the whole run. */
+  totalUnits?: number;
+  /** Profiling warm-up and window per limit, s (demo values on simulated GPUs; defaults 10 and 30). */
+  profiling?: { warmupS?: number; windowS?: number };
 }
 
 /**
@@ -38,6 +45,8 @@ function runParams(d: vscode.TaskDefinition, folder?: string): { ok: true; value
     budgetPct: d.budgetPct ?? DEFAULT_BUDGET_PCT,
     ...(d.gpus !== undefined ? { gpus: d.gpus } : {}),
     ...(d.policy !== undefined ? { policy: d.policy } : {}),
+    ...(d.totalUnits !== undefined ? { totalUnits: d.totalUnits } : {}),
+    ...(d.profiling !== undefined ? { profiling: d.profiling } : {}),
     ...(cwd !== undefined ? { cwd } : {}),
   });
 }
@@ -60,6 +69,9 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
   private runId: string | undefined;
   private readonly subs: vscode.Disposable[] = [];
   private done = false;
+  /** Said once per run: the stored profile is reused; the projection after profiling. */
+  private saidReuse = false;
+  private saidProjection = false;
 
   constructor(
     private readonly def: ChaseTaskDefinition,
@@ -91,14 +103,54 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
     this.subs.push(
       this.agent.onRunOutput((o) => o.runId === this.runId && this.write(o.text)),
       this.agent.onRunUpdated((s) => {
-        if (s.id !== this.runId || (s.state !== 'finished' && s.state !== 'failed')) return;
+        if (s.id !== this.runId) return;
+        this.sayOnce(s);
+        if (s.state !== 'finished' && s.state !== 'failed') return;
         if (s.error) this.write(`\nChase: ${s.error}\n`);
         this.write(`\n${summaryLine(s)}\n`);
+        const off = projectionOutcomeText(s);
+        if (off) this.write(`Chase: ${off}\n`);
         this.finish(typeof s.exitCode === 'number' ? s.exitCode : 1);
       }),
     );
     const p = params.value;
     this.write(`Chase: ${[p.command, ...p.args].join(' ')} — budget ${p.budgetPct} %, policy ${p.policy ?? 'default'}\n`);
+    void this.adviseThenStart(p);
+  }
+
+  /**
+   * Start-time advice (chase.advice.*), said once before the run starts: when a later start within
+   * the window would cut its projected carbon by more than the threshold, "Start now" or "Start at
+   * HH:MM" — the user's choice; dismissing it starts now. Chase never postpones on its own.
+   */
+  private async adviseThenStart(p: StartRunParams): Promise<void> {
+    const { windowHours, thresholdPct } = readAdviceSettings();
+    if (windowHours > 0) {
+      const r = await this.agent
+        .request(Methods.startAdvice, { command: p.command, args: p.args, budgetPct: p.budgetPct, windowHours, ...(p.gpus ? { gpus: p.gpus } : {}), ...(p.totalUnits !== undefined ? { totalUnits: p.totalUnits } : {}), ...(p.workload ? { workload: p.workload } : {}) })
+        .catch(() => undefined);
+      const a = r?.advice;
+      if (r?.unavailable) this.write(`Chase: no start-time advice: ${r.unavailable}.\n`);
+      if (a && a.cutPct > thresholdPct && a.startAtMs > Date.now()) {
+        const text = startAdviceText(a);
+        this.write(`Chase: ${text} (from ${r.basis ?? 'the stored profile'}).\n`);
+        const later = `Start at ${formatUtcClock(a.startAtCarbonMs)} UTC`;
+        const choice = await vscode.window.showInformationMessage(`Chase: ${text}.`, 'Start now', later);
+        if (this.done) return;
+        if (choice === later) {
+          this.write(`Chase: starting at ${formatUtcClock(a.startAtCarbonMs)} UTC, as you chose (close this terminal to cancel).\n`);
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.max(0, a.startAtMs - Date.now()));
+            this.subs.push({ dispose: () => clearTimeout(timer) });
+          });
+          if (this.done) return;
+        }
+      }
+    }
+    this.start(p);
+  }
+
+  private start(p: StartRunParams): void {
     this.agent
       .request(Methods.startRun, p)
       .then(
@@ -112,6 +164,19 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
           this.finish(1);
         },
       );
+  }
+
+  /** A reused profile, and the first projection, each said once (between the job's own lines). */
+  private sayOnce(s: RunSummary): void {
+    const reuse = profileReuseText(s);
+    if (reuse && !this.saidReuse) {
+      this.saidReuse = true;
+      this.write(`\nChase: ${reuse}\n`);
+    }
+    if (s.projection && !this.saidProjection) {
+      this.saidProjection = true;
+      this.write(`\nChase: ${s.profileSource === 'stored' ? 'with the stored profile' : 'after profiling'}, ${projectionText(s.projection)}\n`);
+    }
   }
 
   close(): void {

@@ -57,6 +57,8 @@ if (process.env.DEMO_CHECK === '1') {
 
 console.log(`\nChase demo running. Open in a browser:\n\n  ${server.url}\n`);
 console.log('(a remote machine? forward the port first: ssh -L ' + `${server.port}:127.0.0.1:${server.port} <host>)`);
+console.log('Then: command palette → "Tasks: Run Task" → "Train demo (carbon-aware)" (about 2 minutes on');
+console.log('simulated GPUs: profiling, then the limit following a ×3600 replay; click the status bar item for the dashboard).');
 console.log('Press Ctrl-C to stop.');
 const stop = async () => { await server.stop(); process.exit(0); };
 process.removeAllListeners('SIGINT');

@@ -10,13 +10,13 @@
 import { Chart, LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip, type ChartDataset, type Plugin } from 'chart.js';
 import type { ExtensionToWebview, WebviewToExtension } from '../agent/protocol/dashboard';
 import type { GpusResult, IntensitySeriesResult } from '../agent/protocol/messages';
-import { runOutcomeText } from '../agent/protocol/runOutcome';
+import { profileReuseText, projectionOutcomeText, projectionText, runOutcomeText } from '../agent/protocol/runOutcome';
 import { joulesToKwh, milliwattsToWatts } from '../agent/protocol/accounting';
 import { formatAmount, formatIntensity, formatUtc, formatUtcDateTime, formatWatts, INTENSITY_UNIT } from '../agent/protocol/format';
 import { HOUR_MS } from '../agent/protocol/units';
 import { MAX_GPU_SAMPLES, restoreState, upsertRun, type DashboardState } from './model/dashboardState';
 import { GpuSeries, type GpuLine, type XY } from './model/gpuSeries';
-import { addReading, followRun, runTimeline, trackPhase, type PhaseBand, type RunPhase } from './model/runSeries';
+import { addReading, controlledLimits, followRun, isEnded, runTimeline, trackPhase, type PhaseBand, type RunPhase } from './model/runSeries';
 import { formatElapsed, timeAxis, type TimeAxis } from './model/timeAxis';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip);
@@ -229,7 +229,20 @@ function drawRun(): void {
     live.chart.update('none');
   }
   const last = state.runTable.find((r) => r.id === run.runId);
-  if (last) setText('run-status', `${last.command}: ${last.state} — ${runOutcomeText(last)}`);
+  if (last) {
+    const reuse = profileReuseText(last);
+    setText('run-status', `${last.command}: ${last.state}${reuse ? ` (${reuse})` : ''} — ${runOutcomeText(last)}`);
+    // after profiling: what the run will cost; at its end: how far off that was
+    const projection = last.projection ? projectionText(last.projection) : isEnded(last.state) ? projectionOutcomeText(last) : undefined;
+    const p = document.getElementById('run-projection');
+    if (p) {
+      p.hidden = projection === undefined;
+      p.textContent = projection ? projection.charAt(0).toUpperCase() + projection.slice(1) : '';
+      if (last.projection) p.dataset.projectedCarbonG = String(last.projection.carbonG);
+    }
+  }
+  const limitCanvas = document.getElementById('run-limit-chart');
+  if (limitCanvas) limitCanvas.dataset.controlledLimits = controlledLimits(run, state.phases).join(',');
   renderRunTimeline();
   document.body.dataset.runRendered = 'true';
 }

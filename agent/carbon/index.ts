@@ -1,6 +1,7 @@
 /** Creates the carbon provider that the settings ask for. The one place that maps settings to a provider. */
 import { CARBON_SOURCE_KINDS, type CarbonSecrets, type CarbonSettings } from '../protocol/messages';
 import type { ApiProviderDeps } from './apiProvider';
+import { replayStartMs } from '../protocol/settings';
 import { ElectricityMapsProvider } from './electricityMaps';
 import { CarbonSourceError, type CarbonProvider } from './provider';
 import { ReplayProvider } from './replay';
@@ -21,6 +22,8 @@ export function createProvider(settings: CarbonSettings, nowMs = Date.now(), sec
         traceFile: settings.traceFile || undefined,
         speed: settings.replaySpeed,
         originMs: nowMs,
+        // a date that does not exist (2023-02-30) is refused by the replay, naming the setting
+        ...(settings.replayStart ? { startMs: replayStartMs(settings.replayStart) ?? NaN } : {}),
         timeColumn: settings.traceTimeColumn || undefined,
         valueColumn: settings.traceValueColumn || undefined,
       });

@@ -1,7 +1,8 @@
 /**
  * Trace replay: the embedded default carbon source. A recorded year of hourly intensity is played
  * back so that "now" falls on the same hour-of-year in the trace (1 March 14:00 this year reads the
- * trace's 1 March 14:00), optionally sped up for demos.
+ * trace's 1 March 14:00), optionally sped up for demos — or, with a start (`chase.carbon.replayStart`),
+ * from a chosen hour of the trace, so that a demo replays the same days whatever today's date is.
  *
  * Clock: with speed s, the replay's virtual time is `origin + (wall − origin) · s`, where origin is
  * when the provider was created. Virtual time is then mapped onto the trace by its offset from the
@@ -46,6 +47,11 @@ export interface ReplayOptions {
   speed: number;
   /** Wall-clock "now" when the replay starts (tests pin it). */
   originMs?: number;
+  /**
+   * Where in the trace the replay starts (epoch ms, e.g. 2023-09-21T15:00Z): its first period reads
+   * that hour, and it plays on from there. Absent: "now" reads the same hour of year in the trace.
+   */
+  startMs?: number;
   /** For `traceFile`: the time and intensity column names, when not detected from the header. */
   timeColumn?: string;
   valueColumn?: string;
@@ -55,21 +61,29 @@ export class ReplayProvider implements CarbonProvider {
   readonly info: CarbonSourceInfo;
   readonly periodMs: number;
   private readonly originMs: number;
+  /** Added to virtual time to find the trace's period (0 unless the replay starts at a chosen point). */
+  private readonly traceShiftMs: number;
 
   private constructor(
     private readonly trace: Trace,
     readonly speed: number,
     originMs: number,
     info: CarbonSourceInfo,
+    startMs: number | undefined,
   ) {
     this.info = info;
     this.periodMs = trace.stepMs;
     this.originMs = originMs;
+    // the origin's own period reads the start's: a constant shift from the virtual clock to the trace's
+    this.traceShiftMs = startMs === undefined ? 0 : startMs - this.periodStart(originMs);
   }
 
   static create(options: ReplayOptions): ReplayProvider {
     if (!(options.speed > 0) || !Number.isFinite(options.speed)) {
       throw new CarbonSourceError(`chase.carbon.replaySpeed must be a positive number (got ${options.speed})`, 'invalid-settings');
+    }
+    if (options.startMs !== undefined && !Number.isFinite(options.startMs)) {
+      throw new CarbonSourceError(`chase.carbon.replayStart must be a UTC date and time such as "2023-09-21T15:00Z" (got ${options.startMs})`, 'invalid-settings');
     }
     let file = options.traceFile;
     let year: number | undefined;
@@ -106,7 +120,7 @@ export class ReplayProvider implements CarbonProvider {
       signal: 'average',
       attribution: options.traceFile ? `trace file ${trace.name}` : ODBL_ATTRIBUTION,
     };
-    return new ReplayProvider(trace, options.speed, options.originMs ?? Date.now(), info);
+    return new ReplayProvider(trace, options.speed, options.originMs ?? Date.now(), info, options.startMs);
   }
 
   /** Virtual time for a wall-clock time. */
@@ -122,10 +136,15 @@ export class ReplayProvider implements CarbonProvider {
   /**
    * Index into the trace of the period containing virtual time `virtualMs`: the same calendar
    * date and time of day in the trace's year (29 February reads 28 February when the trace's year
-   * has none; in a leap year 1 March still reads 1 March). A trace that starts mid-year is matched in
+   * has none; in a leap year 1 March still reads 1 March), shifted by the replay's start when it has
+   * one. A trace that starts mid-year is matched in
    * the year after its start when that falls inside it; outside the trace, the index wraps around.
    */
   indexAt(virtualMs: number): number {
+    return this.calendarIndex(virtualMs + this.traceShiftMs);
+  }
+
+  private calendarIndex(virtualMs: number): number {
     const ts = this.trace.timestampsMs;
     const n = ts.length;
     const first = ts[0];

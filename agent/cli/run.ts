@@ -12,9 +12,11 @@ import { createLogger } from '../log';
 import type { Run, RunPolicyName, RunSummary } from '../runs/run';
 import { RunManager, type StartedRun } from '../runs/manager';
 import { openRunHistory } from '../runs/record';
-import { CARBON_SOURCE_KINDS, DEFAULT_BUDGET_PCT, MAX_BUDGET_PCT, RUN_POLICY_NAMES, type CarbonSourceKind } from '../protocol/messages';
-import { SETTINGS } from '../protocol/settings';
-import { runOutcomeText } from '../protocol/runOutcome';
+import { CARBON_SOURCE_KINDS, DEFAULT_BUDGET_PCT, MAX_BUDGET_PCT, MAX_PROFILE_STEP_S, RUN_POLICY_NAMES, type CarbonSourceKind } from '../protocol/messages';
+import { replayStartMs, SETTINGS } from '../protocol/settings';
+import { DEFAULT_PUE } from '../protocol/accounting';
+import { profileReuseText, projectionOutcomeText, runOutcomeText } from '../protocol/runOutcome';
+import { projectionErrorPct } from '../runs/projection';
 import type { HistoryStore } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 import { processAlive } from '../process';
@@ -44,7 +46,11 @@ Options:
   --provider P       carbon source: replay (default), static, electricitymaps, watttime, uk-neso
   --zone Z           grid zone (default GB); --trace FILE replays your own CSV
   --speed N          replay the trace N× faster than real time (${REPLAY_SPEED.minimum} to ${REPLAY_SPEED.maximum}; default ${REPLAY_SPEED.default})
+  --replay-start T   start the replay at this UTC hour of the trace, e.g. 2023-09-21T15:00Z
+                     (default: today's date and hour in the trace's year)
   --total-units N    the job's total work in progress units (steps), when known
+  --pue P            power usage effectiveness: energy and carbon are the GPUs' × P (default 1,
+                     as CodeCarbon's; chase.accounting.pue in the editor)
   --warmup-s S, --window-s S   profiling warm-up and measurement window per limit (default 10, 30)
   --workload KEY     key of this workload's stored power profile (default: script name + args hash);
                      a later run with the same key on the same GPU model skips profiling
@@ -64,7 +70,9 @@ const OPTIONS = {
   zone: { type: 'string', default: 'GB' },
   trace: { type: 'string' },
   speed: { type: 'string' },
+  'replay-start': { type: 'string' },
   'total-units': { type: 'string' },
+  pue: { type: 'string' },
   'warmup-s': { type: 'string' },
   'window-s': { type: 'string' },
   json: { type: 'boolean', default: false },
@@ -89,7 +97,10 @@ export interface RunCliOptions {
   zone: string;
   trace?: string;
   speed: number;
+  /** Where the replay starts in the trace, epoch ms. */
+  replayStartMs?: number;
   totalUnits?: number;
+  pue: number;
   warmupMs?: number;
   windowMs?: number;
   json: boolean;
@@ -100,8 +111,6 @@ export interface RunCliOptions {
   agentSocket?: string;
 }
 
-/** Longest profiling warm-up or window per limit: an hour (the defaults are 10 s and 30 s). */
-const MAX_PROFILE_STEP_S = 3600;
 
 /**
  * Parses and bounds `run`'s command line (throws UsageError): every value is checked here, before
@@ -136,7 +145,9 @@ export function parseRunArgs(argv: string[]): RunCliOptions {
     zone: textArg('zone', values.zone, 100),
     trace: optional(values.trace, (raw) => textArg('trace', raw)),
     speed: numberArg('speed', values.speed, REPLAY_SPEED.default, { min: REPLAY_SPEED.minimum, max: REPLAY_SPEED.maximum }),
+    replayStartMs: optional(values['replay-start'], replayStartArg),
     totalUnits: optional(values['total-units'], (raw) => numberArg('total-units', raw, undefined, { above: 0, max: 1e15 })),
+    pue: numberArg('pue', values.pue, DEFAULT_PUE, { min: SETTINGS['accounting.pue'].minimum, max: SETTINGS['accounting.pue'].maximum }),
     warmupMs: optional(values['warmup-s'], (raw) => numberArg('warmup-s', raw, undefined, { min: 0, max: MAX_PROFILE_STEP_S }) * 1000),
     windowMs: optional(values['window-s'], (raw) => numberArg('window-s', raw, undefined, { above: 0, max: MAX_PROFILE_STEP_S }) * 1000),
     json: values.json,
@@ -147,6 +158,13 @@ export function parseRunArgs(argv: string[]): RunCliOptions {
   };
 }
 
+/** `--replay-start`: a UTC date and time (the setting chase.carbon.replayStart's form), as epoch ms. */
+function replayStartArg(raw: string): number {
+  const ms = replayStartMs(raw);
+  if (ms === undefined) throw new UsageError(`--replay-start must be a UTC date and time such as 2023-09-21T15:00Z (got "${raw}")`);
+  return ms;
+}
+
 export const runCommand: CliCommand = {
   name: 'run',
   summary: 'run a training command under carbon-aware GPU power control and print a summary',
@@ -155,8 +173,8 @@ export const runCommand: CliCommand = {
     const o = parseRunArgs(argv);
     // the carbon source before GPU control: a bad trace or zone is refused with nothing to restore
     const provider = o.trace
-      ? ReplayProvider.create({ zone: o.zone, traceFile: o.trace, speed: o.speed })
-      : createProvider({ provider: o.provider, zone: o.zone, replaySpeed: o.speed }, Date.now(), secretsFromEnv(process.env));
+      ? ReplayProvider.create({ zone: o.zone, traceFile: o.trace, speed: o.speed, ...(o.replayStartMs !== undefined ? { startMs: o.replayStartMs } : {}) })
+      : createProvider({ provider: o.provider, zone: o.zone, replaySpeed: o.speed, ...(o.replayStartMs !== undefined ? { replayStart: new Date(o.replayStartMs).toISOString() } : {}) }, Date.now(), secretsFromEnv(process.env));
     const log = createLogger('run');
 
     // Restores whatever a killed agent left behind before anything else, and installs the exit guards.
@@ -177,6 +195,7 @@ export const runCommand: CliCommand = {
     const runs = new RunManager({
       gpu: async () => gpus,
       carbon: () => provider,
+      pue: () => o.pue,
       history: () => {
         if (!historyOpened) history = openRunHistory(o.db ?? defaultHistoryPath(), log);
         historyOpened = true;
@@ -252,6 +271,8 @@ function jsonSummary(s: RunSummary, run: Run) {
     unitsDone: s.unitsDone,
     durationMs: (s.endedAtMs ?? s.startedAtMs) - s.startedAtMs,
     ...(run.workloadKey !== undefined ? { workloadKey: run.workloadKey, profileReused: run.reusedProfile } : {}),
+    /** The first projection after profiling (projection.ts), and how far the outcome was from it, % of its carbon. */
+    ...(s.firstProjection ? { projection: s.firstProjection, projectionErrorPct: projectionErrorPct(s.firstProjection.carbonG, s.carbonG) ?? null } : {}),
     /** Raw energy counters at the first and last sample, per GPU (mJ): energyJ is their sum of deltas. */
     energyCounters: run.energyCounters,
     ...(s.advise ? { advise: s.advise } : {}),
@@ -265,6 +286,7 @@ export function humanSummary(s: RunSummary, simulated: boolean): string {
       ? `chase: ${s.command} (attached) ${s.state === 'failed' ? 'could not be controlled' : 'ended'}${simulated ? ' [simulated GPUs]' : ''}`
       : `chase: ${s.command} exited with ${s.exitCode ?? 'no code'}${simulated ? ' [simulated GPUs]' : ''}`,
     `chase: ${runOutcomeText(s)}`,
+    ...[profileReuseText(s), projectionOutcomeText(s)].filter((x) => x !== undefined).map((x) => `chase: ${x}`),
     ...(s.progressSource === 'gpu-proxy' ? ['chase: progress: GPU activity as a proxy (gpu-proxy; the job reports no steps) — slowdown and savings are estimates'] : []),
     ...(s.advise ? [`chase: advise mode — limits were computed but not applied: ${s.advise}`] : []),
     ...(s.error ? [`chase: ${s.error}`] : []),

@@ -32,6 +32,21 @@ export interface EnergySegment {
   intensityGPerKwh: number;
 }
 
+/** CodeCarbon's default PUE: the GPUs' own energy only. */
+export const DEFAULT_PUE = 1;
+
+/**
+ * The facility's energy for what the IT equipment (the GPUs) used: × PUE (power usage
+ * effectiveness: cooling, power distribution). The one place PUE is applied; every energy and
+ * carbon figure Chase reports (runs, baselines, projections, notebook cells, exports) goes through
+ * it, as CodeCarbon multiplies each measured energy by its `pue` (mlco2/codecarbon at commit
+ * 0002c2e5, codecarbon/emissions_tracker.py, `BaseEmissionsTracker._do_measurements`: "Apply the
+ * PUE of the datacenter to the consumed energy", `energy *= self._pue`; its `gpu_power` stays the
+ * measured power, its `gpu_energy`/`energy_consumed` include the PUE, and its CSV's `pue` column
+ * states it). Power readings (W) stay the GPUs' own here too.
+ */
+export const facilityEnergyJ = (itEnergyJ: number, pue: number): number => itEnergyJ * pue;
+
 /** Carbon of energy used at one intensity: kWh × g/kWh. */
 export const carbonOfEnergyG = (energyJ: number, intensityGPerKwh: number): number => joulesToKwh(energyJ) * intensityGPerKwh;
 

@@ -131,6 +131,10 @@ export interface CarbonSettings {
   traceFile?: string;
   /** Replay speed-up: 1 = real time, 3600 = one trace hour per second. */
   replaySpeed: number;
+  /** Power usage effectiveness applied to every energy and carbon figure (accounting.ts `facilityEnergyJ`); 1 when absent. */
+  pue?: number;
+  /** Where in the trace a replay starts, a UTC date and time ("2023-09-21T15:00Z"); absent: today's date and hour in the trace's year. */
+  replayStart?: string;
   /** For `static`. */
   staticIntensityGPerKwh?: number;
   /** For `replay` with `traceFile`: the CSV's time and intensity column names (else detected). */
@@ -268,7 +272,15 @@ export interface StartRunParams {
    * profiling. Default: the script name + a hash of the command line.
    */
   workload?: string;
+  /**
+   * Profiling warm-up and measurement window per candidate limit, s (defaults 10 and 30). Short
+   * windows suit demos on simulated GPUs; on a real GPU they measure noise.
+   */
+  profiling?: { warmupS?: number; windowS?: number };
 }
+
+/** Longest profiling warm-up or window per limit: an hour (the defaults are 10 s and 30 s). */
+export const MAX_PROFILE_STEP_S = 3600;
 
 /** Largest PID Linux hands out (PID_MAX_LIMIT, 2^22). */
 const MAX_PID = 4_194_304;
@@ -298,6 +310,15 @@ const startRunParams: ParamsSchema<StartRunParams> = v.pipe(
       policy: v.optional(v.picklist(RUN_POLICY_NAMES, `one of ${RUN_POLICY_NAMES.join(', ')}`)),
       totalUnits: v.optional(v.pipe(v.number('a number of progress units > 0'), v.finite('a number of progress units > 0'), v.gtValue(0, 'a number of progress units > 0'), v.maxValue(1e15, 'at most 1e15 progress units'))),
       workload: v.optional(text('a workload key of 1 to 200 characters', { minLength: 1, maxLength: 200 })),
+      profiling: v.optional(
+        v.strictObject(
+          {
+            warmupS: v.optional(numberIn(0, MAX_PROFILE_STEP_S, `a number of seconds from 0 to ${MAX_PROFILE_STEP_S}`)),
+            windowS: v.optional(v.pipe(numberIn(0, MAX_PROFILE_STEP_S, `a number of seconds above 0, at most ${MAX_PROFILE_STEP_S}`), v.gtValue(0, `a number of seconds above 0, at most ${MAX_PROFILE_STEP_S}`))),
+          },
+          'an object {warmupS?, windowS?} (seconds)',
+        ),
+      ),
     },
     'an object {command, args, budgetPct, …}',
   ),
@@ -306,6 +327,49 @@ const startRunParams: ParamsSchema<StartRunParams> = v.pipe(
     ['command'],
   ),
 );
+
+/** `chase/startAdvice`: would starting this run later, within `windowHours`, cut its projected carbon? */
+export interface StartAdviceParams {
+  command: string;
+  args: string[];
+  budgetPct: number;
+  gpus?: number[];
+  totalUnits?: number;
+  workload?: string;
+  /** How far ahead a start is considered, hours of the carbon clock. */
+  windowHours: number;
+}
+
+export const MAX_ADVICE_WINDOW_H = 48;
+
+const startAdviceParams: ParamsSchema<StartAdviceParams> = v.strictObject(
+  {
+    command: text('a program, e.g. "python"'),
+    args: v.pipe(v.array(text('a string'), 'a list of strings'), v.maxLength(4096, 'a list of at most 4096 strings')),
+    budgetPct: numberIn(0, MAX_BUDGET_PCT, `a number from 0 to ${MAX_BUDGET_PCT} (the allowed slowdown, %)`),
+    gpus: v.optional(v.pipe(v.array(integerIn(0, MAX_GPUS - 1, `a GPU index from 0 to ${MAX_GPUS - 1}`), 'a list of GPU indices'), v.maxLength(MAX_GPUS, `at most ${MAX_GPUS} GPU indices`))),
+    totalUnits: v.optional(v.pipe(v.number('a number of progress units > 0'), v.finite('a number of progress units > 0'), v.gtValue(0, 'a number of progress units > 0'), v.maxValue(1e15, 'at most 1e15 progress units'))),
+    workload: v.optional(text('a workload key of 1 to 200 characters', { minLength: 1, maxLength: 200 })),
+    windowHours: numberIn(0, MAX_ADVICE_WINDOW_H, `a number of hours from 0 to ${MAX_ADVICE_WINDOW_H}`),
+  },
+  'an object {command, args, budgetPct, windowHours, …}',
+);
+
+/** The advice, or why there is none. Times epoch ms; carbon in g. */
+export interface StartAdviceResult {
+  /** Why no advice can be given (no stored profile, no total work…); absent when there is advice. */
+  unavailable?: string;
+  /** What the run's length estimate comes from. */
+  basis?: string;
+  advice?: {
+    nowCarbonG: number;
+    bestCarbonG: number;
+    cutPct: number;
+    /** When to start (wall clock), and the same moment in the carbon clock (a sped-up replay's own time) for display. */
+    startAtMs: number;
+    startAtCarbonMs: number;
+  };
+}
 
 export interface StartRunResult {
   runId: string;
@@ -339,6 +403,42 @@ export interface RunSummary {
   advise?: string;
   exitCode?: number | null;
   error?: string;
+  /** chase.accounting.pue the run's energy and carbon include (the facility's energy = the GPUs' × this). */
+  pue?: number;
+  /** Where the power profile in use came from: measured by this run, or the workload's stored one (no profiling). */
+  profileSource?: 'measured' | 'stored';
+  /** The workload's key in the profile store (with the GPU model). */
+  workloadKey?: string;
+  /** What the run is projected to cost, once it has a profile (projection.ts); updated once per carbon period. */
+  projection?: RunProjection;
+  /** The first projection made after profiling, kept to compare with the outcome at the end. */
+  firstProjection?: RunProjection;
+}
+
+/** A run's projected totals (agent/runs/projection.ts). Energy in J, carbon in g, times epoch ms (wall clock). */
+export interface RunProjection {
+  /** When it was made. */
+  atMs: number;
+  /** `totalUnits`: the job's declared total work; `horizon`: the work of the next `horizonHours` (no total known). */
+  basis: 'totalUnits' | 'horizon';
+  horizonHours?: number;
+  /** The work projected, in progress units (done + remaining). */
+  unitsTotal: number;
+  /** The limit the remaining work is assumed to run at. */
+  powerLimitMw: number;
+  energyJ: number;
+  baselineEnergyJ: number;
+  /** Projected carbon, and its band from the forecast's band (equal to it where the forecast has none). */
+  carbonG: number;
+  carbonLowG: number;
+  carbonHighG: number;
+  baselineCarbonG: number;
+  savedCarbonG: number;
+  savedLowG: number;
+  savedHighG: number;
+  slowdownPct: number;
+  /** When the work is projected to be done (only with a known total). */
+  finishAtMs?: number;
 }
 
 export interface RunOutput {
@@ -514,6 +614,7 @@ export const Methods = {
   stopRun: request<StopRunParams, void>('chase/stopRun', stopRunParams),
   /** extension → agent: live runs. */
   runs: request<void, RunSummary[]>('chase/runs', noParams),
+  startAdvice: request<StartAdviceParams, StartAdviceResult>('chase/startAdvice', startAdviceParams),
   /** extension → agent: runs from the history database, newest first. */
   recentRuns: request<RecentRunsParams, RecentRunsResult>('chase/recentRuns', recentRunsParams),
   /** extension → agent: the agent writes one run from its history to a file (CodeCarbon CSV or JSON). */

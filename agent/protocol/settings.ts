@@ -74,12 +74,26 @@ const intensity = `a number of g/kWh from 0 to ${MAX_INTENSITY_G_PER_KWH}`;
 /** An absolute path (POSIX `/…` or Windows `C:\…` / `\\server\…`): the agent's working directory means nothing to a user. */
 const ABSOLUTE_PATH = /^(\/|[A-Za-z]:[\\/]|\\\\)/;
 
+/** A UTC date and time to the minute (an hour of a trace): "2023-09-21T15:00Z". */
+export const REPLAY_START = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?Z$/;
+
+/**
+ * chase.carbon.replayStart as epoch ms; undefined unless it is that form and a real date and time
+ * (Date.parse would take 2023-02-30 as 2 March).
+ */
+export function replayStartMs(text: string): number | undefined {
+  const t = text.trim();
+  const ms = REPLAY_START.test(t) ? Date.parse(t) : NaN;
+  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, t.length - 1) === t.slice(0, -1) ? ms : undefined;
+}
+
 /** The settings, keyed relative to `chase.` (VS Code's `getConfiguration('chase').get(key)`). */
 export const SETTINGS = {
   'carbon.provider': { type: 'string', enum: CARBON_SOURCE_KINDS, default: 'replay', what: `one of ${CARBON_SOURCE_KINDS.join(', ')}`, scope: 'machine-overridable', restricted: true, wire: carbon('provider', 'required') },
   'carbon.zone': { type: 'string', default: 'GB', maxLength: 100, what: 'a grid zone such as "GB"', scope: 'machine-overridable', restricted: false, wire: carbon('zone', 'required') },
   'carbon.traceFile': { type: 'string', default: '', pattern: ABSOLUTE_PATH, what: 'the absolute path of a CSV trace, e.g. "/data/trace.csv"', scope: 'machine-overridable', restricted: true, wire: carbon('traceFile') },
   'carbon.replaySpeed': { type: 'number', default: 1, minimum: 0.001, maximum: 1_000_000, what: 'a speed-up from 0.001 to 1000000 (1 = real time)', scope: 'machine-overridable', restricted: false, wire: carbon('replaySpeed', 'required') },
+  'carbon.replayStart': { type: 'string', default: '', pattern: REPLAY_START, what: 'a UTC date and time in the trace, e.g. "2023-09-21T15:00Z", or empty for today\'s date', scope: 'machine-overridable', restricted: false, wire: carbon('replayStart') },
   'carbon.staticIntensity': { type: 'number', default: 300, minimum: 0, maximum: MAX_INTENSITY_G_PER_KWH, what: intensity, scope: 'machine-overridable', restricted: false, wire: carbon('staticIntensityGPerKwh') },
   'carbon.latitude': { type: 'number', default: null, minimum: -90, maximum: 90, what: 'a number of degrees from -90 to 90', scope: 'machine-overridable', restricted: false, wire: carbon('latitude') },
   'carbon.longitude': { type: 'number', default: null, minimum: -180, maximum: 180, what: 'a number of degrees from -180 to 180', scope: 'machine-overridable', restricted: false, wire: carbon('longitude') },
@@ -90,11 +104,16 @@ export const SETTINGS = {
   'carbon.apiBaseUrl': { type: 'string', default: '', pattern: /^https?:\/\/[^\s/]+/i, what: 'an http(s) URL such as "https://proxy.example/v3"', scope: 'machine-overridable', restricted: true, wire: carbon('baseUrl') },
   'carbon.ukRegionId': { type: 'integer', default: null, minimum: 1, maximum: 17, what: 'a UK NESO region id from 1 to 17', scope: 'machine-overridable', restricted: false, wire: carbon('ukRegionId') },
   'carbon.ukPostcode': { type: 'string', default: '', pattern: /^[A-Z]{1,2}[0-9][A-Z0-9]?$/i, upperCase: true, what: 'the outward part of a UK postcode, e.g. "RG10"', scope: 'machine-overridable', restricted: false, wire: carbon('ukPostcode') },
+  // unset: 1.0, CodeCarbon's default (DEFAULT_PUE) — left off the wire then, as before the setting existed
+  'accounting.pue': { type: 'number', default: null, minimum: 1, maximum: 3, what: 'a power usage effectiveness from 1 to 3 (1: the GPUs\' own energy only), or empty for 1.0', scope: 'machine-overridable', restricted: false, wire: carbon('pue') },
   // handed to the agent at its start (CHASE_AGENT_SOCKET), not in AgentSettings
   'agent.socket': { type: 'string', default: '', pattern: ABSOLUTE_PATH, what: 'the absolute path of the limits service\'s socket, e.g. "/run/chase-agent/chase-agent.sock"', scope: 'machine', restricted: true },
   'metrics.enabled': { type: 'boolean', default: false, what: 'true or false', scope: 'machine-overridable', restricted: true, wire: metrics('enabled', 'required') },
   'metrics.host': { type: 'string', default: '127.0.0.1', maxLength: 255, pattern: /^[^\s/]+$/, what: 'an interface address: "127.0.0.1" (this machine only) or "0.0.0.0" (all interfaces)', scope: 'machine-overridable', restricted: true, wire: metrics('host', 'defaulted') },
   'metrics.port': { type: 'integer', default: 9477, minimum: 1, maximum: 65535, what: 'a TCP port from 1 to 65535', scope: 'machine-overridable', restricted: true, wire: metrics('port', 'required') },
+  // the extension's own (extension/tasks.ts): start-time advice before a chase task, never forced
+  'advice.windowHours': { type: 'integer', default: 0, minimum: 0, maximum: 48, what: 'a whole number of hours from 0 (off) to 48', scope: 'machine-overridable', restricted: false },
+  'advice.thresholdPct': { type: 'number', default: 10, minimum: 0, maximum: 100, what: 'a percentage from 0 to 100', scope: 'machine-overridable', restricted: false },
   // the status bar's own (extension/statusModel.ts); unset: the grid's own percentiles
   'statusBar.lowBelow': { type: 'number', default: null, minimum: 0, maximum: MAX_INTENSITY_G_PER_KWH, what: `${intensity}, or empty for the grid's own 33rd percentile`, scope: 'machine-overridable', restricted: false },
   'statusBar.highAbove': { type: 'number', default: null, minimum: 0, maximum: MAX_INTENSITY_G_PER_KWH, what: `${intensity}, or empty for the grid's own 67th percentile`, scope: 'machine-overridable', restricted: false },

@@ -28,7 +28,9 @@ import type { GpuLease } from '../gpu/limits';
 import { gpusOfProcess } from '../gpu/processes';
 import { userMessage, type Logger } from '../log';
 import { processAlive } from '../process';
-import type { RunOutput, RunSummary, StartRunParams, StartRunResult } from '../protocol/messages';
+import type { RunOutput, RunSummary, StartAdviceParams, StartAdviceResult, StartRunParams, StartRunResult } from '../protocol/messages';
+import { adviseStart } from './projection';
+import { workloadKeyOf } from './profileStore';
 import type { HistoryStore } from '../store/history';
 import type { RunDecision } from './controller';
 import { runJobEnv } from './jobEnv';
@@ -61,6 +63,8 @@ export interface RunManagerDeps {
   gpu: () => Promise<GpuControlHandle | undefined>;
   /** The carbon source in force (undefined when there is none that works). */
   carbon: () => CarbonProvider | undefined;
+  /** chase.accounting.pue in force (default 1): a run keeps the one it started with. */
+  pue?: () => number;
   /** The history database, opened on first use (undefined: runs are not recorded, profiles not stored). */
   history?: () => HistoryStore | undefined;
   log: Logger;
@@ -78,6 +82,8 @@ interface LiveRun {
 }
 
 const UPDATE_EVERY_MS = 2000;
+/** How far past the advice window the forecast reaches (the run's own length), hours of the carbon clock. */
+const ADVICE_FORECAST_H = 7 * 24;
 /** How long each job gets to stop when the agent shuts down, ms. */
 const DISPOSE_GRACE_MS = 1000;
 
@@ -123,6 +129,42 @@ export class RunManager {
       await lease.release();
       throw e;
     }
+  }
+
+  /**
+   * Start-time advice for a run not started yet (never acted on here): its length from the stored
+   * profile of its workload on its GPUs' model and its declared total work; the carbon of starting
+   * now against each later period within the window, from the forecast.
+   */
+  async adviseStart(r: StartAdviceParams): Promise<StartAdviceResult> {
+    if (r.totalUnits === undefined) return { unavailable: 'the task declares no total work ("totalUnits"), so the run\'s length is unknown' };
+    const gpu = await this.deps.gpu();
+    const provider = this.deps.carbon();
+    if (!gpu || !provider) return { unavailable: 'GPU control or the carbon source is not available' };
+    const index = r.gpus?.[0] ?? gpu.visibility.devices[0]?.index;
+    const model = gpu.backend.devices().find((d) => d.index === index)?.name;
+    const key = r.workload ?? workloadKeyOf(r.command, r.args);
+    const store = this.deps.history?.();
+    const profile = model && store ? historyProfileStore(store).load(model, key) : undefined;
+    if (!model || !profile) return { unavailable: `no stored power profile of ${key}${model ? ` on ${model}` : ''} yet: its first run measures it` };
+    const carbon = new RunCarbon(provider, this.deps.pue?.());
+    const nowMs = Date.now();
+    const a = adviseStart({
+      profile,
+      budgetPct: r.budgetPct,
+      nowMs,
+      virtualNowMs: carbon.virtualNow(nowMs),
+      speed: carbon.speed,
+      totalUnits: r.totalUnits,
+      horizonHours: 24,
+      windowHours: r.windowHours,
+      pue: carbon.pue,
+      forecast: await carbon.forecastFrom(nowMs, r.windowHours + ADVICE_FORECAST_H),
+    });
+    return {
+      basis: `the stored profile of ${key} on ${model} and the task's totalUnits (${r.totalUnits})`,
+      advice: { nowCarbonG: a.now.carbonG, bestCarbonG: a.best.carbonG, cutPct: a.cutPct, startAtMs: a.bestStartAtMs, startAtCarbonMs: carbon.virtualNow(a.bestStartAtMs) },
+    };
   }
 
   /** Stops a live run's job (an attached process is let go); false when there is no such run. */
@@ -190,12 +232,12 @@ export class RunManager {
           ...(r.eta !== undefined ? { eta: r.eta } : {}),
           ...(r.totalUnits !== undefined ? { totalUnits: r.totalUnits } : {}),
           ...(r.workload !== undefined ? { workloadKey: r.workload } : {}),
-          ...(r.profiler ? { profiler: r.profiler } : {}),
+          ...profilerOf(r),
         },
         {
           backend,
           lease,
-          carbon: new RunCarbon(provider),
+          carbon: new RunCarbon(provider, this.deps.pue?.()),
           log: this.deps.log,
           ...(store ? { profiles: historyProfileStore(store) } : {}),
           onOutput: (stream, text) => this.deps.onOutput?.({ runId: id, stream, text }),
@@ -236,6 +278,14 @@ export class RunManager {
     const advise = run.summary.advise;
     return { runId: id, gpuUuids: run.summary.gpuUuids, simulated: backend.simulated, ...(advise ? { advise } : {}), run, finished };
   }
+}
+
+/** The profiling windows asked for: the CLI's, else the task's `profiling` (seconds). */
+function profilerOf(r: RunRequest): { profiler?: RunRequest['profiler'] } {
+  if (r.profiler) return { profiler: r.profiler };
+  const p = r.profiling;
+  if (!p) return {};
+  return { profiler: { ...(p.warmupS !== undefined ? { warmupMs: p.warmupS * 1000 } : {}), ...(p.windowS !== undefined ? { windowMs: p.windowS * 1000 } : {}) } };
 }
 
 /** `run-` and base-36 time and randomness: unique across the agents and CLIs of a machine, and a single word. */

@@ -11,7 +11,7 @@
 import type { GpuBackend, GpuInfo } from '../gpu/backend';
 import { EnergyMeter } from '../gpu/energy';
 import type { PowerProfile } from '../profile/profile';
-import { carbonOfEnergyG, millijoulesToJoules, milliwattsToWatts } from '../protocol/accounting';
+import { carbonOfEnergyG, facilityEnergyJ, millijoulesToJoules, milliwattsToWatts } from '../protocol/accounting';
 import type { RunCarbon } from './runCarbon';
 
 interface PeriodBucket {
@@ -79,7 +79,7 @@ export class RunMeter {
   /** Credits a sample's energy with the carbon of the period it fell in, and the work done by then (cumulative units) to that period. */
   async account(deltaMj: number, atMs: number, unitsDone: number): Promise<void> {
     const intensity = await this.carbon.intensityAt(atMs);
-    const deltaJ = millijoulesToJoules(deltaMj);
+    const deltaJ = facilityEnergyJ(millijoulesToJoules(deltaMj), this.carbon.pue);
     this.energyTotalJ += deltaJ;
     this.carbonTotalG += carbonOfEnergyG(deltaJ, intensity);
     const period = this.carbon.periodStart(this.carbon.virtualNow(atMs));
@@ -113,7 +113,7 @@ export class RunMeter {
     let energyJ = 0;
     let carbonG = 0;
     for (const b of this.buckets.values()) {
-      const j = (b.units / max.unitsPerS) * milliwattsToWatts(max.avgPowerMw);
+      const j = facilityEnergyJ((b.units / max.unitsPerS) * milliwattsToWatts(max.avgPowerMw), this.carbon.pue);
       energyJ += j;
       carbonG += carbonOfEnergyG(j, b.intensityGPerKwh);
     }

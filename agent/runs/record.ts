@@ -13,6 +13,18 @@ import type { RunSummary } from '../protocol/messages';
 import { HistoryStore } from '../store/history';
 import type { RunStatus } from '../store/types';
 import type { RunDecision } from './controller';
+import { projectionErrorPct } from './projection';
+import { DEFAULT_PUE } from '../protocol/accounting';
+
+/**
+ * The run's `meta` in the history: the PUE its figures include (exports state it), the first
+ * projection made after profiling, and (at the end) how far off it was.
+ */
+function runMeta(s: RunSummary, final: boolean): { meta: Record<string, unknown> } {
+  const p = s.firstProjection;
+  const errorPct = final && p ? projectionErrorPct(p.carbonG, s.carbonG) : undefined;
+  return { meta: { pue: s.pue ?? DEFAULT_PUE, ...(p ? { projection: p } : {}), ...(errorPct !== undefined ? { projectionErrorPct: errorPct } : {}) } };
+}
 
 /**
  * Opens the history database for recording (the one writer), after marking the runs a killed agent
@@ -46,7 +58,7 @@ export class RunRecorder {
 
   started(s: RunSummary, provider: CarbonProvider): void {
     this.write(s.id, (store) =>
-      store.startRun({ id: s.id, command: s.command, startMs: s.startedAtMs, gpuUuids: s.gpuUuids, policy: s.policy, budgetPct: s.budgetPct, energyJ: 0, carbonG: 0, status: 'running', zone: provider.info.zone, source: provider.info.label }),
+      store.startRun({ id: s.id, command: s.command, startMs: s.startedAtMs, gpuUuids: s.gpuUuids, policy: s.policy, budgetPct: s.budgetPct, energyJ: 0, carbonG: 0, status: 'running', zone: provider.info.zone, source: provider.info.label, ...runMeta(s, false) }),
     );
   }
 
@@ -65,7 +77,7 @@ export class RunRecorder {
 
   /** The totals so far, so that a run whose agent is killed keeps what it had used (it is then marked interrupted). */
   progressed(s: RunSummary): void {
-    const totals = { energyJ: s.energyJ, carbonG: s.carbonG, ...(s.baselineCarbonG !== undefined ? { baselineCarbonG: s.baselineCarbonG } : {}), ...(s.slowdownPct !== undefined ? { slowdownPct: s.slowdownPct } : {}) };
+    const totals = { energyJ: s.energyJ, carbonG: s.carbonG, ...(s.baselineCarbonG !== undefined ? { baselineCarbonG: s.baselineCarbonG } : {}), ...(s.slowdownPct !== undefined ? { slowdownPct: s.slowdownPct } : {}), ...runMeta(s, false) };
     // a busy database is retried at the next update (and the end writes the totals anyway): no warning each time
     this.write(s.id, (store) => store.updateRun(s.id, totals), 'debug');
   }
@@ -80,6 +92,7 @@ export class RunRecorder {
         ...(s.baselineCarbonG !== undefined ? { baselineCarbonG: s.baselineCarbonG } : {}),
         ...(s.slowdownPct !== undefined ? { slowdownPct: s.slowdownPct } : {}),
         ...(typeof s.exitCode === 'number' ? { exitCode: s.exitCode } : {}),
+        ...runMeta(s, true),
       }),
     );
   }

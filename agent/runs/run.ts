@@ -28,6 +28,8 @@ import { JobProcess, describeJob, type JobSpec } from './job';
 import { workloadKeyOf, type ProfileStore } from './profileStore';
 import { runJobEnv } from './jobEnv';
 import type { RunCarbon } from './runCarbon';
+import { projectRun } from './projection';
+import type { RunProjection } from '../protocol/messages';
 
 export type { RunPolicyName, RunState, RunSummary } from '../protocol/messages';
 export type { Decision, RunDecision } from './controller';
@@ -59,6 +61,11 @@ export interface RunOptions {
   /** Accounting and progress tick, wall ms (default: the carbon clock's, RunCarbon.sampleMs). */
   sampleMs?: number;
 }
+
+/** Without a known total amount of work, the projection covers this many hours of the carbon clock (the policy's rolling horizon). */
+const PROJECTION_HORIZON_H = 24;
+/** How far ahead the forecast behind a projection reaches, hours of the carbon clock (beyond, its last value is carried on). */
+const PROJECTION_FORECAST_H = 7 * 24;
 
 export interface RunDeps {
   /** Reads (power, energy, activity) and the GPUs' identities. */
@@ -102,6 +109,9 @@ export class Run {
   private stopRequested = false;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
+  private projection: RunProjection | undefined;
+  private firstProjection: RunProjection | undefined;
+  private nextProjectionWallMs = 0;
   private resolveFinished: (s: RunSummary) => void = () => undefined;
   private resolveStarted: () => void = () => undefined;
 
@@ -196,6 +206,11 @@ export class Run {
       ...(advise ? { advise } : {}),
       ...(this.ended?.atMs !== undefined ? { exitCode: this.ended.exitCode } : {}),
       ...(error ? { error } : {}),
+      pue: this.deps.carbon.pue,
+      ...(profile ? { profileSource: this.controller.reusedProfile ? ('stored' as const) : ('measured' as const) } : {}),
+      ...(this.workloadKey !== undefined ? { workloadKey: this.workloadKey } : {}),
+      ...(this.projection && !this.ended ? { projection: this.projection } : {}),
+      ...(this.firstProjection ? { firstProjection: this.firstProjection } : {}),
     };
   }
 
@@ -260,11 +275,44 @@ export class Run {
         unitsAtMs: this.tracker.lastSeenAtMs,
         unit: this.tracker.format === 'reporter' ? 'samples' : 'steps',
       });
+      if (atMs >= this.nextProjectionWallMs) await this.project(atMs);
     } catch (e) {
       this.deps.log.error(`run ${this.options.id}: tick failed`, e);
     } finally {
       this.ticking = false;
     }
+  }
+
+  /**
+   * Projects the run's totals (projection.ts) once per carbon period while it is controlled with a
+   * profile; the first one made is kept, to compare with the outcome.
+   */
+  private async project(atMs: number): Promise<void> {
+    const profile = this.controller.profile;
+    if (!profile || this.controller.phase !== 'controlling') return;
+    const carbon = this.deps.carbon;
+    this.nextProjectionWallMs = carbon.nextPeriodWallMs(atMs);
+    const base = this.meter.baseline(profile);
+    const p = projectRun({
+      profile,
+      budgetPct: this.options.budgetPct,
+      nowMs: atMs,
+      virtualNowMs: carbon.virtualNow(atMs),
+      speed: carbon.speed,
+      elapsedMs: atMs - this.startedAtMs,
+      unitsDone: this.tracker.cumulative,
+      energyJ: this.meter.energyJ,
+      carbonG: this.meter.carbonG,
+      baselineEnergyJ: base.energyJ,
+      baselineCarbonG: base.carbonG,
+      ...(this.options.totalUnits !== undefined ? { totalUnits: this.options.totalUnits } : {}),
+      horizonHours: PROJECTION_HORIZON_H,
+      forecast: await carbon.forecastFrom(atMs, PROJECTION_FORECAST_H),
+      pue: carbon.pue,
+    });
+    if (!Number.isFinite(p.carbonG) || !Number.isFinite(p.baselineCarbonG)) return; // no forecast yet (no history)
+    this.projection = p;
+    this.firstProjection ??= p;
   }
 
   /** Reads the GPUs; an attached job without its own progress signal is credited its GPU activity. Returns the energy since the last sample, mJ. */

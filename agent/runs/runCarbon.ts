@@ -11,14 +11,23 @@
  */
 import type { CarbonProvider } from '../carbon/provider';
 import { ReplayProvider } from '../carbon/replay';
-import { DAY_MS } from '../protocol/units';
+import { DAY_MS, HOUR_MS } from '../protocol/units';
+import { DEFAULT_PUE } from '../protocol/accounting';
+import { createForecaster } from '../forecast/index';
+import type { Forecaster } from '../forecast/types';
+import type { PeriodForecast } from './projection';
 
 const HISTORY_DAYS = 14;
 
 export class RunCarbon {
   private cached: { periodStartMs: number; intensityGPerKwh: number } | undefined;
+  private forecaster: Forecaster | undefined;
 
-  constructor(readonly provider: CarbonProvider) {}
+  /** `pue`: the facility's energy per unit of the GPUs' (chase.accounting.pue), fixed for the run. */
+  constructor(
+    readonly provider: CarbonProvider,
+    readonly pue: number = DEFAULT_PUE,
+  ) {}
 
   /** Virtual ms per wall ms: the replay speed, 1 for live sources. */
   get speed(): number {
@@ -57,6 +66,28 @@ export class RunCarbon {
       this.cached = { periodStartMs: start, intensityGPerKwh: reading.intensityGPerKwh };
     }
     return this.cached.intensityGPerKwh;
+  }
+
+  /**
+   * The intensity expected in each period from the one containing `wallMs` on, for `hours` of the
+   * carbon clock: the source's own forecast (a replay's is the trace itself), else the default
+   * forecaster's from the actual values before (with its band).
+   */
+  async forecastFrom(wallMs: number, hours: number): Promise<PeriodForecast> {
+    const startMs = this.periodStart(this.virtualNow(wallMs));
+    const points = await this.provider.forecast(startMs, hours).catch(() => undefined);
+    if (points && points.length > 0 && points[0].timestampMs <= startMs) {
+      const banded = points.every((p) => p.lowGPerKwh !== undefined && p.highGPerKwh !== undefined);
+      return {
+        startMs: points[0].timestampMs,
+        periodMs: this.periodMs,
+        mean: points.map((p) => p.intensityGPerKwh),
+        ...(banded ? { low: points.map((p) => p.lowGPerKwh ?? p.intensityGPerKwh), high: points.map((p) => p.highGPerKwh ?? p.intensityGPerKwh) } : {}),
+      };
+    }
+    this.forecaster ??= createForecaster('default');
+    const out = this.forecaster.forecast({ history: await this.historyBefore(wallMs), stepMs: this.periodMs, nextTimestampMs: startMs, horizonSteps: Math.max(1, Math.ceil((hours * HOUR_MS) / this.periodMs)) });
+    return { startMs, periodMs: this.periodMs, mean: [...out.mean], ...(out.low && out.high ? { low: [...out.low], high: [...out.high] } : {}) };
   }
 
   /** Actual intensities of the periods before the one containing `wallMs`, oldest first. */

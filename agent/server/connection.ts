@@ -33,6 +33,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defaultHistoryPath } from '../store/paths';
 import { notifySafely } from './notify';
+import { DEFAULT_PUE } from '../protocol/accounting';
 
 const log = createLogger('agent');
 
@@ -92,6 +93,8 @@ export function startServer(connection: Connection = createConnection()): void {
   });
 
   let initialSettings: AgentSettings | undefined;
+  /** chase.accounting.pue in force: runs take it when they start, notebook cells when asked. */
+  let pue = DEFAULT_PUE;
   connection.onInitialize(async (params: InitializeParams) => {
     await gpuControl;
     const options = params.initializationOptions as AgentInitializationOptions | undefined;
@@ -106,6 +109,7 @@ export function startServer(connection: Connection = createConnection()): void {
       monitor.reject(checked);
       return;
     }
+    pue = checked.carbon.pue ?? DEFAULT_PUE;
     void monitor.configure(checked);
     void telemetry.configure(checked.metrics);
   });
@@ -120,6 +124,7 @@ export function startServer(connection: Connection = createConnection()): void {
   }));
   onRequest(connection, Methods.carbonStatus, (): CarbonStatus => monitor.status);
   onRequest(connection, Methods.configure, async (settings): Promise<Configured> => {
+    pue = settings.carbon.pue ?? DEFAULT_PUE;
     await telemetry.configure(settings.metrics);
     return { status: await monitor.configure(settings) };
   });
@@ -134,6 +139,7 @@ export function startServer(connection: Connection = createConnection()): void {
   const runs = new RunManager({
     gpu: () => gpuControl,
     carbon: () => monitor.currentProvider,
+    pue: () => pue,
     onOutput: (o) => notifySafely(connection, Methods.runOutput, o),
     onUpdate: (s) => {
       telemetry.onRunUpdate(s);
@@ -152,6 +158,7 @@ export function startServer(connection: Connection = createConnection()): void {
     if (!runs.stop(runId)) throw new UnknownRunError(`No live run "${runId}" (chase/runs lists the live ones).`);
   });
   onRequest(connection, Methods.runs, (): RunSummary[] => runs.list());
+  onRequest(connection, Methods.startAdvice, (p) => runs.adviseStart(p));
 
   /** Reads through the agent's own store when open, else a read-only reader on the same file. */
   const withHistory = <T>(fn: (reader: HistoryReader) => T): T => {
@@ -182,7 +189,7 @@ export function startServer(connection: Connection = createConnection()): void {
     // intensities only for the part the samples cover (at most a day): the source is never asked for more
     const covered = timeline.covered(p.fromMs, p.toMs);
     const intensityAt = covered ? await intensityLookup(monitor, covered.fromMs, covered.toMs) : () => undefined;
-    return { ...timeline.query(p.fromMs, p.toMs, intensityAt), gpuCount: timeline.gpuCount || g.visibility.devices.length, simulated: g.backend.simulated };
+    return { ...timeline.query(p.fromMs, p.toMs, intensityAt, pue), gpuCount: timeline.gpuCount || g.visibility.devices.length, simulated: g.backend.simulated };
   });
 
   onRequest(connection, Methods.gpuProcesses, async (): Promise<GpuProcess[]> => {

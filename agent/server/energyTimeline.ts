@@ -6,7 +6,7 @@
  * the carbon period it falls in.
  */
 import type { GpuSample } from '../gpu/sampler';
-import { carbonOfEnergyG, millijoulesToJoules } from '../protocol/accounting';
+import { carbonOfEnergyG, DEFAULT_PUE, facilityEnergyJ, millijoulesToJoules } from '../protocol/accounting';
 import type { EnergyBetweenResult } from '../protocol/messages';
 import { DAY_MS } from '../protocol/units';
 
@@ -36,8 +36,9 @@ export function energyAt(samples: readonly TimelineSample[], t: number): number 
 /**
  * Energy and carbon between two times. `intensityAt(t)` gives the intensity (g/kWh) of the period
  * containing wall time t. Intervals are split at samples, each weighted by its own midpoint's intensity.
+ * The energy is the facility's: the GPUs' × `pue` (chase.accounting.pue).
  */
-export function energyBetween(samples: readonly TimelineSample[], fromMs: number, toMs: number, intensityAt: (t: number) => number | undefined): { energyJ: number; carbonG: number; coveredMs: number } {
+export function energyBetween(samples: readonly TimelineSample[], fromMs: number, toMs: number, intensityAt: (t: number) => number | undefined, pue = DEFAULT_PUE): { energyJ: number; carbonG: number; coveredMs: number } {
   const lo = Math.max(fromMs, samples[0]?.atMs ?? Infinity);
   const hi = Math.min(toMs, samples[samples.length - 1]?.atMs ?? -Infinity);
   if (!(hi > lo)) return { energyJ: 0, carbonG: 0, coveredMs: 0 };
@@ -45,7 +46,7 @@ export function energyBetween(samples: readonly TimelineSample[], fromMs: number
   let energyJ = 0;
   let carbonG = 0;
   for (let i = 1; i < cuts.length; i++) {
-    const j = millijoulesToJoules((energyAt(samples, cuts[i]) ?? 0) - (energyAt(samples, cuts[i - 1]) ?? 0));
+    const j = facilityEnergyJ(millijoulesToJoules((energyAt(samples, cuts[i]) ?? 0) - (energyAt(samples, cuts[i - 1]) ?? 0)), pue);
     energyJ += j;
     carbonG += carbonOfEnergyG(j, intensityAt((cuts[i] + cuts[i - 1]) / 2) ?? 0);
   }
@@ -77,8 +78,8 @@ export class EnergyTimeline {
     return hi > lo ? { fromMs: lo, toMs: hi } : undefined;
   }
 
-  query(fromMs: number, toMs: number, intensityAt: (t: number) => number | undefined): Omit<EnergyBetweenResult, 'gpuCount' | 'simulated'> {
-    const r = energyBetween(this.samples, fromMs, toMs, intensityAt);
+  query(fromMs: number, toMs: number, intensityAt: (t: number) => number | undefined, pue = DEFAULT_PUE): Omit<EnergyBetweenResult, 'gpuCount' | 'simulated'> {
+    const r = energyBetween(this.samples, fromMs, toMs, intensityAt, pue);
     return { energyJ: r.energyJ, carbonG: r.carbonG, coveredMs: r.coveredMs };
   }
 

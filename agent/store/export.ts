@@ -15,7 +15,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { appendToRegularFile, FileRefusedError, writeFileSafely } from '../files';
 import { ExportError } from '../errors';
-import { gramsToKg, joulesToKwh } from '../protocol/accounting';
+import { DEFAULT_PUE, gramsToKg, joulesToKwh } from '../protocol/accounting';
 import { HistoryReader } from './history';
 import type { DecisionRecord, IntensityRecord, RunRecord, StoredGpuSample } from './types';
 import { HOUR_MS } from '../protocol/units';
@@ -82,6 +82,12 @@ function gpuModel(names: readonly string[]): string {
   return [...counts].map(([name, n]) => `${n} x ${name}`).join(', ');
 }
 
+/** The PUE a run's recorded energy and carbon include (chase.accounting.pue when it ran; 1 for runs recorded before it existed). */
+export function runPue(run: RunRecord): number {
+  const pue = run.meta?.pue;
+  return typeof pue === 'number' && Number.isFinite(pue) && pue >= 1 ? pue : DEFAULT_PUE;
+}
+
 /** One CodeCarbon row for a run (CodeCarbon writes one row per tracker stop). */
 export function codeCarbonRow(run: RunRecord, o: CodeCarbonOptions = {}): CodeCarbonRow {
   const host = o.host ?? currentHost();
@@ -90,6 +96,7 @@ export function codeCarbonRow(run: RunRecord, o: CodeCarbonOptions = {}): CodeCa
   const emissionsKg = gramsToKg(run.carbonG);
   const energyKwh = joulesToKwh(run.energyJ);
   const names = run.gpuUuids.map((u) => o.gpuNames?.get(u)).filter((n): n is string => !!n);
+  const pue = runPue(run);
   return {
     timestamp: codeCarbonTimestamp(endMs),
     project_name: o.projectName ?? (typeof run.meta?.project === 'string' ? run.meta.project : 'chase'),
@@ -99,7 +106,8 @@ export function codeCarbonRow(run: RunRecord, o: CodeCarbonOptions = {}): CodeCa
     emissions: emissionsKg,
     emissions_rate: durationS > 0 ? emissionsKg / durationS : 0,
     cpu_power: 0,
-    gpu_power: durationS > 0 ? run.energyJ / durationS : 0,
+    // the GPUs' own power: the energies include the PUE, the power does not (as CodeCarbon's)
+    gpu_power: durationS > 0 ? run.energyJ / pue / durationS : 0,
     ram_power: 0,
     cpu_energy: 0,
     gpu_energy: energyKwh,
@@ -128,7 +136,7 @@ export function codeCarbonRow(run: RunRecord, o: CodeCarbonOptions = {}): CodeCa
     ram_utilization_percent: 0,
     ram_used_gb: 0,
     on_cloud: 'N',
-    pue: 1,
+    pue,
     wue: 0,
   };
 }
@@ -200,8 +208,8 @@ export interface RunExport {
   format: 'chase-run';
   version: 1;
   run: RunRecord;
-  /** Derived totals in the units reports use. */
-  totals: { durationS: number; energyKwh: number; emissionsKg: number; baselineEmissionsKg?: number; savedKg?: number; savedPct?: number };
+  /** Derived totals in the units reports use; energy and emissions include `pue` (the facility's energy = the GPUs' × pue). */
+  totals: { durationS: number; pue: number; energyKwh: number; emissionsKg: number; baselineEmissionsKg?: number; savedKg?: number; savedPct?: number };
   gpus: { uuid: string; name?: string; index?: number }[];
   decisions: DecisionRecord[];
   intensity: IntensityRecord[];
@@ -213,7 +221,7 @@ export function exportRunJson(reader: HistoryReader, runId: string, nowMs = Date
   const run = reader.getRun(runId);
   if (!run) throw new Error(`no run with id "${runId}" (chase-agent runs list shows the ids)`);
   const endMs = run.endMs ?? nowMs;
-  const totals: RunExport['totals'] = { durationS: (endMs - run.startMs) / 1000, energyKwh: joulesToKwh(run.energyJ), emissionsKg: gramsToKg(run.carbonG) };
+  const totals: RunExport['totals'] = { durationS: (endMs - run.startMs) / 1000, pue: runPue(run), energyKwh: joulesToKwh(run.energyJ), emissionsKg: gramsToKg(run.carbonG) };
   if (run.baselineCarbonG !== undefined) {
     totals.baselineEmissionsKg = gramsToKg(run.baselineCarbonG);
     totals.savedKg = gramsToKg(run.baselineCarbonG - run.carbonG);

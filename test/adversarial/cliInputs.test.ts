@@ -58,6 +58,9 @@ describe('bad values are refused with one line, not read as something else (find
     [['run', '--speed', '0', ...job], /--speed must be a number ≥ 0\.001 and ≤ 1000000/],
     // below chase.carbon.replaySpeed's minimum: the CLI and the setting accept the same range
     [['run', '--speed', '0.0005', ...job], /--speed must be a number ≥ 0\.001 and ≤ 1000000 \(got "0\.0005"\)/],
+    [['run', '--replay-start', '2023-02-30T00:00Z', ...job], /--replay-start must be a UTC date and time such as 2023-09-21T15:00Z \(got "2023-02-30T00:00Z"\)/],
+    [['run', '--replay-start', '2023-04-16 08:00', ...job], /--replay-start must be a UTC date and time/],
+    [['run', '--pue', '0.5', ...job], /--pue must be a number ≥ 1 and ≤ 3 \(got "0.5"\)/],
     [['run', '--policy', 'constructor', ...job], /--policy must be one of/],
     [['run', '--provider', 'bogus', ...job], /--provider must be one of/],
     [['run', '--pid', '12abc'], /--pid must be a whole number ≥ 1/],

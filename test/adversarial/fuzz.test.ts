@@ -214,7 +214,7 @@ function returnsOrRefuses<T>(fn: () => T, allowed: new (...a: never[]) => Error)
 }
 
 const cliWord = fc.oneof(
-  fc.constantFrom('--budget-pct', '--gpus', '--policy', '--eta', '--speed', '--total-units', '--warmup-s', '--window-s', '--pid', '--provider', '--zone', '--json', '--limit', '--format', '--out', '--force', '--starts', '--epochs', '--batch', '--horizons', '--warmup-days', '--lat', '--lon', '--hours', '--static', '--region-id', '--', '-1', '0', '2.5', '0x10', '', 'NaN', '1e308', '0,0', '0,1', 'list', 'show', 'export', 'run-1', 'default', 'json'),
+  fc.constantFrom('--budget-pct', '--gpus', '--policy', '--eta', '--speed', '--total-units', '--pue', '--replay-start', '2023-04-16T08:00Z', '2023-02-30T00:00Z', '--warmup-s', '--window-s', '--pid', '--provider', '--zone', '--json', '--limit', '--format', '--out', '--force', '--starts', '--epochs', '--batch', '--horizons', '--warmup-days', '--lat', '--lon', '--hours', '--static', '--region-id', '--', '-1', '0', '2.5', '0x10', '', 'NaN', '1e308', '0,0', '0,1', 'list', 'show', 'export', 'run-1', 'default', 'json'),
   fc.string({ maxLength: 12 }),
 );
 
@@ -252,7 +252,8 @@ describe('fuzz: schemas, CLI and trace parsers', () => {
         if (run) {
           assert.ok(run.budgetPct >= 0 && run.budgetPct <= MAX_BUDGET_PCT && run.speed > 0 && Number.isFinite(run.speed));
           if (run.gpus) assert.equal(new Set(run.gpus).size, run.gpus.length);
-          for (const v of [run.eta, run.totalUnits, run.warmupMs, run.windowMs]) assert.ok(v === undefined || (Number.isFinite(v) && v >= 0));
+          for (const v of [run.eta, run.totalUnits, run.warmupMs, run.windowMs, run.replayStartMs]) assert.ok(v === undefined || (Number.isFinite(v) && v >= 0));
+          assert.ok(run.pue >= 1 && run.pue <= 3, `pue ${run.pue}`);
         }
         returnsOrRefuses(() => parseRunsArgs(own), UsageError);
         returnsOrRefuses(() => parseSimulateArgs(own), UsageError);

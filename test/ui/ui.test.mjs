@@ -3,10 +3,14 @@
 //   (a) a status bar item shows the carbon intensity with its unit within 15 s of the workbench
 //   (b) clicking it opens the dashboard webview and the chart paints its canvas
 //   (c) screenshots of the workbench, the status bar item and the dashboard in test-output/ui/
-//   (d) the sample `chase` task runs to completion, prints its carbon summary, and the open dashboard
-//       draws the run (its status line, time axes in round units, the intensity and limit chart)
+//   (d) the sample `chase` task, started from the command palette, profiles, follows the sped-up
+//       replay and saves carbon: its terminal summary shows a saving > 0 within 180 s; the open
+//       dashboard shows the projected carbon after profiling, a limit that took at least two values
+//       while controlled, and draws the run (status line, time axes in round units); an image
+//       sequence of the dashboard during the run in test-output/ui/demo-sequence/
 //   (e) switching to dark and high-contrast themes: the dashboard rebuilds its charts in their colours
-//   (f) a sped-up replay of a square-wave trace is labelled ×3600 and raises a carbon alert while the task runs
+//   (f) a sped-up replay of a square-wave trace is labelled ×3600 and raises a carbon alert while the task
+//       runs again; that second run reuses the stored profile and says so
 // Needs dist/chase-vscode.vsix (npm run package; or env CHASE_VSIX) and code-server
 // (scripts/install-code-server.sh, or env CHASE_CODE_SERVER).
 import assert from 'node:assert/strict';
@@ -26,7 +30,10 @@ const STATUS_GRACE_MS = 45_000;
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
 const OUR_ITEMS = `.statusbar-item[id^="${PKG.publisher}.${PKG.name}."]`;
 
-describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
+// the sample task (sample-workspace/.vscode/tasks.json): about 45 s of profiling and 55 s of control
+const TASK_SUMMARY_MS = 180_000;
+
+describe('Chase UI in code-server + Chromium', { timeout: 600_000 }, () => {
   let scratch;
   let server;
   let browser;
@@ -192,27 +199,74 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     await row.click();
   }
 
-  /** Runs the workspace's sample task; resolves when its summary line is in a terminal. */
-  async function runSampleTask() {
+  /** Starts the workspace's sample task from the command palette, as a user would. */
+  async function startSampleTask() {
     await runCommand('Tasks: Run Task');
     await pick('Train demo (carbon-aware)');
-    await page.waitForFunction(() => [...document.querySelectorAll('.xterm-rows')].some((e) => /Chase: [\d.]+ kWh, [\d.]+ gCO₂.*exit code 0/.test(e.textContent ?? '')), null, { timeout: 120_000 });
+  }
+
+  /** Resolves with the task terminal's text once its summary line is there. */
+  async function taskSummary() {
+    await page.waitForFunction(() => [...document.querySelectorAll('.xterm-rows')].some((e) => /Chase: [\d.]+ kWh, [\d.]+ gCO₂.*exit code 0/.test(e.textContent ?? '')), null, { timeout: TASK_SUMMARY_MS, polling: 500 });
     return (await page.locator('.terminal-wrapper .xterm-rows').last().innerText()).replace(/\s+/g, ' ');
   }
 
-  it('runs the sample "chase" task to completion: its carbon summary in the terminal, its charts on the open dashboard', tracked(async (t) => {
+  async function runSampleTask() {
+    await startSampleTask();
+    return taskSummary();
+  }
+
+  it('runs the sample "chase" task from the command palette: it profiles, follows the grid and saves carbon; the dashboard projects its cost', tracked(async (t) => {
     // The dashboard stays open (runCommand gives the workbench the keys): it draws the run as it goes.
+    const frame = dashboardFrame();
     const startedAt = Date.now();
-    const text = await runSampleTask();
+    await startSampleTask();
+    const summaryDone = taskSummary();
+    summaryDone.catch(() => {}); // awaited below; a timeout there is the failure to report
+    // an image sequence of the dashboard while the task runs (docs/screenshots/README.md indexes a selection)
+    const sequenceDir = path.join(OUT, 'demo-sequence');
+    fs.mkdirSync(sequenceDir, { recursive: true });
+    let frames = 0;
+    let running = true;
+    const webview = page.locator('iframe.webview.ready').first();
+    // the frames show the run's section: its charts, status and projection
+    await frame.locator('#run-heading').evaluate((h) => h.scrollIntoView({ block: 'start' })).catch(() => {});
+    const sequence = (async () => {
+      for (let next = Date.now(); running; next += 10_000) {
+        await webview.screenshot({ path: path.join(sequenceDir, `frame-${String(frames).padStart(2, '0')}.png`), timeout: 5_000 }).then(() => frames++, () => {});
+        while (running && Date.now() < next + 10_000) await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    // after profiling: the projected carbon (the first projection comes with control)
+    const projection = frame.locator('#run-projection', { hasText: /^Projected [\d.]+ kWh, [\d.]+( \([\d.]+–[\d.]+\))? gCO₂, / });
+    await projection.waitFor({ state: 'visible', timeout: TASK_SUMMARY_MS });
+    timings.projectionShownMs = since(startedAt);
+    const projected = await projection.innerText();
+    t.diagnostic(`${timings.projectionShownMs} ms after the start: "${projected}"`);
+    assert.match(projected, /saving -?[\d.]+ % .* vs max power, done \d\d:\d\d:\d\d UTC/, 'the task declares its total work: the projection says when it will be done');
+    await webview.screenshot({ path: path.join(OUT, 'dashboard-projection.png'), timeout: 5_000 }).catch(() => {});
+    let text;
+    try {
+      text = await summaryDone;
+    } finally {
+      running = false;
+      await sequence;
+    }
     timings.taskSummaryMs = since(startedAt);
+    timings.sequenceFrames = frames;
     const summary = text.match(/Chase: [\d.]+ kWh[^;]*; exit code \d+/)?.[0] ?? '';
     t.diagnostic(`task finished ${timings.taskSummaryMs} ms after it started: ${summary}`);
     assert.match(text, /SIMULATED GPUs/);
     // the wording of agent/protocol/runOutcome.ts: the saving in % and g (or why it is not known), the slowdown against the budget
-    assert.match(summary, /^Chase: [\d.]+ kWh, [\d.]+ gCO₂ — (saved [\d.]+ % \([\d.]+ g\) vs max power|[\d.]+ % \([\d.]+ g\) more than at max power|saving not known yet \(no power profile for this workload\))(, slowdown [\d.]+ % of [\d.]+ % budget)?; exit code 0$/);
+    assert.match(summary, /^Chase: [\d.]+ kWh, [\d.]+ gCO₂ — saved [\d.]+ % \([\d.]+ g\) vs max power, slowdown [\d.]+ % of 10 % budget; exit code 0$/);
+    const savedPct = Number(summary.match(/saved ([\d.]+) %/)[1]);
+    assert.ok(savedPct > 0, `the demo saved ${savedPct} %`);
+    assert.ok(timings.taskSummaryMs <= TASK_SUMMARY_MS, `the summary came ${timings.taskSummaryMs} ms after the start`);
+    // the terminal said what the run would cost after profiling, and at the end how far off that was
+    assert.match(text, /Chase: after profiling, projected [\d.]+ kWh/);
+    assert.match(text, /Chase: projected [\d.]+ gCO₂ after profiling, emitted [\d.]+ gCO₂: ([\d.]+ % (more|less) than projected|as projected)/);
     await page.screenshot({ path: path.join(OUT, 'task.png') });
 
-    const frame = dashboardFrame();
     await frame.locator('body[data-run-rendered="true"]').waitFor({ state: 'attached', timeout: 20_000 });
     await frame.locator('#run-status', { hasText: 'finished' }).waitFor({ timeout: 20_000 });
     const runStatus = await frame.locator('#run-status').innerText();
@@ -224,6 +278,12 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     assert.match(axes.gpu ?? '', /^(seconds|minutes|hours) since the first sample \(0, \d+(\.\d+)?(, [\d.]+)*\)$/);
     assert.match(axes.limit ?? '', /^(seconds|minutes) since the run started \(0, \d+(\.\d+)?(, [\d.]+)*\)$/);
     assert.equal(axes.carbon, axes.limit, 'the run\'s two charts share one time axis');
+    // the limit followed the grid: at least two values while controlled (profiling's candidates not counted)
+    const limits = (await frame.locator('canvas#run-limit-chart').getAttribute('data-controlled-limits') ?? '').split(',').filter(Boolean);
+    t.diagnostic(`limits while controlled (W): ${limits.join(', ')}`);
+    assert.ok(new Set(limits).size >= 2, `the limit held ${JSON.stringify(limits)} while controlled`);
+    // at the end, the projection is compared with the outcome
+    assert.match(await frame.locator('#run-projection').innerText(), /^Projected [\d.]+ gCO₂ after profiling, emitted [\d.]+ gCO₂/);
     // the run as a table: its intensity (and limit) changes since it started
     await frame.locator('#run-table-view summary').click();
     await frame.locator('#run-timeline tbody tr').first().waitFor({ timeout: 5_000 });
@@ -360,6 +420,9 @@ describe('Chase UI in code-server + Chromium', { timeout: 240_000 }, () => {
     await page.screenshot({ path: path.join(OUT, 'alert.png') });
     await mute.click();
     await alert.first().waitFor({ state: 'hidden', timeout: 10_000 });
-    await summary;
+    // the same task again: its profile was stored by the first run, and the terminal says it is reused
+    const text = await summary;
+    assert.match(text, /Chase: reusing the stored power profile of train_demo\.py#[0-9a-f]+ — no profiling/);
+    assert.match(text, /Chase: with the stored profile, projected /);
   }));
 });

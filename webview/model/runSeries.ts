@@ -181,3 +181,23 @@ export function runTimeline(data: RunSeriesData, bands: PhaseBand[]): RunTimelin
   }
   return rows;
 }
+
+/**
+ * The distinct limits (W) the run held while controlled, in the order first seen (profiling's
+ * candidates left out; the limit in force when control began counts): more than one means the limit
+ * followed the grid. The UI test reads them.
+ */
+export function controlledLimits(data: RunSeriesData, bands: PhaseBand[]): number[] {
+  const changes = stepChanges(data.limitW);
+  const seen: number[] = [];
+  const add = (w: number): void => {
+    if (!seen.includes(w)) seen.push(w);
+  };
+  for (const b of bands) {
+    if (b.runId !== data.runId || b.phase !== 'controlling') continue;
+    const inForce = changes.filter((p) => p.x <= b.fromMs).pop();
+    if (inForce) add(inForce.y);
+    for (const p of changes) if (p.x > b.fromMs && p.x <= b.toMs) add(p.y);
+  }
+  return seen;
+}

@@ -123,3 +123,37 @@ describe('ReplayProvider: speed factor', () => {
     for (const speed of [0, -1, NaN, Infinity]) assert.throws(() => ReplayProvider.create({ zone: 'GB', speed }), /replaySpeed must be a positive number/);
   });
 });
+
+describe('ReplayProvider: a chosen start (chase.carbon.replayStart)', () => {
+  it('plays the trace from the start hour on, whatever the date, sped up; virtual times stay around now', async () => {
+    const origin = Date.UTC(2026, 11, 1, 13, 35, 20); // mid-period: the origin's period reads the start's hour
+    const start = Date.UTC(2023, 3, 16, 8);
+    const p = ReplayProvider.create({ zone: 'X', traceFile: trace2023, speed: 3600, originMs: origin, startMs: start });
+    const first = await p.latest(origin);
+    assert.equal(first.intensityGPerKwh, hourOfYear(start) / 10);
+    assert.equal(first.timestampMs, Date.UTC(2026, 11, 1, 13), 'timestamps are the virtual clock, not the trace year');
+    // 10 wall seconds at 3600×: ten hours on
+    assert.equal((await p.latest(origin + 10_000)).intensityGPerKwh, (hourOfYear(start) + 10) / 10);
+    const next = await p.forecast(first.timestampMs, 3);
+    assert.deepEqual(next.map((x) => x.intensityGPerKwh), [0, 1, 2].map((k) => (hourOfYear(start) + k) / 10));
+  });
+
+  it('through the settings: "2023-04-16T08:00Z"; absent, today\'s date in the trace', async () => {
+    const origin = Date.UTC(2026, 11, 1, 13);
+    const withStart = createProvider({ provider: 'replay', zone: 'X', traceFile: trace2023, replaySpeed: 1, replayStart: '2023-04-16T08:00Z' }, origin);
+    assert.equal((await withStart.latest(origin)).intensityGPerKwh, hourOfYear(Date.UTC(2023, 3, 16, 8)) / 10);
+    const without = createProvider({ provider: 'replay', zone: 'X', traceFile: trace2023, replaySpeed: 1 }, origin);
+    assert.equal((await without.latest(origin)).intensityGPerKwh, hourOfYear(Date.UTC(2023, 11, 1, 13)) / 10);
+  });
+
+  it('a start that is not a real date (30 February) is refused through the settings too, not rolled over to March', () => {
+    assert.throws(
+      () => createProvider({ provider: 'replay', zone: 'X', traceFile: trace2023, replaySpeed: 1, replayStart: '2023-02-30T00:00Z' }, Date.UTC(2026, 0, 1)),
+      (e: unknown) => e instanceof CarbonSourceError && /chase\.carbon\.replayStart must be a UTC date and time/.test(e.message),
+    );
+  });
+
+  it('a start that is not a time is refused with the setting\'s name', () => {
+    assert.throws(() => ReplayProvider.create({ zone: 'X', traceFile: trace2023, speed: 1, startMs: NaN }), (e: unknown) => e instanceof CarbonSourceError && /chase\.carbon\.replayStart must be a UTC date and time/.test(e.message));
+  });
+});

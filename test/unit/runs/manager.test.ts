@@ -152,3 +152,17 @@ test('advise mode is known when start answers', async () => {
   assert.equal(started.advise, reason);
   assert.equal((await started.finished).advise, reason);
 });
+
+test('start-time advice: says why there is none (no total work, no stored profile); with both, the best start within the window and its cut', async () => {
+  const { manager } = await setup({ seedProfile: true });
+  const ask = { command: 'python3', args: [demo], budgetPct: 10, windowHours: 24 };
+  assert.match((await manager.adviseStart(ask)).unavailable ?? '', /declares no total work \("totalUnits"\)/);
+  assert.match((await manager.adviseStart({ ...ask, totalUnits: 1000, workload: 'other' })).unavailable ?? '', /^no stored power profile of other on NVIDIA A40 \(simulated\) yet/);
+  const r = await manager.adviseStart({ ...ask, totalUnits: 90_000, workload: 'demo' });
+  assert.equal(r.unavailable, undefined);
+  assert.match(r.basis ?? '', /stored profile of demo on NVIDIA A40 \(simulated\) and the task's totalUnits \(90000\)/);
+  const a = r.advice!;
+  assert.ok(a.bestCarbonG <= a.nowCarbonG && a.cutPct >= 0 && a.cutPct < 100, JSON.stringify(a));
+  // ×3600: 24 trace hours are 24 wall seconds ahead at most
+  assert.ok(a.startAtMs >= Date.now() - 1000 && a.startAtMs <= Date.now() + 25_000, JSON.stringify(a));
+});

@@ -77,3 +77,24 @@ test('activity proxy: busy seconds at 1 GHz where the backend reads activity, el
   const without = new RunMeter(fakeBackend(g), g.map((x) => x.info), carbon());
   assert.equal(without.activityUnits(600_000, T0, 300_000), 2, '600 J at 300 W = 2 s');
 });
+
+test('PUE (chase.accounting.pue): energy, carbon and the baseline are the facility\'s, the GPUs\' × PUE; the saving scales with them', async () => {
+  const run = async (pue: number) => {
+    const g = [gpu(0)];
+    const meter = new RunMeter(fakeBackend(g), g.map((x) => x.info), new RunCarbon(fakeCarbon((h) => (h === 0 ? 100 : 300), T0), pue));
+    await meter.sample();
+    g[0].reading = { ...g[0].reading, timestampMs: T0 + 1000, energyMj: 1_000_000 + 3.6e9 };
+    await meter.account(await meter.sample(), T0 + 1000, 360);
+    const profile = buildProfile('p', 'steps', [
+      { powerLimitMw: 300_000, avgPowerMw: 250_000, unitsPerS: 0.1 },
+      { powerLimitMw: 200_000, avgPowerMw: 180_000, unitsPerS: 0.09 },
+    ]);
+    return { energyJ: meter.energyJ, carbonG: meter.carbonG, base: meter.baseline(profile) };
+  };
+  const one = await run(1);
+  const more = await run(1.5);
+  assert.ok(Math.abs(one.energyJ - 3.6e6) < 1e-6, 'PUE 1: the GPUs\' own energy');
+  assert.ok(Math.abs(more.energyJ - 5.4e6) < 1e-6, `PUE 1.5: ${more.energyJ} J`);
+  assert.ok(Math.abs(more.carbonG - 1.5 * one.carbonG) < 1e-9);
+  assert.ok(Math.abs(more.base.energyJ - 1.5 * one.base.energyJ) < 1e-6 && Math.abs(more.base.carbonG - 1.5 * one.base.carbonG) < 1e-9);
+});

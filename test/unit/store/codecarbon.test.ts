@@ -139,3 +139,16 @@ describe('CodeCarbon 3.2.9 and Chase share an emissions.csv', () => {
     });
   });
 });
+
+describe('CodeCarbon export: the PUE the run was accounted with (chase.accounting.pue)', () => {
+  it('fills the pue column; the energies include it and the power does not, as CodeCarbon\'s _do_measurements', () => {
+    const withPue = codeCarbonRow({ ...RUN, meta: { pue: 1.4 } }, { host: HOST });
+    assert.equal(withPue.pue, 1.4);
+    assert.equal(withPue.energy_consumed, 2, '7.2 MJ recorded (already × PUE) = 2 kWh');
+    assert.equal(withPue.gpu_energy, 2);
+    assert.ok(Math.abs(Number(withPue.gpu_power) - 7_200_000 / 1.4 / 3600) < 1e-9, `the GPUs' own power, got ${String(withPue.gpu_power)}`);
+    // runs recorded before the setting existed (no pue in their meta), or with a nonsense value: 1
+    assert.equal(codeCarbonRow(RUN, { host: HOST }).pue, 1);
+    assert.equal(codeCarbonRow({ ...RUN, meta: { pue: 'x' } }, { host: HOST }).pue, 1);
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { addReading, followRun, MAX_RUN_POINTS, runTimeline, setStep, trackPhase, type PhaseBand, type RunSeriesData } from '../../../webview/model/runSeries';
+import { addReading, controlledLimits, followRun, MAX_RUN_POINTS, runTimeline, setStep, trackPhase, type PhaseBand, type RunSeriesData } from '../../../webview/model/runSeries';
 import { restoreState, upsertRun, DASHBOARD_STATE_VERSION, MAX_TABLE_RUNS } from '../../../webview/model/dashboardState';
 import type { RunSummary } from '../../../agent/protocol/messages';
 import type { XY } from '../../../webview/model/gpuSeries';
@@ -65,6 +65,12 @@ describe('run charts data', () => {
       { atMs: s(8), intensityGPerKwh: 320, limitW: 250, phase: 'profiling' },
       { atMs: s(14), intensityGPerKwh: 320, limitW: 200, phase: 'controlling' },
     ]);
+  });
+
+  it('the limits held while controlled: the one in force when control began, then each change; profiling\'s left out', () => {
+    const { run, bands } = demoRun();
+    assert.deepEqual(controlledLimits(run, bands), [250, 200]);
+    assert.deepEqual(controlledLimits(run, bands.filter((b) => b.phase === 'profiling')), [], 'never controlled: none');
   });
 
   it('an update appends to the same arrays (the charts only redraw); nothing is added after the run ended', () => {

@@ -70,6 +70,11 @@ sys.exit(3 if leaked else 0 if os.environ.get("CHASE_TASK_ENV_SENTINEL") == "inh
     assert.match(taskProblem({ type: 'chase', command: 'python3', budgetPct: -1 }) ?? '', /budgetPct/);
     assert.match(taskProblem({ type: 'chase', command: '' }) ?? '', /command/);
     assert.match(taskProblem({ type: 'chase', command: 'python', policy: 'greedy' }) ?? '', /policy/);
+    // the demo's profiling windows and total work go through the same schema as chase/startRun
+    assert.equal(taskProblem({ type: 'chase', command: 'python3', profiling: { warmupS: 1, windowS: 4 }, totalUnits: 4500 }), undefined);
+    assert.equal(taskProblem({ type: 'chase', command: 'python3', profiling: { windowS: 0 } }), 'profiling.windowS must be a number of seconds above 0, at most 3600 (got 0)');
+    assert.match(taskProblem({ type: 'chase', command: 'python3', profiling: { window: 4 } }) ?? '', /unknown field "profiling\.window"/);
+    assert.match(taskProblem({ type: 'chase', command: 'python3', totalUnits: -3 }) ?? '', /totalUnits/);
   });
 
   it('the provider offers tasks for training scripts and resolves tasks.json entries', async () => {
