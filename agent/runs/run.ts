@@ -268,7 +268,7 @@ export class Run {
 
   private launch(cmd: NonNullable<RunOptions['command']>): void {
     const env: NodeJS.ProcessEnv = jobEnv({ ...process.env, ...cmd.env });
-    if (this.deps.reporter) Object.assign(env, this.deps.reporter.register(this.options.id));
+    if (this.deps.reporter) Object.assign(env, this.deps.reporter.register(this.options.id, { pythonPath: env.PYTHONPATH }));
     if (this.options.simulatedThroughputFile) {
       env.CHASE_SIM_THROUGHPUT_FILE = this.options.simulatedThroughputFile;
       this.writeSimulatedThroughput();
