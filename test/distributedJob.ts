@@ -1,0 +1,80 @@
+/**
+ * A distributed training job on 127.0.0.1 for the tests: one process per rank, started as torchrun
+ * would start it on each node — the env:// variables (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
+ * GROUP_RANK, MASTER_ADDR, MASTER_PORT) — because Debian's torchrun (torch 1.13 on Python 3.11) fails
+ * in its elastic launcher (`AttributeError: 'NoneType' object has no attribute 'get'` in `to_map`).
+ */
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { SYSTEM_PYTHON } from './systemPython';
+
+export const repoRoot = join(__dirname, '..', '..');
+export const trainDistributed = join(repoRoot, 'sample-workspace', 'train_distributed.py');
+
+/** A TCP port nobody listens on right now (for MASTER_PORT). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export interface RankPlace {
+  rank: number;
+  worldSize: number;
+  /** The node (GROUP_RANK) and the rank's place on it. */
+  nodeRank: number;
+  localRank: number;
+  localWorldSize: number;
+}
+
+/** Places `worldSize` ranks on nodes of `perNode` ranks each, torchrun's order (node 0 holds ranks 0…perNode-1). */
+export function placeRanks(nodes: number, perNode: number): RankPlace[] {
+  const worldSize = nodes * perNode;
+  return Array.from({ length: worldSize }, (_, rank) => ({ rank, worldSize, nodeRank: Math.floor(rank / perNode), localRank: rank % perNode, localWorldSize: perNode }));
+}
+
+/** The env:// variables torchrun sets for one rank. */
+export function rankEnv(p: RankPlace, masterPort: number): Record<string, string> {
+  return {
+    RANK: String(p.rank),
+    WORLD_SIZE: String(p.worldSize),
+    LOCAL_RANK: String(p.localRank),
+    LOCAL_WORLD_SIZE: String(p.localWorldSize),
+    GROUP_RANK: String(p.nodeRank),
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(masterPort),
+  };
+}
+
+export interface ProcessResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+}
+
+/** Runs a process to its end (async: servers under test share this event loop); SIGKILLed after `timeoutMs`. */
+export function runProcess(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ProcessResult> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const p = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr, wallMs: Date.now() - started });
+    });
+  });
+}
+
+/** Runs the sample distributed job's ranks with the system Python; `envFor` adds each rank's own variables (its node agent's). */
+export function runRanks(places: RankPlace[], masterPort: number, args: string[], envFor: (p: RankPlace) => NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ProcessResult[]> {
+  return Promise.all(places.map((p) => runProcess(SYSTEM_PYTHON, [trainDistributed, ...args], { ...rankEnv(p, masterPort), ...envFor(p) }, timeoutMs)));
+}
