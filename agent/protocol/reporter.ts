@@ -34,7 +34,7 @@ export const MAX_REPORTER_LINE_BYTES = 64 * 1024;
 export const MAX_WORLD_SIZE = 1 << 20;
 export const MAX_NODES = 4096;
 /** Default sync cadence: one coordination round every this many optimizer steps. */
-export const DEFAULT_SYNC_EVERY_STEPS = 20;
+export const DEFAULT_SYNC_EVERY_STEPS = 50;
 export const MAX_SYNC_EVERY_STEPS = 100_000;
 /** The environment variables the agent gives the job for coordination (beside CHASE_REPORTER, CHASE_RUN_TOKEN). */
 export const SYNC_TIMEOUT_ENV = 'CHASE_SYNC_TIMEOUT_S';

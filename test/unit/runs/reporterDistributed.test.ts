@@ -11,59 +11,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ReporterRefusal, ReporterServer, reporterPythonDir, type ReporterEnv, type ReporterHandler } from '../../../agent/runs/reporterServer';
-import type { ApplyParams, DecideParams, JobParams, JoinParams, LeaveParams, ReporterNodeInfo } from '../../../agent/protocol/reporter';
+import { reporterPythonDir, type ReporterEnv } from '../../../agent/runs/reporterServer';
 import { requirePythonModules } from '../../systemPython';
-import { freePort, placeRanks, runRanks, type ProcessResult, type RankPlace } from '../../distributedJob';
-
-const A40: ReporterNodeInfo = { gpuModel: 'NVIDIA A40', gpuCount: 1, minLimitMw: 100_000, maxLimitMw: 300_000, control: 'permitted' };
-const LIMITS_MW = [300_000, 250_000, 175_000, 225_000];
-
-/** A node agent stand-in: answers and records the reporter's requests. */
-class StandInNode {
-  readonly server = new ReporterServer(() => undefined);
-  readonly joins: JoinParams[] = [];
-  readonly jobs: JobParams[] = [];
-  readonly decides: DecideParams[] = [];
-  readonly applied: ApplyParams[] = [];
-  readonly leaves: LeaveParams[] = [];
-  /** What this node's agent answered to each `energy`, by step. */
-  readonly energyByStep = new Map<number, number>();
-  private decisionId = 0;
-
-  constructor(
-    readonly nodeRank: number,
-    readonly info: ReporterNodeInfo = A40,
-    readonly syncEverySteps = 10,
-  ) {}
-
-  handler(): ReporterHandler {
-    return {
-      node: () => this.info,
-      job: (p) => {
-        this.jobs.push(p);
-        const models = new Set(p.nodes.map((n) => `${n.gpuModel} ${n.minLimitMw}-${n.maxLimitMw}`));
-        if (models.size > 1) throw new ReporterRefusal(`mixed GPU models across nodes: ${[...models].join(' / ')}`);
-        return { syncEverySteps: this.syncEverySteps };
-      },
-      join: (p) => (this.joins.push(p), {}),
-      energy: (p) => {
-        const energyMj = (this.nodeRank + 1) * 1_000_000 + p.step * 1234.5 * (this.nodeRank + 1);
-        this.energyByStep.set(p.step, energyMj);
-        return { energyMj, control: this.info.control };
-      },
-      decide: (p) => {
-        this.decides.push(p);
-        // a new decision every other round, as a period boundary would bring
-        if (this.decides.length % 2 === 0) return { decision: null };
-        this.decisionId++;
-        return { decision: { decisionId: this.decisionId, powerLimitMw: LIMITS_MW[(this.decisionId - 1) % LIMITS_MW.length], validUntilMs: 1_700_000_000_000 + this.decisionId } };
-      },
-      apply: (p) => (this.applied.push(p), { applied: true, appliedMw: p.powerLimitMw }),
-      leave: (p) => (this.leaves.push(p), {}),
-    };
-  }
-}
+import { A40, freePort, placeRanks, runRanks, StandInNode, type ProcessResult, type RankPlace } from '../../distributedJob';
 
 interface RankReport {
   rank: number;
