@@ -3,6 +3,10 @@
  *
  *   { "type": "chase", "command": "python", "args": ["train.py"], "budgetPct": 2.5, "gpus": [0, 1], "policy": "default" }
  *
+ * With `"launcher": "torchrun"` (and `nnodes`, `nprocPerNode`, `rdzvEndpoint`) the agent runs the
+ * program under PyTorch's launcher on this node (launcherModel.ts); a distributed job then makes one
+ * decision for all its nodes (docs/distributed.md).
+ *
  * It runs in a pseudoterminal (CustomExecution) because the agent, not VS Code, owns the process:
  * the terminal streams the job's output, says once at the start if Chase can only advise, and ends
  * with a summary line (energy, carbon, saving against max power, slowdown) and the job's exit code.
@@ -11,11 +15,12 @@ import * as vscode from 'vscode';
 import { RUN_POLICY_NAMES, type RunPolicyName, type RunSummary } from '../agent/protocol/messages';
 import { runOutcomeText } from '../agent/protocol/runOutcome';
 import type { AgentClient } from './agentClient';
+import { launchCommand, launcherProblem, type LauncherFields } from './launcherModel';
 
 export const TASK_TYPE = 'chase';
 const POLICIES: readonly RunPolicyName[] = RUN_POLICY_NAMES;
 
-export interface ChaseTaskDefinition extends vscode.TaskDefinition {
+export interface ChaseTaskDefinition extends vscode.TaskDefinition, LauncherFields {
   type: typeof TASK_TYPE;
   command: string;
   args?: string[];
@@ -32,7 +37,7 @@ export function taskProblem(d: vscode.TaskDefinition): string | undefined {
   if (d.budgetPct !== undefined && !(typeof d.budgetPct === 'number' && d.budgetPct >= 0)) return '"budgetPct" must be a number ≥ 0 (percent of slowdown allowed).';
   if (d.gpus !== undefined && (!Array.isArray(d.gpus) || d.gpus.some((g: unknown) => !Number.isInteger(g) || (g as number) < 0))) return '"gpus" must be a list of GPU indices, e.g. [0, 1].';
   if (d.policy !== undefined && !POLICIES.includes(d.policy as RunPolicyName)) return `"policy" must be one of ${POLICIES.join(', ')}.`;
-  return undefined;
+  return launcherProblem(d as Partial<LauncherFields> & Record<string, unknown>);
 }
 
 export function summaryLine(s: RunSummary): string {
@@ -84,11 +89,11 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
         this.finish(typeof s.exitCode === 'number' ? s.exitCode : 1);
       }),
     );
-    const args = this.def.args ?? [];
-    this.write(`Chase: ${[this.def.command, ...args].join(' ')} — budget ${this.def.budgetPct ?? 2.5} %, policy ${this.def.policy ?? 'default'}\n`);
+    const { command, args } = launchCommand(this.def);
+    this.write(`Chase: ${[command, ...args].join(' ')} — budget ${this.def.budgetPct ?? 2.5} %, policy ${this.def.policy ?? 'default'}\n`);
     this.agent
       .startRun({
-        command: this.def.command,
+        command,
         args,
         budgetPct: this.def.budgetPct ?? 2.5,
         ...(this.def.gpus ? { gpus: this.def.gpus } : {}),
