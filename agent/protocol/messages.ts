@@ -343,6 +343,62 @@ export interface RunSummary {
   advise?: string;
   exitCode?: number | null;
   error?: string;
+  /** Set when the run's job is one part of a distributed job (docs/distributed.md). */
+  distributed?: DistributedRunSummary;
+}
+
+/** One decision of a distributed job, as a node applied it: every node lists the same ones, in the same order. */
+export interface JobDecisionSummary {
+  /** 1, 2, 3… in the order the job's deciding agent (global rank 0's) made them. */
+  decisionId: number;
+  /** The optimizer step at which every rank received it. */
+  step: number;
+  powerLimitMw: number;
+  /** `profile`: a limit measured while profiling the job; `control`: the policy's choice for a carbon period. */
+  kind: 'profile' | 'control';
+  /** Applied to this node's GPUs, or only advised (no permission here). */
+  applied: boolean;
+  /** When this node applied it, epoch ms. */
+  atMs: number;
+}
+
+/** A node of a distributed job, as the deciding node sees it. */
+export interface JobNodeSummary {
+  nodeRank: number;
+  /** The job's ranks on that node. */
+  ranks: number;
+  energyJ: number;
+  carbonG: number;
+  /** Whether that node's agent applies the decisions, only advises, or stopped answering. */
+  status: 'permitted' | 'advise' | 'unreachable';
+  advise?: string;
+}
+
+export interface DistributedRunSummary {
+  jobId: string;
+  worldSize: number;
+  nodeRank: number;
+  nodeCount: number;
+  /** The job's ranks on this node. */
+  localWorldSize: number;
+  /** This node's agent decides for the whole job (global rank 0's node). */
+  coordinator: boolean;
+  /** `coordinated` while decisions come; `refused` (e.g. mixed GPU models), `failed` (a rank timed out) or `lapsed` (no decision or heartbeat in time): the node's GPUs are back at their maximum. */
+  state: 'coordinated' | 'refused' | 'failed' | 'lapsed';
+  /** Why, when not coordinated. */
+  reason?: string;
+  /** The decisions this node applied (the most recent 500). */
+  decisions: JobDecisionSummary[];
+  /** On the deciding node: the whole job — its energy, carbon, baseline and slowdown — and each node. */
+  job?: {
+    energyJ: number;
+    carbonG: number;
+    baselineCarbonG?: number;
+    savedCarbonG?: number;
+    slowdownPct?: number;
+    unitsDone: number;
+    nodes: JobNodeSummary[];
+  };
 }
 
 export interface RunOutput {
