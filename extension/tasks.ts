@@ -16,6 +16,8 @@ import { RUN_POLICY_NAMES, type RunPolicyName, type RunSummary } from '../agent/
 import { runOutcomeText } from '../agent/protocol/runOutcome';
 import type { AgentClient } from './agentClient';
 import { launchCommand, launcherProblem, type LauncherFields } from './launcherModel';
+import { decisionText, jobHeadline, jobLines } from '../agent/protocol/jobOutcome';
+import type { DistributedRunSummary } from '../agent/protocol/messages';
 
 export const TASK_TYPE = 'chase';
 const POLICIES: readonly RunPolicyName[] = RUN_POLICY_NAMES;
@@ -52,6 +54,8 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
   private runId: string | undefined;
   private readonly subs: vscode.Disposable[] = [];
   private done = false;
+  /** A distributed job: the headline last shown, and the last decision shown. */
+  private jobShown: { headline: string; decisionId: number } = { headline: '', decisionId: 0 };
 
   constructor(
     private readonly def: ChaseTaskDefinition,
@@ -83,8 +87,11 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
     this.subs.push(
       this.agent.onRunOutput((o) => o.runId === this.runId && this.write(o.text)),
       this.agent.onRunUpdated((s) => {
-        if (s.id !== this.runId || (s.state !== 'finished' && s.state !== 'failed')) return;
+        if (s.id !== this.runId) return;
+        if (s.distributed) this.showJob(s.distributed);
+        if (s.state !== 'finished' && s.state !== 'failed') return;
         if (s.error) this.write(`\nChase: ${s.error}\n`);
+        if (s.distributed) this.write(`\n${jobLines(s.distributed, s.budgetPct).slice(1).map((l) => `Chase: ${l}\n`).join('')}`);
         this.write(`\n${summaryLine(s)}\n`);
         this.finish(typeof s.exitCode === 'number' ? s.exitCode : 1);
       }),
@@ -111,6 +118,18 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
           this.finish(1);
         },
       );
+  }
+
+  /** A distributed job's part, as it comes: its headline when it changes, each decision once. */
+  private showJob(d: DistributedRunSummary): void {
+    const headline = jobHeadline(d);
+    if (headline !== this.jobShown.headline) this.write(`Chase: ${headline}\n`);
+    this.jobShown.headline = headline;
+    for (const x of d.decisions) {
+      if (x.decisionId <= this.jobShown.decisionId) continue;
+      this.write(`Chase: ${decisionText(x)}\n`);
+      this.jobShown.decisionId = x.decisionId;
+    }
   }
 
   close(): void {

@@ -1,0 +1,29 @@
+/**
+ * The dashboard's view of a distributed job (docs/distributed.md): its headline, one row per node
+ * (on rank 0's node, which knows them all) and the latest decisions, as table cells. DOM-free.
+ */
+import { jobLines } from '../../agent/protocol/jobOutcome';
+import type { DistributedRunSummary } from '../../agent/protocol/messages';
+import { formatAmount, JOULES_PER_KWH } from '../../agent/protocol/runOutcome';
+
+/** Decisions the table shows: the latest ones (a week-long job decides every period). */
+export const SHOWN_DECISIONS = 12;
+
+export interface JobRows {
+  /** The headline and, on the deciding node, the whole job's outcome. */
+  lines: string[];
+  nodes: string[][];
+  decisions: string[][];
+}
+
+export function jobRows(d: DistributedRunSummary, budgetPct: number): JobRows {
+  const status = { permitted: 'applied', advise: 'advise only', unreachable: 'not answering' } as const;
+  return {
+    lines: jobLines(d, budgetPct).slice(0, 2),
+    nodes: (d.job?.nodes ?? []).map((n) => [String(n.nodeRank), String(n.ranks), formatAmount(n.energyJ / JOULES_PER_KWH), formatAmount(n.carbonG), status[n.status]]),
+    decisions: d.decisions
+      .slice(-SHOWN_DECISIONS)
+      .reverse()
+      .map((x) => [String(x.decisionId), String(x.step), (x.powerLimitMw / 1000).toFixed(0), x.kind === 'profile' ? 'profiling' : 'carbon period', x.applied ? 'applied' : 'advised']),
+  };
+}
