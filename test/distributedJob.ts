@@ -130,7 +130,9 @@ export class StandInNode {
         if (this.decides.length % 2 === 0) return { decision: null };
         this.decisionId++;
         this.decidedAtMs.set(this.decisionId, performance.now());
-        return { decision: { decisionId: this.decisionId, powerLimitMw: LIMITS_MW[(this.decisionId - 1) % LIMITS_MW.length], validUntilMs: 1_700_000_000_000 + this.decisionId } };
+        return {
+          decision: { decisionId: this.decisionId, powerLimitMw: LIMITS_MW[(this.decisionId - 1) % LIMITS_MW.length], validUntilMs: 1_700_000_000_000 + this.decisionId, kind: this.decisionId <= 2 ? 'profile' : 'control', intensityGPerKwh: 100 + this.decisionId },
+        };
       },
       apply: (p) => {
         this.appliedAtMs.set(p.decisionId, performance.now());

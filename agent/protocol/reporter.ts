@@ -25,6 +25,7 @@
  */
 import * as v from 'valibot';
 import { integerIn, numberIn, text, type ParamsSchema } from './paramSchema';
+import { MAX_INTENSITY_G_PER_KWH } from './units';
 
 /** The version this agent speaks: 1 = hello + steps, 2 = + requests. */
 export const REPORTER_PROTOCOL_VERSION = 2;
@@ -119,6 +120,10 @@ export interface JobDecision {
   powerLimitMw: number;
   /** When the decision lapses if no newer one came (the follower's lease then restores), epoch ms. */
   validUntilMs: number;
+  /** `profile`: a limit measured while profiling the job; `control`: the policy's choice for a carbon period. */
+  kind: 'profile' | 'control';
+  /** The grid's intensity where rank 0's agent decided: the other nodes account carbon with it and never ask the carbon source. */
+  intensityGPerKwh: number;
 }
 
 export interface DecideResult {
@@ -230,6 +235,8 @@ export const ReporterOps = {
       decisionId: integerIn(1, Number.MAX_SAFE_INTEGER, 'a decision id ≥ 1'),
       powerLimitMw: mw,
       validUntilMs: integerIn(0, 8.64e15, 'an epoch time in ms'),
+      kind: v.picklist(['profile', 'control'], '"profile" or "control"'),
+      intensityGPerKwh: numberIn(0, MAX_INTENSITY_G_PER_KWH, `an intensity in gCO₂/kWh from 0 to ${MAX_INTENSITY_G_PER_KWH}`),
     }),
   ),
   /** leader → its agent: the job stopped coordinating (a rank timed out, rank 0's agent failed); the node falls back to its default limits. */

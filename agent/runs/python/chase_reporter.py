@@ -227,7 +227,7 @@ def coordination():
 
 
 def decisions():
-    """The decisions this rank received, in order: [{"step", "decisionId", "powerLimitMw", "validUntilMs"}]."""
+    """The decisions this rank received, in order: [{"step", "decisionId", "powerLimitMw", "validUntilMs", "kind", "intensityGPerKwh"}]."""
     return [] if _coord is None else list(_coord.decisions)
 
 
@@ -452,8 +452,8 @@ class _Coordinator(object):
         dist.all_reduce(slowest, op=dist.ReduceOp.MAX, group=group)
         local.update({"sumUnits": float(summed[0]), "maxElapsedS": float(slowest[0]), "nodeEnergyMj": [float(summed[1 + 2 * k]) for k in range(self.node_count)]})
         self.trace.append(local)
-        # rank 0's agent decides; the broadcast is [decisionId, powerLimitMw, validUntilMs, stop]
-        decided = torch.zeros(4, dtype=f64)
+        # rank 0's agent decides; the broadcast is [decisionId, powerLimitMw, validUntilMs, stop, kind (1: profile), intensity]
+        decided = torch.zeros(6, dtype=f64)
         stop_reason = None
         if self.rank == 0:
             nodes = [{"energyMj": float(summed[1 + 2 * k]), "status": _NODE_STATUS.get(int(summed[2 + 2 * k]), "unreachable")} for k in range(self.node_count)]
@@ -462,6 +462,7 @@ class _Coordinator(object):
                 decision = answer.get("decision")
                 if decision:
                     decided[0], decided[1], decided[2] = decision["decisionId"], decision["powerLimitMw"], decision["validUntilMs"]
+                    decided[4], decided[5] = (1 if decision.get("kind") == "profile" else 0), decision.get("intensityGPerKwh", 0)
             except Exception as e:
                 decided[3] = 1
                 stop_reason = "rank 0's agent could not decide: %s" % _first_line(e)
@@ -472,7 +473,10 @@ class _Coordinator(object):
         decision_id = int(decided[0])
         if decision_id > self.last_decision_id:
             self.last_decision_id = decision_id
-            d = {"step": steps, "decisionId": decision_id, "powerLimitMw": int(decided[1]), "validUntilMs": int(decided[2])}
+            d = {
+                "step": steps, "decisionId": decision_id, "powerLimitMw": int(decided[1]), "validUntilMs": int(decided[2]),
+                "kind": "profile" if decided[4] > 0 else "control", "intensityGPerKwh": float(decided[5]),
+            }
             self.decisions.append(d)
             if self.leader:
                 try:

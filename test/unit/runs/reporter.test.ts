@@ -189,7 +189,7 @@ describe('reporter protocol 2 (requests) on the agent side', () => {
       assert.equal(internal.ok, false);
       assert.doesNotMatch(String(internal.error), /Cannot read properties/);
       assert.match(String(internal.error), /internal error in chase-agent \(reporter op decide\)/);
-      a.send({ id: 6, op: 'apply', step: 1, decisionId: 1, powerLimitMw: 200_000, validUntilMs: 1 });
+      a.send({ id: 6, op: 'apply', step: 1, decisionId: 1, powerLimitMw: 200_000, validUntilMs: 1, kind: 'control', intensityGPerKwh: 200 });
       assert.deepEqual(await a.next(), { id: 6, ok: false, error: 'GPU 0 was released: the run has ended' });
       // once the leader leaves, another process may take its place
       a.end();
@@ -215,7 +215,7 @@ describe('reporter protocol 2 (requests) on the agent side', () => {
       assert.deepEqual(await c.next(), { id: null, ok: false, error: 'a request needs "id", a whole number ≥ 0' });
       c.send({ id: 1, op: 'reboot' });
       assert.match(String((await c.next()).error), /^unknown op "reboot" \(this agent speaks reporter protocol 2: node, job, join, energy, decide, apply, leave\)$/);
-      c.send({ id: 2, op: 'apply', step: 1, decisionId: 1, powerLimitMw: -5, validUntilMs: 1 });
+      c.send({ id: 2, op: 'apply', step: 1, decisionId: 1, powerLimitMw: -5, validUntilMs: 1, kind: 'control', intensityGPerKwh: 200 });
       assert.equal((await c.next()).error, 'apply: powerLimitMw must be a power in mW from 0 to 10 000 000 (got -5)');
       c.send({ id: 3, op: 'energy', step: 1, extra: true });
       assert.match(String((await c.next()).error), /^energy: unknown field "extra"/);

@@ -19,7 +19,7 @@ interface RankReport {
   rank: number;
   steps: number;
   coordination: { state: string; nodeRank: number; nodeCount: number; leader: boolean; jobId: string; syncEverySteps: number; rounds: number; error: string | null };
-  decisions: Array<{ step: number; decisionId: number; powerLimitMw: number; validUntilMs: number }>;
+  decisions: Array<{ step: number; decisionId: number; powerLimitMw: number; validUntilMs: number; kind: string; intensityGPerKwh: number }>;
   rounds: Array<{ step: number; units: number; elapsedS: number; energyMj?: number; sumUnits: number; maxElapsedS: number; nodeEnergyMj: number[] }>;
 }
 
