@@ -20,4 +20,22 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/out/**', '**/dist/**'], message: 'import sources, not build output' }] }],
     },
   },
+  {
+    // RPC calls pass the method object (agent/protocol/typedRpc.ts, agent/server/rpc.ts), so the compiler
+    // checks parameters and results on both sides; tests may still speak raw JSON-RPC on purpose.
+    files: ['extension/**/*.ts', 'agent/**/*.ts', 'webview/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[property.name='method'][object.type='MemberExpression'][object.object.name=/^(Limits)?Methods$/]",
+          message: 'Pass the method object itself — sendRequest(client, Methods.x, params), onRequest(connection, Methods.x, handler), notifySafely(connection, Methods.x, params) — not its .method string.',
+        },
+        {
+          selector: "CallExpression[callee.property.name=/^(sendRequest|sendNotification|onRequest|onNotification)$/] > :matches(Literal, TemplateLiteral):first-child",
+          message: 'Declare the method in agent/protocol (Methods, LimitsMethods) and pass that object, not a method string.',
+        },
+      ],
+    },
+  },
 );

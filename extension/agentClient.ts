@@ -20,7 +20,8 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
-import { Methods, type GpuProcess, type EnergyBetweenParams, type EnergyBetweenResult, type RunOutput, type RunSummary, type StartRunParams, type StartRunResult, type GpusResult, type AgentInfo, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesParams, type IntensitySeriesResult, type RecentRunsResult, type ExportRunParams, type ExportRunResult } from '../agent/protocol/messages';
+import { AgentErrorCodes, isAgentErrorCode, Methods, type AgentErrorCode, type AgentSettings, type GpusResult, type RequestMethod, type RunOutput, type RunSummary } from '../agent/protocol/messages';
+import { onNotification, sendRequest, type ParamsArgs } from '../agent/protocol/typedRpc';
 import type { ClientState } from './statusModel';
 
 const BACKOFF_START_MS = 1_000;
@@ -74,7 +75,7 @@ export class AgentClient implements vscode.Disposable {
     try {
       await client.start();
       if (this.client !== client) return;
-      const [status, gpus] = await Promise.all([client.sendRequest<CarbonStatus>(Methods.carbonStatus.method), client.sendRequest<GpusResult>(Methods.gpus.method)]);
+      const [status, gpus] = await Promise.all([sendRequest(client, Methods.carbonStatus), sendRequest(client, Methods.gpus)]);
       this.gpus = gpus;
       if (gpus.gpus.some((g) => g.control === 'advise')) this.log.warn(`GPU control: advise mode. ${gpus.gpus.find((g) => g.control === 'advise')?.reason ?? ''}`);
       if (this.client !== client) return;
@@ -98,11 +99,11 @@ export class AgentClient implements vscode.Disposable {
     if (!client || client.state !== State.Running) return this.start(settings);
     if (unchanged) return;
     try {
-      const result = await client.sendRequest<Configured>(Methods.configure.method, settings);
+      const result = await sendRequest(client, Methods.configure, settings);
       this.setState({ kind: 'running', carbon: result.status, ...(this.gpus ? { gpus: this.gpus } : {}) });
     } catch (e) {
       this.log.error(`configure failed: ${String(e)}`);
-      this.setState({ kind: 'running', carbon: { state: 'error', code: 3001, message: e instanceof Error ? e.message : String(e) } });
+      this.setState({ kind: 'running', carbon: { state: 'error', code: configureErrorCode(e), message: e instanceof Error ? e.message : String(e) } });
     }
   }
 
@@ -116,55 +117,14 @@ export class AgentClient implements vscode.Disposable {
     if (this.settings) await this.start(this.settings);
   }
 
-  agentInfo(): Promise<AgentInfo> {
-    return this.request<AgentInfo>(Methods.agentInfo.method);
-  }
-
-  startRun(params: StartRunParams): Promise<StartRunResult> {
-    return this.request<StartRunResult>(Methods.startRun.method, params);
-  }
-
-  /** The GPUs with their current limits and power (for the dashboard). */
-  gpuStatus(): Promise<GpusResult> {
-    return this.request<GpusResult>(Methods.gpus.method);
-  }
-
-  /** Energy and carbon of the GPUs over a past interval (notebook cells). */
-  energyBetween(params: EnergyBetweenParams): Promise<EnergyBetweenResult> {
-    return this.request<EnergyBetweenResult>(Methods.energyBetween.method, params);
-  }
-
-  /** Processes running on the GPUs. */
-  gpuProcesses(): Promise<GpuProcess[]> {
-    return this.request<GpuProcess[]>(Methods.gpuProcesses.method);
-  }
-
-  /** Live runs. */
-  liveRuns(): Promise<RunSummary[]> {
-    return this.request<RunSummary[]>(Methods.runs.method);
-  }
-
-  stopRun(runId: string): Promise<void> {
-    return this.request<void>(Methods.stopRun.method, { runId });
-  }
-
-  intensitySeries(params: IntensitySeriesParams): Promise<IntensitySeriesResult> {
-    return this.request<IntensitySeriesResult>(Methods.intensitySeries.method, params);
-  }
-
-  recentRuns(limit = 50): Promise<RecentRunsResult> {
-    return this.request<RecentRunsResult>(Methods.recentRuns.method, { limit });
-  }
-
-  /** The agent writes the file (the extension never opens the history database). */
-  exportRun(params: ExportRunParams): Promise<ExportRunResult> {
-    return this.request<ExportRunResult>(Methods.exportRun.method, params);
-  }
-
-  private async request<R>(method: string, params?: unknown): Promise<R> {
+  /**
+   * Sends a request to the running agent: `request(Methods.intensitySeries, { pastHours, futureHours })`.
+   * The method object fixes its parameters and its result (agent/protocol/messages.ts).
+   */
+  async request<P, R>(method: RequestMethod<P, R>, ...params: ParamsArgs<P>): Promise<R> {
     const client = this.client;
     if (!client || client.state !== State.Running) throw new Error('The Chase agent is not running.');
-    return params === undefined ? client.sendRequest<R>(method) : client.sendRequest<R>(method, params);
+    return sendRequest(client, method, ...params);
   }
 
   private createClient(settings: AgentSettings): LanguageClient {
@@ -192,13 +152,13 @@ export class AgentClient implements vscode.Disposable {
       },
     };
     const client = new LanguageClient('chase', 'Chase agent', serverOptions, clientOptions);
-    client.onNotification(Methods.runOutput.method, (o: RunOutput) => this.runOutputEmitter.fire(o));
-    client.onNotification(Methods.runUpdated.method, (r: RunSummary) => {
+    onNotification(client, Methods.runOutput, (o) => this.runOutputEmitter.fire(o));
+    onNotification(client, Methods.runUpdated, (r) => {
       if (r.state === 'finished' || r.state === 'failed') this.live.delete(r.id);
       else this.live.set(r.id, r);
       this.runUpdatedEmitter.fire(r);
     });
-    client.onNotification(Methods.carbonStatusChanged.method, (status: CarbonStatus) => {
+    onNotification(client, Methods.carbonStatusChanged, (status) => {
       if (this.client === client && this.state.kind !== 'invalid-settings') this.setState({ kind: 'running', carbon: status, ...(this.gpus ? { gpus: this.gpus } : {}) });
     });
     return client;
@@ -252,4 +212,10 @@ export class AgentClient implements vscode.Disposable {
     this.runOutputEmitter.dispose();
     this.runUpdatedEmitter.dispose();
   }
+}
+
+/** The code of a failed `configure`: the agent's own, or invalid settings (the agent answers bad settings with InvalidParams). */
+function configureErrorCode(e: unknown): AgentErrorCode {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' && isAgentErrorCode(code) ? code : AgentErrorCodes.invalidSettings;
 }

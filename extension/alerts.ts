@@ -1,5 +1,6 @@
 /** Carbon alerts while runs are live (rules in alertModel.ts); "Mute for today" is kept in globalState. */
 import * as vscode from 'vscode';
+import { Methods } from '../agent/protocol/messages';
 import type { AgentClient } from './agentClient';
 import { CarbonAlertRules, endOfLocalDay } from './alertModel';
 import type { StatusExtras } from './statusModel';
@@ -16,7 +17,7 @@ export class CarbonAlerts implements vscode.Disposable {
     thresholds: () => StatusExtras['thresholds'] = () => undefined,
   ) {
     const rules = new CarbonAlertRules({
-      intensitySeries: (params) => agent.intensitySeries(params),
+      intensitySeries: (params) => agent.request(Methods.intensitySeries, params),
       liveRuns: () => agent.reportedLiveRuns,
       thresholds,
       mutedUntilMs: () => this.memento.get<number>(MUTED_KEY),

@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { ExtensionToWebview, WebviewToExtension } from '../agent/protocol/dashboard';
+import { Methods } from '../agent/protocol/messages';
 import type { AgentClient } from './agentClient';
 import { readingKey, type ClientState } from './statusModel';
 
@@ -90,7 +91,7 @@ export class DashboardPanel implements vscode.Disposable {
 
   private async sendSeries(): Promise<void> {
     try {
-      const series = await this.agent.intensitySeries({ pastHours: PAST_HOURS, futureHours: FUTURE_HOURS });
+      const series = await this.agent.request(Methods.intensitySeries, { pastHours: PAST_HOURS, futureHours: FUTURE_HOURS });
       this.post({ type: 'series', series });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
@@ -113,7 +114,7 @@ export class DashboardPanel implements vscode.Disposable {
 
   private async sendGpus(): Promise<void> {
     try {
-      this.post({ type: 'gpus', atMs: Date.now(), gpus: await this.agent.gpuStatus() });
+      this.post({ type: 'gpus', atMs: Date.now(), gpus: await this.agent.request(Methods.gpus) });
     } catch (e) {
       this.log.debug(`dashboard: no GPU sample: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -122,7 +123,7 @@ export class DashboardPanel implements vscode.Disposable {
   private async sendLive(): Promise<void> {
     await this.sendGpus();
     try {
-      for (const run of await this.agent.liveRuns()) this.post({ type: 'run', atMs: Date.now(), run });
+      for (const run of await this.agent.request(Methods.runs)) this.post({ type: 'run', atMs: Date.now(), run });
     } catch (e) {
       this.log.debug(`dashboard: no runs: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { homedir } from 'node:os';
 import type { AgentClient } from './agentClient';
-import type { RecentRun, RunExportFormat } from '../agent/protocol/messages';
+import { Methods, type RecentRun, type RunExportFormat } from '../agent/protocol/messages';
 
 interface RunItem extends vscode.QuickPickItem {
   run: RecentRun;
@@ -32,7 +32,7 @@ const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 export async function exportRunCommand(client: AgentClient, log: vscode.LogOutputChannel): Promise<void> {
   let runs: RecentRun[];
   try {
-    runs = (await client.recentRuns()).runs;
+    runs = (await client.request(Methods.recentRuns, {})).runs;
   } catch (e) {
     const msg = messageOf(e);
     log.warn(`Export Run: ${msg}`);
@@ -60,7 +60,7 @@ export async function exportRunCommand(client: AgentClient, log: vscode.LogOutpu
   const format = formatFor(target.fsPath);
   try {
     // the save dialog has asked the user before replacing an existing file
-    const r = await client.exportRun({ runId: picked.run.id, format, outFile: target.fsPath, overwrite: true });
+    const r = await client.request(Methods.exportRun, { runId: picked.run.id, format, outFile: target.fsPath, overwrite: true });
     log.info(`exported run ${picked.run.id} (${format}) to ${r.outFile} (${r.written})`);
     const how = r.written === 'appended' ? 'Appended a row for' : 'Exported';
     const moved = r.backupFile ? ` The file there had other columns; it was moved to ${r.backupFile} (as CodeCarbon does).` : '';

@@ -8,7 +8,7 @@ import { affectsConfig, readAgentSocket, readConfig, readLevelOverrides } from '
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard';
 import { createStatusBarItem, renderStatusBar } from './statusBar';
 import type { ClientState, StatusExtras } from './statusModel';
-import type { AgentInfo, AgentSettings, EnergyBetweenParams, EnergyBetweenResult } from '../agent/protocol/messages';
+import { Methods, type AgentInfo, type AgentSettings, type EnergyBetweenParams, type EnergyBetweenResult } from '../agent/protocol/messages';
 import { clearSecrets, isChaseSecret, promptForApiKey, readSecrets } from './secrets';
 import { ChaseTaskProvider, TASK_TYPE } from './tasks';
 import { CarbonAlerts } from './alerts';
@@ -39,7 +39,8 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
   let nextFor: number | undefined;
   const render = () => renderStatusBar(item, client.currentState, extras);
   render();
-  const cellEnergy = new CellEnergyProvider(client);
+  const energyBetween = (params: EnergyBetweenParams) => client.request(Methods.energyBetween, params);
+  const cellEnergy = new CellEnergyProvider({ energyBetween });
 
   context.subscriptions.push(
     log,
@@ -50,7 +51,7 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
       // Once per reading: the next hours for the tooltip.
       if (state.kind === 'running' && state.carbon.state === 'ok' && state.carbon.timestampMs !== nextFor) {
         nextFor = state.carbon.timestampMs;
-        client.intensitySeries({ pastHours: 0, futureHours: 6 }).then(
+        client.request(Methods.intensitySeries, { pastHours: 0, futureHours: 6 }).then(
           (s) => {
             extras.next = { model: s.forecastModel, points: s.forecast };
             render();
@@ -112,8 +113,8 @@ export function activate(context: vscode.ExtensionContext): ChaseApi {
       return client.currentState;
     },
     onDidChangeState: client.onDidChangeState,
-    agentInfo: () => client.agentInfo(),
-    energyBetween: (params) => client.energyBetween(params),
+    agentInfo: () => client.request(Methods.agentInfo),
+    energyBetween,
     activationMs,
   };
 }

@@ -5,8 +5,12 @@
  * the agent sees count (the tooltip says so); simulated GPUs are labelled.
  */
 import * as vscode from 'vscode';
-import type { EnergyBetweenResult } from '../agent/protocol/messages';
-import type { AgentClient } from './agentClient';
+import type { EnergyBetweenParams, EnergyBetweenResult } from '../agent/protocol/messages';
+
+/** Where the numbers come from: the agent (extension.ts wires `Methods.energyBetween`), or ChaseApi in the extension-host tests. */
+export interface CellEnergySource {
+  energyBetween(params: EnergyBetweenParams): Promise<EnergyBetweenResult>;
+}
 
 /** Cells that ran for less than this are not worth a number (the counters are sampled at 1 Hz). */
 const MIN_CELL_MS = 1000;
@@ -28,7 +32,7 @@ export class CellEnergyProvider implements vscode.NotebookCellStatusBarItemProvi
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeCellStatusBarItems = this.changed.event;
 
-  constructor(private readonly agent: Pick<AgentClient, 'energyBetween'>) {}
+  constructor(private readonly agent: CellEnergySource) {}
 
   /** Cells that just finished get their numbers once the agent's next sample covers their end. */
   refreshSoon(): void {

@@ -5,6 +5,7 @@
  * show as ipykernel / jupyter); a PID can also be typed.
  */
 import * as vscode from 'vscode';
+import { DEFAULT_BUDGET_PCT, MAX_BUDGET_PCT, Methods } from '../agent/protocol/messages';
 import type { AgentClient } from './agentClient';
 
 export async function controlNotebookGpus(agent: AgentClient): Promise<void> {
@@ -12,7 +13,7 @@ export async function controlNotebookGpus(agent: AgentClient): Promise<void> {
     void vscode.window.showWarningMessage('Chase: this workspace is not trusted, so Chase controls no GPUs here.');
     return;
   }
-  const processes = await agent.gpuProcesses().catch(() => []);
+  const processes = await agent.request(Methods.gpuProcesses).catch(() => []);
   const kernelFirst = [...processes].sort((a, b) => Number(/ipykernel|jupyter/.test(b.commandLine ?? '')) - Number(/ipykernel|jupyter/.test(a.commandLine ?? '')));
   const typed = { label: '$(edit) Enter a PID…', pid: undefined as number | undefined };
   const pick = await vscode.window.showQuickPick(
@@ -29,10 +30,10 @@ export async function controlNotebookGpus(agent: AgentClient): Promise<void> {
     if (!raw) return;
     pid = Number(raw.trim());
   }
-  const budget = await vscode.window.showInputBox({ title: 'Slowdown budget, %', value: '2.5', validateInput: (v) => (Number(v) >= 0 ? undefined : 'a number ≥ 0, e.g. 2.5') });
+  const budget = await vscode.window.showInputBox({ title: 'Slowdown budget, %', value: String(DEFAULT_BUDGET_PCT), validateInput: (v) => (v.trim() !== '' && Number(v) >= 0 && Number(v) <= MAX_BUDGET_PCT ? undefined : `a number from 0 to ${MAX_BUDGET_PCT}, e.g. ${DEFAULT_BUDGET_PCT}`) });
   if (budget === undefined) return;
   try {
-    const r = await agent.startRun({ command: '', args: [], pid, budgetPct: Number(budget) });
+    const r = await agent.request(Methods.startRun, { command: '', args: [], pid, budgetPct: Number(budget) });
     const advise = r.advise ? ` Advise mode: ${r.advise}` : '';
     void vscode.window.showInformationMessage(`Chase: the kernel (PID ${pid}) is under carbon-aware control on ${r.gpuUuids.length} GPU(s) with a ${budget} % budget until it exits.${r.simulated ? ' (simulated GPUs)' : ''}${advise}`);
   } catch (e) {

@@ -3,16 +3,17 @@
  *
  *   { "type": "chase", "command": "python", "args": ["train.py"], "budgetPct": 2.5, "gpus": [0, 1], "policy": "default" }
  *
- * With `"launcher": "torchrun"` (and `nnodes`, `nprocPerNode`, `rdzvEndpoint`) the agent runs the
- * program under PyTorch's launcher on this node (launcherModel.ts); a distributed job then makes one
- * decision for all its nodes (docs/distributed.md).
- *
  * It runs in a pseudoterminal (CustomExecution) because the agent, not VS Code, owns the process:
  * the terminal streams the job's output, says once at the start if Chase can only advise, and ends
  * with a summary line (energy, carbon, saving against max power, slowdown) and the job's exit code.
+ *
+ * With `"launcher": "torchrun"` (and `nnodes`, `nprocPerNode`, `rdzvEndpoint`) the agent runs the
+ * program under PyTorch's launcher on this node (launcherModel.ts); a distributed job then makes one
+ * decision for all its nodes (docs/distributed.md), and the terminal shows its part and decisions.
  */
 import * as vscode from 'vscode';
-import { RUN_POLICY_NAMES, type RunPolicyName, type RunSummary } from '../agent/protocol/messages';
+import { DEFAULT_BUDGET_PCT, Methods, type RunPolicyName, type RunSummary, type StartRunParams } from '../agent/protocol/messages';
+import { checkParams } from '../agent/protocol/paramSchema';
 import { runOutcomeText } from '../agent/protocol/runOutcome';
 import type { AgentClient } from './agentClient';
 import { launchCommand, launcherProblem, type LauncherFields } from './launcherModel';
@@ -20,7 +21,6 @@ import { decisionText, jobHeadline, jobLines } from '../agent/protocol/jobOutcom
 import type { DistributedRunSummary } from '../agent/protocol/messages';
 
 export const TASK_TYPE = 'chase';
-const POLICIES: readonly RunPolicyName[] = RUN_POLICY_NAMES;
 
 export interface ChaseTaskDefinition extends vscode.TaskDefinition, LauncherFields {
   type: typeof TASK_TYPE;
@@ -32,14 +32,31 @@ export interface ChaseTaskDefinition extends vscode.TaskDefinition, LauncherFiel
   cwd?: string;
 }
 
+/**
+ * A tasks.json entry as the run it asks for, checked by the protocol's own schema of
+ * `chase/startRun` (the agent checks the same): the params, or the problem in words.
+ */
+function runParams(d: vscode.TaskDefinition, folder?: string): { ok: true; value: StartRunParams } | { ok: false; problem: string } {
+  if (typeof d.command !== 'string' || d.command.trim() === '') return { ok: false, problem: '"command" is required, e.g. "python".' };
+  const launcher = launcherProblem(d as Partial<LauncherFields> & Record<string, unknown>);
+  if (launcher) return { ok: false, problem: launcher };
+  if (d.args !== undefined && !(Array.isArray(d.args) && d.args.every((a: unknown) => typeof a === 'string'))) return { ok: false, problem: '"args" must be a list of strings.' };
+  const { command, args } = launchCommand(d as unknown as LauncherFields);
+  const cwd: unknown = d.cwd ?? folder;
+  return checkParams(Methods.startRun.params, {
+    command,
+    args,
+    budgetPct: d.budgetPct ?? DEFAULT_BUDGET_PCT,
+    ...(d.gpus !== undefined ? { gpus: d.gpus } : {}),
+    ...(d.policy !== undefined ? { policy: d.policy } : {}),
+    ...(cwd !== undefined ? { cwd } : {}),
+  });
+}
+
 /** Checks a tasks.json entry; returns the problem in words, or undefined when it is usable. */
 export function taskProblem(d: vscode.TaskDefinition): string | undefined {
-  if (typeof d.command !== 'string' || d.command.trim() === '') return '"command" is required, e.g. "python".';
-  if (d.args !== undefined && (!Array.isArray(d.args) || d.args.some((a: unknown) => typeof a !== 'string'))) return '"args" must be a list of strings.';
-  if (d.budgetPct !== undefined && !(typeof d.budgetPct === 'number' && d.budgetPct >= 0)) return '"budgetPct" must be a number ≥ 0 (percent of slowdown allowed).';
-  if (d.gpus !== undefined && (!Array.isArray(d.gpus) || d.gpus.some((g: unknown) => !Number.isInteger(g) || (g as number) < 0))) return '"gpus" must be a list of GPU indices, e.g. [0, 1].';
-  if (d.policy !== undefined && !POLICIES.includes(d.policy as RunPolicyName)) return `"policy" must be one of ${POLICIES.join(', ')}.`;
-  return launcherProblem(d as Partial<LauncherFields> & Record<string, unknown>);
+  const r = runParams(d);
+  return r.ok ? undefined : r.problem;
 }
 
 export function summaryLine(s: RunSummary): string {
@@ -79,9 +96,9 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
       this.write('Chase: this workspace is not trusted, so Chase runs no tasks and controls no GPUs here. Trust the workspace (Manage Workspace Trust) to use it.\n');
       return this.finish(1);
     }
-    const problem = taskProblem(this.def);
-    if (problem) {
-      this.write(`Chase task: ${problem}\n`);
+    const params = runParams(this.def, this.cwd);
+    if (!params.ok) {
+      this.write(`Chase task: ${params.problem}\n`);
       return this.finish(2);
     }
     this.subs.push(
@@ -96,17 +113,10 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
         this.finish(typeof s.exitCode === 'number' ? s.exitCode : 1);
       }),
     );
-    const { command, args } = launchCommand(this.def);
-    this.write(`Chase: ${[command, ...args].join(' ')} — budget ${this.def.budgetPct ?? 2.5} %, policy ${this.def.policy ?? 'default'}\n`);
+    const p = params.value;
+    this.write(`Chase: ${[p.command, ...p.args].join(' ')} — budget ${p.budgetPct} %, policy ${p.policy ?? 'default'}\n`);
     this.agent
-      .startRun({
-        command,
-        args,
-        budgetPct: this.def.budgetPct ?? 2.5,
-        ...(this.def.gpus ? { gpus: this.def.gpus } : {}),
-        ...(this.def.policy ? { policy: this.def.policy } : {}),
-        ...(this.def.cwd ?? this.cwd ? { cwd: this.def.cwd ?? this.cwd } : {}),
-      })
+      .request(Methods.startRun, p)
       .then(
         (r) => {
           this.runId = r.runId;
@@ -134,7 +144,7 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
 
   close(): void {
     // The user closed the terminal: stop the job; the agent restores the GPUs.
-    if (this.runId && !this.done) void this.agent.stopRun(this.runId).catch(() => undefined);
+    if (this.runId && !this.done) void this.agent.request(Methods.stopRun, { runId: this.runId }).catch(() => undefined);
     this.finish(130);
   }
 }
@@ -148,7 +158,7 @@ export class ChaseTaskProvider implements vscode.TaskProvider {
     return files.map((uri) => {
       const folder = vscode.workspace.getWorkspaceFolder(uri);
       const rel = vscode.workspace.asRelativePath(uri, false);
-      return this.task({ type: TASK_TYPE, command: 'python3', args: [rel], budgetPct: 2.5 }, folder ?? vscode.TaskScope.Workspace, `${rel} (carbon-aware)`);
+      return this.task({ type: TASK_TYPE, command: 'python3', args: [rel], budgetPct: DEFAULT_BUDGET_PCT }, folder ?? vscode.TaskScope.Workspace, `${rel} (carbon-aware)`);
     });
   }
 

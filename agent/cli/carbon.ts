@@ -4,32 +4,37 @@
  * Credentials come from the environment (CHASE_ELECTRICITYMAPS_TOKEN, CHASE_WATTTIME_USERNAME,
  * CHASE_WATTTIME_PASSWORD) and are never printed.
  */
-import { CARBON_SOURCE_KINDS, type CarbonSettings, type CarbonSourceKind, type ForecastPoint } from '../protocol/messages';
+import { resolve } from 'node:path';
+import type { CarbonSettings, ForecastPoint } from '../protocol/messages';
+import { CARBON_SOURCE_KINDS, SETTINGS, toAgentSettings, type SettingKey, type SettingSpec } from '../protocol/settings';
 import { createProvider } from '../carbon/index';
 import type { ApiProviderDeps } from '../carbon/apiProvider';
 import { CarbonSourceError, type CarbonProvider, type CarbonReading } from '../carbon/provider';
 import { RunCarbon } from '../runs/runCarbon';
 import { secretsFromEnv } from '../carbon/secrets';
-import { numberArg, parseCli, textArg, UsageError, type CliCommand } from './command';
+import { numberArg, parseCli, settingFlags, type CliCommand } from './command';
 import { userMessage } from '../log';
 import { formatUtc } from '../carbon/http';
-import { HOUR_MS, MAX_INTENSITY_G_PER_KWH } from '../protocol/units';
+import { HOUR_MS } from '../protocol/units';
 
-const PROVIDERS: readonly CarbonSourceKind[] = CARBON_SOURCE_KINDS;
+const setting = (key: SettingKey): SettingSpec => SETTINGS[key];
+
+/** WattTime has no region "GB": its default region here. */
+const WATTTIME_ZONE = 'CAISO_NORTH';
 
 const usage = `chase-agent carbon [--provider P] [--zone Z] [--hours N] [--json] [options]
 
 Prints the current carbon intensity from a provider and the next hours of its own forecast.
 
-  --provider P     replay (default), static, electricitymaps, watttime, uk-neso
-  --zone Z         grid zone / region (default GB; WattTime: e.g. CAISO_NORTH)
+  --provider P     ${CARBON_SOURCE_KINDS.join(', ')} (default ${setting('carbon.provider').default})
+  --zone Z         grid zone / region (default ${setting('carbon.zone').default}; WattTime: ${WATTTIME_ZONE})
   --hours N        forecast hours to print (default 6)
   --json           machine-readable output
   --lat X --lon Y  location instead of a zone (Electricity Maps, WattTime)
-  --region-id N    UK NESO region id 1-17;  --postcode PC  UK NESO outward postcode
-  --emission F     Electricity Maps: direct (default, as the extension and the traces) or lifecycle
-  --trace FILE     replay this CSV;  --speed S  replay speed (default 1)
-  --static G       intensity for --provider static, g/kWh
+  --region-id N    UK NESO region id ${setting('carbon.ukRegionId').minimum}-${setting('carbon.ukRegionId').maximum};  --postcode PC  UK NESO outward postcode
+  --emission F     Electricity Maps: direct or lifecycle (default ${setting('carbon.emissionFactorType').default}, as the extension and the traces)
+  --trace FILE     replay this CSV;  --speed S  replay speed (default ${setting('carbon.replaySpeed').default})
+  --static G       intensity for --provider static, g/kWh (default ${setting('carbon.staticIntensity').default})
   --base-url URL   the API's base URL (proxies, tests)
   --timeout-ms N   per-request timeout (default 10000)
 
@@ -60,30 +65,29 @@ const OPTIONS = {
   'timeout-ms': { type: 'string' },
 } as const;
 
+/** The settings `carbon` reads from its flags (checks, defaults and messages from the settings table). */
+const SETTING_FLAGS = {
+  provider: 'carbon.provider',
+  zone: 'carbon.zone',
+  trace: 'carbon.traceFile',
+  speed: 'carbon.replaySpeed',
+  static: 'carbon.staticIntensity',
+  lat: 'carbon.latitude',
+  lon: 'carbon.longitude',
+  emission: 'carbon.emissionFactorType',
+  'base-url': 'carbon.apiBaseUrl',
+  'region-id': 'carbon.ukRegionId',
+  postcode: 'carbon.ukPostcode',
+} as const satisfies Record<string, SettingKey>;
+
 export function parseCarbonArgs(argv: string[]): Args {
   const { values } = parseCli(argv, OPTIONS);
-  const provider = (values.provider ?? 'replay') as CarbonSourceKind;
-  if (!PROVIDERS.includes(provider)) throw new UsageError(`--provider must be one of ${PROVIDERS.join(', ')}`);
-  const emission = values.emission;
-  if (emission !== undefined && emission !== 'direct' && emission !== 'lifecycle') throw new UsageError('--emission must be direct or lifecycle');
-  const lat = values.lat === undefined ? undefined : numberArg('lat', values.lat, undefined, { min: -90, max: 90 });
-  const lon = values.lon === undefined ? undefined : numberArg('lon', values.lon, undefined, { min: -180, max: 180 });
-  if ((lat === undefined) !== (lon === undefined)) throw new UsageError('--lat and --lon go together');
-  const baseUrl = values['base-url'];
-  if (baseUrl !== undefined && !/^https?:\/\/[^\s/]+/i.test(baseUrl)) throw new UsageError(`--base-url must be an http(s) URL (got "${baseUrl}")`);
-  const settings: CarbonSettings = {
-    provider,
-    zone: textArg('zone', values.zone ?? (provider === 'watttime' ? 'CAISO_NORTH' : 'GB'), 100),
-    replaySpeed: numberArg('speed', values.speed, 1, { above: 0, max: 1e6 }),
-    ...(values.trace !== undefined ? { traceFile: textArg('trace', values.trace) } : {}),
-    ...(values.static !== undefined ? { staticIntensityGPerKwh: numberArg('static', values.static, undefined, { min: 0, max: MAX_INTENSITY_G_PER_KWH }) } : {}),
-    ...(lat !== undefined && lon !== undefined ? { latitude: lat, longitude: lon } : {}),
-    ...(emission ? { emissionFactorType: emission } : {}),
-    // typed by the user on their own command line: the key may go there (agent/carbon/endpoint.ts)
-    ...(baseUrl !== undefined ? { baseUrl, baseUrlSetBy: 'user' as const } : {}),
-    ...(values['region-id'] !== undefined ? { ukRegionId: numberArg('region-id', values['region-id'], undefined, { min: 1, max: 17, integer: true }) } : {}),
-    ...(values.postcode !== undefined ? { ukPostcode: textArg('postcode', values.postcode, 8) } : {}),
-  };
+  // a trace named on the command line is relative to where the command runs
+  const trace = values.trace !== undefined && values.trace.trim() !== '' ? resolve(values.trace) : values.trace;
+  const read = settingFlags({ ...values, trace }, SETTING_FLAGS, (key) => (key === 'carbon.zone' && values.provider === 'watttime' ? WATTTIME_ZONE : undefined));
+  const { carbon } = toAgentSettings(read);
+  // typed by the user on their own command line: the key may go there (agent/carbon/endpoint.ts)
+  const settings: CarbonSettings = carbon.baseUrl !== undefined ? { ...carbon, baseUrlSetBy: 'user' } : carbon;
   const hours = numberArg('hours', values.hours, 6, { min: 0, max: 72 });
   const timeoutMs = values['timeout-ms'] === undefined ? undefined : numberArg('timeout-ms', values['timeout-ms'], undefined, { min: 1, max: 600_000, integer: true });
   return { settings, hours, json: values.json, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };

@@ -8,6 +8,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDecimal } from '../decimal';
+import { readSettings, SETTINGS, type SettingKey } from '../protocol/settings';
 
 export interface CliCommand {
   name: string;
@@ -112,4 +113,26 @@ export function gpuListArg(raw: string): number[] {
 export function textArg(flag: string, raw: string, maxLength = 4096): string {
   if (raw.trim() === '' || raw.length > maxLength || raw.includes('\0')) throw new UsageError(`--${flag} must be a non-empty text of at most ${maxLength} characters`);
   return raw;
+}
+
+/**
+ * Chase settings given as flags (`flags`: flag name → setting key), read as the editor reads its
+ * values: checked against the one settings table (agent/protocol/settings.ts), an absent flag at the
+ * table's default (or `fallback`'s), every problem naming the flag — "--speed must be a speed-up from
+ * 0.001 to 1000000 (1 = real time) (got 0)" — in one UsageError.
+ */
+export function settingFlags(values: Record<string, unknown>, flags: Record<string, SettingKey>, fallback: (key: SettingKey) => unknown = () => undefined): Map<SettingKey, unknown> {
+  const flagOf = new Map(Object.entries(flags).map(([flag, key]) => [key, flag]));
+  const read = readSettings(
+    (key) => {
+      const raw = values[flagOf.get(key) ?? ''];
+      if (typeof raw !== 'string') return raw ?? fallback(key);
+      const type = SETTINGS[key].type;
+      // a number flag that is no decimal stays text, so the message shows what was typed
+      return type === 'number' || type === 'integer' ? (parseDecimal(raw) ?? raw) : raw;
+    },
+    { keys: [...flagOf.keys()], defaults: true, name: (key) => `--${flagOf.get(key)}` },
+  );
+  if (read.problems.length > 0) throw new UsageError(read.problems.join('; '));
+  return read.values;
 }

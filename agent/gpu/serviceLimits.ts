@@ -19,7 +19,8 @@ import type { GpuBackend, GpuControl } from './backend';
 import { GpuError } from './errors';
 import { GpuClaimedError } from './safety/claims';
 import type { ClaimRequest, GpuLease, GpuLimits, GroupLimitResult } from './limits';
-import { LimitsErrorCodes, LimitsMethods, type ClaimResult, type LimitsGpu, type LimitsHelloResult, type LeaseEndedParams, type SetLeaseLimitResult } from '../protocol/limits';
+import { LimitsErrorCodes, LimitsMethods, type LimitsGpu, type LimitsHelloResult } from '../protocol/limits';
+import { onNotification, sendRequest } from '../protocol/typedRpc';
 import { describeError, type Logger } from '../log';
 
 interface Connected {
@@ -75,7 +76,7 @@ export class ServiceLimits implements GpuLimits {
       this.leases.clear();
       this.connected = undefined;
     });
-    rpc.onNotification(LimitsMethods.leaseEnded.method, (p: LeaseEndedParams) => {
+    onNotification(rpc, LimitsMethods.leaseEnded, (p) => {
       const run = this.leases.get(p.leaseId);
       this.leases.delete(p.leaseId);
       this.log.info(`${this.label} ended the lease of run ${run ?? '?'}: ${p.reason}`);
@@ -84,7 +85,7 @@ export class ServiceLimits implements GpuLimits {
     try {
       let timer: NodeJS.Timeout | undefined;
       const hello = await Promise.race([
-        rpc.sendRequest<LimitsHelloResult>(LimitsMethods.hello.method),
+        sendRequest(rpc, LimitsMethods.hello),
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS))),
       ]).finally(() => clearTimeout(timer));
       this.log.info(`power limits are set by ${this.label} (chase-agent ${hello.version}, pid ${hello.pid})`);
@@ -122,7 +123,7 @@ export class ServiceLimits implements GpuLimits {
     }
     let leaseId: string;
     try {
-      leaseId = (await c.rpc.sendRequest<ClaimResult>(LimitsMethods.claim.method, { pid: request.pid, gpuUuids: uuids, runId: request.runId })).leaseId;
+      leaseId = (await sendRequest(c.rpc, LimitsMethods.claim, { pid: request.pid, gpuUuids: uuids, runId: request.runId })).leaseId;
     } catch (e) {
       if (e instanceof ResponseError && e.code === LimitsErrorCodes.claimRefused) throw new GpuClaimedError(e.message);
       if (e instanceof ResponseError) throw new GpuError(`${this.label} refused the GPUs: ${e.message}`, 'SERVICE_REFUSED', { cause: e });
@@ -138,14 +139,14 @@ export class ServiceLimits implements GpuLimits {
       },
       setLimit: async (mw): Promise<GroupLimitResult> => {
         if (released || !this.leases.has(leaseId)) throw new GpuError(`The lease of run ${request.runId} at ${this.label} has ended (released, its process exited, or the service restarted); its GPUs are restored.`, 'LEASE_ENDED');
-        const r = await c.rpc.sendRequest<SetLeaseLimitResult>(LimitsMethods.setLimit.method, { leaseId, powerLimitMw: mw });
+        const r = await sendRequest(c.rpc, LimitsMethods.setLimit, { leaseId, powerLimitMw: mw });
         return { ...r, results: [] };
       },
       release: () =>
         (released ??= (async () => {
           if (!this.leases.delete(leaseId)) return; // ended by the service already
           try {
-            await c.rpc.sendRequest(LimitsMethods.release.method, { leaseId });
+            await sendRequest(c.rpc, LimitsMethods.release, { leaseId });
           } catch (e) {
             // a closed connection has ended the lease anyway: the service restored the GPUs
             this.log.warn(`releasing the lease of run ${request.runId} at ${this.label}: ${describeError(e)}`);
@@ -158,7 +159,7 @@ export class ServiceLimits implements GpuLimits {
     const c = await this.connected?.catch(() => undefined);
     this.connected = undefined;
     if (!c) return;
-    await Promise.all([...this.leases.keys()].map((leaseId) => c.rpc.sendRequest(LimitsMethods.release.method, { leaseId }).catch(() => undefined)));
+    await Promise.all([...this.leases.keys()].map((leaseId) => sendRequest(c.rpc, LimitsMethods.release, { leaseId }).catch(() => undefined)));
     this.leases.clear();
     c.close();
   }

@@ -14,8 +14,14 @@
  * connection closes (the user's agent crashed or was killed).
  *
  * Units: power in mW.
+ *
+ * Every request's parameters have one schema (valibot, paramSchema.ts), declared with the method in
+ * {@link LimitsMethods}: the service checks each request against it on arrival, before anything else,
+ * and answers JSON-RPC InvalidParams (-32602) with a line naming the field (agent/server/rpc.ts).
  */
-import type { NotificationMethod, RequestMethod } from './messages';
+import * as v from 'valibot';
+import { MAX_GPUS, notification, request } from './messages';
+import { integerIn, noParams, text, type ParamsSchema } from './paramSchema';
 
 /** One GPU the service manages. */
 export interface LimitsGpu {
@@ -37,6 +43,15 @@ export interface LimitsHelloResult {
   gpus: LimitsGpu[];
 }
 
+/** Ids the service and its clients make (UUIDs, GPU UUIDs, run ids) are short; anything longer is not one. */
+const MAX_ID_LENGTH = 200;
+/**
+ * Any pid_t (a signed 32-bit number): whether such a process is running, and whose it is, is the
+ * kernel's answer, given as `notYourProcess` — not a malformed request.
+ */
+const MAX_PID_T = 2 ** 31 - 1;
+const id = (what: string) => text(`${what} of 1 to ${MAX_ID_LENGTH} characters`, { minLength: 1, maxLength: MAX_ID_LENGTH });
+
 export interface ClaimParams {
   /** The process the GPUs are controlled for: it must belong to the connecting user (root: any). The lease ends when it exits. */
   pid: number;
@@ -44,6 +59,20 @@ export interface ClaimParams {
   /** The client's run id, shown to whoever else asks for these GPUs. */
   runId: string;
 }
+
+const claimParams: ParamsSchema<ClaimParams> = v.strictObject(
+  {
+    pid: integerIn(1, MAX_PID_T, 'a process id (a whole number ≥ 1)'),
+    gpuUuids: v.pipe(
+      v.array(id('a GPU UUID'), 'a list of GPU UUIDs'),
+      v.minLength(1, `a list of 1 to ${MAX_GPUS} GPU UUIDs`),
+      v.maxLength(MAX_GPUS, `a list of 1 to ${MAX_GPUS} GPU UUIDs`),
+      v.check((uuids) => new Set(uuids).size === uuids.length, 'a list of distinct GPU UUIDs (each GPU once)'),
+    ),
+    runId: id('a run id'),
+  },
+  'an object {pid, gpuUuids, runId}',
+);
 
 export interface ClaimResult {
   /** Names the lease in later calls; valid only on the connection that claimed it. */
@@ -57,6 +86,22 @@ export interface SetLeaseLimitParams {
   powerLimitMw: number;
 }
 
+/** Above any GPU's limit (10 kW): a unit mistake (W, µW), refused rather than clamped. */
+const MAX_POWER_LIMIT_MW = 10_000_000;
+const leaseId = id('a lease id (from chase-limits/claim)');
+const setLeaseLimitParams: ParamsSchema<SetLeaseLimitParams> = v.strictObject(
+  {
+    leaseId,
+    powerLimitMw: v.pipe(
+      v.number('a power limit in milliwatts'),
+      v.finite('a power limit in milliwatts'),
+      v.gtValue(0, 'a power limit in milliwatts, > 0'),
+      v.maxValue(MAX_POWER_LIMIT_MW, `a power limit in milliwatts, at most ${MAX_POWER_LIMIT_MW} (10 kW)`),
+    ),
+  },
+  'an object {leaseId, powerLimitMw}',
+);
+
 export interface SetLeaseLimitResult {
   requestedMw: number;
   appliedMw: number;
@@ -66,6 +111,8 @@ export interface SetLeaseLimitResult {
 export interface ReleaseParams {
   leaseId: string;
 }
+
+const releaseParams: ParamsSchema<ReleaseParams> = v.strictObject({ leaseId }, 'an object {leaseId}');
 
 export interface LeaseEndedParams {
   leaseId: string;
@@ -87,13 +134,13 @@ export const LimitsErrorCodes = {
 
 export const LimitsMethods = {
   /** user agent → service: the service's version and GPUs, and whether it may set their limits. */
-  hello: { method: 'chase-limits/hello' } as RequestMethod<void, LimitsHelloResult>,
+  hello: request<void, LimitsHelloResult>('chase-limits/hello', noParams),
   /** user agent → service: lease GPUs for a process of the connecting user (refused when another run holds one). */
-  claim: { method: 'chase-limits/claim' } as RequestMethod<ClaimParams, ClaimResult>,
+  claim: request<ClaimParams, ClaimResult>('chase-limits/claim', claimParams),
   /** user agent → service: one limit for all of a lease's GPUs. */
-  setLimit: { method: 'chase-limits/setLimit' } as RequestMethod<SetLeaseLimitParams, SetLeaseLimitResult>,
+  setLimit: request<SetLeaseLimitParams, SetLeaseLimitResult>('chase-limits/setLimit', setLeaseLimitParams),
   /** user agent → service: end a lease; its GPUs go back to their limits from before it. */
-  release: { method: 'chase-limits/release' } as RequestMethod<ReleaseParams, void>,
+  release: request<ReleaseParams, void>('chase-limits/release', releaseParams),
   /** service → user agent: a lease ended without `release` (its process exited); its GPUs are restored. */
-  leaseEnded: { method: 'chase-limits/leaseEnded' } as NotificationMethod<LeaseEndedParams>,
+  leaseEnded: notification<LeaseEndedParams>('chase-limits/leaseEnded'),
 } as const;

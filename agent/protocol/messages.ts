@@ -17,10 +17,10 @@
  */
 import * as v from 'valibot';
 import { absolutePath, integerIn, noParams, numberIn, text, type ParamsSchema } from './paramSchema';
-import { CARBON_SOURCE_KINDS, SETTING_ORIGINS, validateSettings, type CarbonSourceKind, type SettingOrigin } from './settings';
+import { CARBON_SOURCE_KINDS, DEFAULT_EMISSION_FACTOR_TYPE, SETTING_ORIGINS, validateSettings, type CarbonSourceKind, type EmissionFactorType, type SettingOrigin } from './settings';
 import { DAY_MS } from './units';
 
-export { CARBON_SOURCE_KINDS, SETTING_ORIGINS, type CarbonSourceKind, type SettingOrigin };
+export { CARBON_SOURCE_KINDS, DEFAULT_EMISSION_FACTOR_TYPE, SETTING_ORIGINS, type CarbonSourceKind, type EmissionFactorType, type SettingOrigin };
 
 /** Carbon-intensity signal kinds: average (Electricity Maps, UK NESO, traces) or marginal (WattTime MOER). */
 export type SignalKind = 'average' | 'marginal';
@@ -118,16 +118,10 @@ export interface IntensitySeriesResult {
   forecastModel: string;
 }
 
-/** Electricity Maps' emission factors: operational (`direct`) or life-cycle (`lifecycle`). */
-export type EmissionFactorType = 'direct' | 'lifecycle';
 /**
- * The one default for every reader (settings, `chase-agent carbon`, the provider): `direct`, which is
- * what the embedded traces replay, so a switch from replay to Electricity Maps compares like with like.
- * (Electricity Maps itself defaults to lifecycle when the parameter is absent.)
+ * Settings the extension hands to the agent (in `initialize` and on every change). Each field's
+ * setting, default, bounds and message are declared once, in settings.ts (`SETTINGS`).
  */
-export const DEFAULT_EMISSION_FACTOR_TYPE: EmissionFactorType = 'direct';
-
-/** Settings the extension hands to the agent (in `initialize` and on every change). */
 export interface CarbonSettings {
   /** Which provider. Only `replay` and `static` need no network. */
   provider: CarbonSourceKind;
@@ -174,7 +168,7 @@ export interface MetricsSettings {
   enabled: boolean;
   /** Interface to bind; 127.0.0.1 (loopback) unless configured. */
   host: string;
-  /** TCP port, 1–65535 (0 picks a free one: tests). */
+  /** TCP port, 1–65535. */
   port: number;
 }
 
@@ -248,6 +242,8 @@ export type RunPolicyName = (typeof RUN_POLICY_NAMES)[number];
  * Beyond that, the policy would be "energy only" (there is such a policy: `energy-only`).
  */
 export const MAX_BUDGET_PCT = 100;
+/** The slowdown budget, %, when nobody gives one (the paper's +2.5 % time): tasks, the notebook command, the CLI. */
+export const DEFAULT_BUDGET_PCT = 2.5;
 export type RunState = 'starting' | 'profiling' | 'controlling' | 'finished' | 'failed';
 /** Where a run's progress comes from, best first; `gpu-proxy` is a labelled guess. */
 export type ProgressFormat = 'tqdm' | 'lightning' | 'hf-trainer' | 'keras' | 'reporter' | 'gpu-proxy';
@@ -276,8 +272,8 @@ export interface StartRunParams {
 
 /** Largest PID Linux hands out (PID_MAX_LIMIT, 2^22). */
 const MAX_PID = 4_194_304;
-/** Most GPU indices one run may list (NVML numbers at most 64 devices per host). */
-const MAX_GPUS = 64;
+/** Most GPUs one run may list (NVML numbers at most 64 devices per host). */
+export const MAX_GPUS = 64;
 const startRunParams: ParamsSchema<StartRunParams> = v.pipe(
   v.strictObject(
     {
@@ -532,6 +528,9 @@ export const AgentErrorCodes = {
   gpuUnavailable: 3008,
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCodes)[keyof typeof AgentErrorCodes];
+const AGENT_ERROR_CODES: readonly number[] = Object.values(AgentErrorCodes);
+/** Whether a JSON-RPC error code is one of the agent's own (not JSON-RPC's or LSP's). */
+export const isAgentErrorCode = (code: number): code is AgentErrorCode => AGENT_ERROR_CODES.includes(code);
 
 /**
  * Method names and their direction. `RequestMethod<P, R>` ties a name to its types and to the schema
@@ -546,8 +545,9 @@ export interface NotificationMethod<P> {
   readonly method: string;
   readonly _params?: P;
 }
-const request = <P, R>(method: string, params: ParamsSchema<P>): RequestMethod<P, R> => ({ method, params });
-const notification = <P>(method: string): NotificationMethod<P> => ({ method });
+/** Declares a request: its name and the schema of its parameters (also for limits.ts). */
+export const request = <P, R>(method: string, params: ParamsSchema<P>): RequestMethod<P, R> => ({ method, params });
+export const notification = <P>(method: string): NotificationMethod<P> => ({ method });
 
 export const Methods = {
   /** extension → agent: the agent's version and process. */

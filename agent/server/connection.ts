@@ -90,7 +90,7 @@ export function startServer(connection: Connection = createConnection()): void {
     now: () => Date.now(),
     onStatus: (status) => {
       telemetry.onCarbonStatus(status);
-      notifySafely(connection, Methods.carbonStatusChanged.method, status);
+      notifySafely(connection, Methods.carbonStatusChanged, status);
     },
     setTimer: (cb, ms) => {
       const t = setTimeout(cb, ms);
@@ -141,10 +141,10 @@ export function startServer(connection: Connection = createConnection()): void {
   const runs = new RunManager({
     gpu: () => gpuControl,
     carbon: () => monitor.currentProvider,
-    onOutput: (o) => notifySafely(connection, Methods.runOutput.method, o),
+    onOutput: (o) => notifySafely(connection, Methods.runOutput, o),
     onUpdate: (s) => {
       telemetry.onRunUpdate(s);
-      notifySafely(connection, Methods.runUpdated.method, s);
+      notifySafely(connection, Methods.runUpdated, s);
     },
     history: historyStore,
   });

@@ -24,9 +24,10 @@ import { startGpuControlForServer } from './connection';
 import { GpuClaimedError } from '../gpu/safety/claims';
 import { GpuControlRefusedError } from '../gpu/safety/guard';
 import type { GpuLease } from '../gpu/limits';
-import { LimitsErrorCodes, LimitsMethods, type ClaimParams, type ClaimResult, type LimitsHelloResult, type ReleaseParams, type SetLeaseLimitParams, type SetLeaseLimitResult } from '../protocol/limits';
+import { LimitsErrorCodes, LimitsMethods, type ClaimParams, type ClaimResult, type LimitsHelloResult, type SetLeaseLimitParams, type SetLeaseLimitResult } from '../protocol/limits';
 import { peerCredentials, type PeerCredentials } from './peerCredentials';
 import { notifySafely } from './notify';
+import { onRequest } from './rpc';
 import { processOwnerUid, processStartTime, sameProcessAlive, userName } from '../process';
 import { agentVersion } from '../version';
 
@@ -42,8 +43,6 @@ export interface LimitsServiceOptions {
 
 /** How often leased pids are checked for having exited. */
 const PID_POLL_MS = 1_000;
-const MAX_GPUS_PER_CLAIM = 64;
-const MAX_ID_LENGTH = 200;
 
 interface Lease {
   id: string;
@@ -83,29 +82,14 @@ export async function prepareSocketPath(path: string): Promise<void> {
   unlinkSync(path); // a stale socket of a killed service
 }
 
-function invalid(message: string): ResponseError<void> {
-  return new ResponseError(ErrorCodes.InvalidParams, message);
-}
-
-function checkId(value: unknown, what: string): string {
-  if (typeof value !== 'string' || value === '' || value.length > MAX_ID_LENGTH) throw invalid(`${what} must be a non-empty string of at most ${MAX_ID_LENGTH} characters.`);
-  return value;
-}
-
-/** What the client asked for, checked; and that the pid is the connecting user's (root: anyone's). */
-function checkClaim(p: Partial<ClaimParams> | undefined, client: Client): ClaimParams {
-  const pid = p?.pid;
-  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) throw invalid(`pid must be a process id (a positive integer), got ${JSON.stringify(pid)}.`);
-  const uuids = p?.gpuUuids;
-  if (!Array.isArray(uuids) || uuids.length === 0 || uuids.length > MAX_GPUS_PER_CLAIM) throw invalid(`gpuUuids must list 1 to ${MAX_GPUS_PER_CLAIM} GPU UUIDs.`);
-  for (const u of uuids) checkId(u, 'each of gpuUuids');
-  const runId = checkId(p?.runId, 'runId');
-  const owner = processOwnerUid(pid);
-  if (owner === undefined) throw new ResponseError(LimitsErrorCodes.notYourProcess, `No process ${pid} is running; claim GPUs for a live process of yours.`);
+/** That the pid of a (schema-checked) claim is a live process of the connecting user (root: anyone's). */
+function checkOwner(p: ClaimParams, client: Client): ClaimParams {
+  const owner = processOwnerUid(p.pid);
+  if (owner === undefined) throw new ResponseError(LimitsErrorCodes.notYourProcess, `No process ${p.pid} is running; claim GPUs for a live process of yours.`);
   if (client.peer.uid !== 0 && owner !== client.peer.uid) {
-    throw new ResponseError(LimitsErrorCodes.notYourProcess, `Process ${pid} belongs to ${userName(owner)}, not to ${client.user}: the Chase service sets limits only for your own processes.`);
+    throw new ResponseError(LimitsErrorCodes.notYourProcess, `Process ${p.pid} belongs to ${userName(owner)}, not to ${client.user}: the Chase service sets limits only for your own processes.`);
   }
-  return { pid, gpuUuids: uuids as string[], runId };
+  return p;
 }
 
 function asResponseError(e: unknown): ResponseError<void> {
@@ -138,18 +122,11 @@ export class LimitsService {
     const client: Client = { rpc, peer, user: userName(peer.uid) };
     log.info(`client pid ${peer.pid} (${client.user}) connected`);
     socket.on('error', (e) => log.warn(`client pid ${peer.pid}: ${e.message}`));
-    const handle = <P, R>(method: string, fn: (p: P | undefined) => Promise<R> | R) =>
-      rpc.onRequest(method, async (p: P | undefined) => {
-        try {
-          return await fn(p);
-        } catch (e) {
-          throw asResponseError(e);
-        }
-      });
-    handle(LimitsMethods.hello.method, () => this.hello());
-    handle(LimitsMethods.claim.method, (p: Partial<ClaimParams> | undefined) => this.claim(checkClaim(p, client), client));
-    handle(LimitsMethods.setLimit.method, (p: Partial<SetLeaseLimitParams> | undefined) => this.setLimit(p, client));
-    handle(LimitsMethods.release.method, (p: Partial<ReleaseParams> | undefined) => this.release(this.leaseOf(p?.leaseId, client), 'released'));
+    // each request's parameters are checked against its schema (protocol/limits.ts) before its handler runs
+    onRequest(rpc, LimitsMethods.hello, () => this.hello(), asResponseError);
+    onRequest(rpc, LimitsMethods.claim, (p) => this.claim(checkOwner(p, client), client), asResponseError);
+    onRequest(rpc, LimitsMethods.setLimit, (p) => this.setLimit(p, client), asResponseError);
+    onRequest(rpc, LimitsMethods.release, (p) => this.release(this.leaseOf(p.leaseId, client), 'released'), asResponseError);
     rpc.onClose(() => {
       log.info(`client pid ${peer.pid} (${client.user}) disconnected`);
       for (const l of [...this.leases.values()]) if (l.client === client) void this.release(l, 'its client disconnected');
@@ -185,19 +162,16 @@ export class LimitsService {
     return { leaseId: id, gpuUuids: [...lease.uuids] };
   }
 
-  private leaseOf(leaseId: unknown, client: Client): Lease {
-    const id = checkId(leaseId, 'leaseId');
+  private leaseOf(id: string, client: Client): Lease {
     const l = this.leases.get(id);
     // another client's lease is as unknown to this one as a made-up id
     if (!l || l.client !== client) throw new ResponseError(LimitsErrorCodes.unknownLease, `No lease ${id} on this connection (released, or its process exited); claim the GPUs again.`);
     return l;
   }
 
-  private async setLimit(p: Partial<SetLeaseLimitParams> | undefined, client: Client): Promise<SetLeaseLimitResult> {
-    const l = this.leaseOf(p?.leaseId, client);
-    const mw = p?.powerLimitMw;
-    if (typeof mw !== 'number' || !Number.isFinite(mw) || mw <= 0) throw invalid(`powerLimitMw must be a positive number of milliwatts, got ${JSON.stringify(mw)}.`);
-    const r = await l.lease.setLimit(mw);
+  private async setLimit(p: SetLeaseLimitParams, client: Client): Promise<SetLeaseLimitResult> {
+    const l = this.leaseOf(p.leaseId, client);
+    const r = await l.lease.setLimit(p.powerLimitMw);
     return { requestedMw: r.requestedMw, appliedMw: r.appliedMw, clamped: r.clamped };
   }
 
@@ -211,7 +185,7 @@ export class LimitsService {
     for (const l of [...this.leases.values()]) {
       if (sameProcessAlive(l.pid, l.pidStart)) continue;
       await this.release(l, `pid ${l.pid} exited`);
-      notifySafely(l.client.rpc, LimitsMethods.leaseEnded.method, { leaseId: l.id, reason: `pid ${l.pid} exited` }, log);
+      notifySafely(l.client.rpc, LimitsMethods.leaseEnded, { leaseId: l.id, reason: `pid ${l.pid} exited` }, log);
     }
   }
 

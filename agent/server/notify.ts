@@ -6,15 +6,13 @@
  * the others.
  */
 import type { Logger } from '../log';
+import type { NotificationMethod } from '../protocol/messages';
+import { sendNotification, type RpcSender } from '../protocol/typedRpc';
 
-interface Notifier {
-  sendNotification(method: string, params?: unknown): Promise<void>;
-}
-
-export function notifySafely(connection: Notifier, method: string, params: unknown, log?: Logger): void {
+export function notifySafely<P>(connection: Pick<RpcSender, 'sendNotification'>, method: NotificationMethod<P>, params: P, log?: Logger): void {
   try {
-    connection.sendNotification(method, params).catch((e: unknown) => log?.debug(`${method} not delivered: ${String(e)}`));
+    sendNotification(connection, method, params).catch((e: unknown) => log?.debug(`${method.method} not delivered: ${String(e)}`));
   } catch (e) {
-    log?.debug(`${method} not delivered (connection closed): ${String(e)}`);
+    log?.debug(`${method.method} not delivered (connection closed): ${String(e)}`);
   }
 }

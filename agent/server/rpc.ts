@@ -8,7 +8,7 @@
  *
  * `toResponseError(e)` is the one map from error classes to wire codes.
  */
-import { ErrorCodes, ResponseError, type Connection } from 'vscode-languageserver/node';
+import { ErrorCodes, ResponseError } from 'vscode-languageserver/node';
 import { AgentErrorCodes, type RequestMethod } from '../protocol/messages';
 import { checkParams } from '../protocol/paramSchema';
 import { CarbonSourceError } from '../carbon/provider';
@@ -29,12 +29,18 @@ export function toResponseError(e: unknown, method: string): ResponseError<void>
   return new ResponseError(ErrorCodes.InternalError, userMessage(e, method));
 }
 
+/** What handlers are registered on: the editor's Connection, or a limits-service client's MessageConnection. */
+export interface RequestReceiver {
+  onRequest(method: string, handler: (...args: unknown[]) => unknown): unknown;
+}
+
 /**
  * Registers `handler` for `method`. Parameters come by name (one object); vscode-jsonrpc spreads a
  * by-position list into arguments, so more than one argument is refused, and its last argument is
- * always the cancellation token.
+ * always the cancellation token. `toError` maps what the handler throws (the limits service has its
+ * own codes).
  */
-export function onRequest<P, R>(connection: Connection, method: RequestMethod<P, R>, handler: (params: P) => R | Promise<R>): void {
+export function onRequest<P, R>(connection: RequestReceiver, method: RequestMethod<P, R>, handler: (params: P) => R | Promise<R>, toError: (e: unknown, method: string) => ResponseError<void> = toResponseError): void {
   connection.onRequest(method.method, async (...args: unknown[]): Promise<R> => {
     const given = args.slice(0, -1);
     if (given.length > 1 || Array.isArray(given[0])) throw new ResponseError(ErrorCodes.InvalidParams, `${method.method}: send the parameters as one object, not a list of values`);
@@ -43,7 +49,7 @@ export function onRequest<P, R>(connection: Connection, method: RequestMethod<P,
     try {
       return await handler(checked.value);
     } catch (e) {
-      throw toResponseError(e, method.method);
+      throw toError(e, method.method);
     }
   });
 }

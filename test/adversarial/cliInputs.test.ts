@@ -65,8 +65,8 @@ describe('bad values are refused with one line, not read as something else (find
     [['simulate', '--trace', 'x', '--profile', 'y', '--workload', 'w', '--batch', '8', '--starts', '1e9'], /--starts must be a whole number ≥ 1 and ≤ 10000/],
     [['forecast-bench', '--trace', 'x', '--warmup-days', '-1'], /--warmup-days must be a number ≥ 0/],
     [['forecast-bench', '--trace', 'x', '--horizons', '1,,6'], /--horizons must be a number > 0/],
-    [['carbon', '--static', '1e308', '--provider', 'static'], /--static must be a number ≥ 0 and ≤ 3000/],
-    [['carbon', '--lat', '91', '--lon', '0'], /--lat must be a number ≥ -90 and ≤ 90/],
+    [['carbon', '--static', '1e308', '--provider', 'static'], /--static must be a number of g\/kWh from 0 to 3000 \(got 1e\+308\)/],
+    [['carbon', '--lat', '91', '--lon', '0'], /--lat must be a number of degrees from -90 to 90 \(got 91\)/],
     [['runs', 'list', '--limit', '-5'], /--limit must be a whole number ≥ 1/],
     [['gpus', '--jsn'], /unknown option --jsn/],
   ];

@@ -19,8 +19,8 @@ describe('wire settings: carbon API fields and secrets', () => {
 
   it('names the bad setting', () => {
     const bad: Array<[Record<string, unknown>, RegExp]> = [
-      [{ latitude: 91, longitude: 0 }, /chase\.carbon\.latitude must be a number of degrees between -90 and 90/],
-      [{ latitude: 10 }, /must be set together/],
+      [{ latitude: 91, longitude: 0 }, /chase\.carbon\.latitude must be a number of degrees from -90 to 90 \(got 91\)/],
+      [{ latitude: 10 }, /chase\.carbon\.latitude and chase\.carbon\.longitude go together/],
       [{ emissionFactorType: 'both' }, /emissionFactorType must be "direct" or "lifecycle"/],
       [{ disableEstimations: 'yes' }, /disableEstimations must be true or false/],
       [{ baseUrl: 'ftp://x' }, /chase\.carbon\.apiBaseUrl must be an http\(s\) URL/],

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { notifySafely } from '../../../agent/server/notify';
+import { Methods } from '../../../agent/protocol/messages';
 import { memoryLogger } from '../store/helpers';
 
 test('a notification to a closed connection neither throws nor rejects', async () => {
@@ -20,6 +21,6 @@ test('a notification to a closed connection neither throws nor rejects', async (
   connection.end();
   assert.throws(() => void connection.sendNotification('chase/runOutput', { text: 'x' }).catch(() => undefined), /closed/i, 'the old pattern throws synchronously');
   const log = memoryLogger();
-  assert.doesNotThrow(() => notifySafely(connection, 'chase/runOutput', { text: 'x' }, log));
+  assert.doesNotThrow(() => notifySafely(connection, Methods.runOutput, { runId: 'run-1', stream: 'stdout', text: 'x' }, log));
   assert.match(log.lines.join('\n'), /chase\/runOutput not delivered/);
 });

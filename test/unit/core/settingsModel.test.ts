@@ -12,7 +12,7 @@ describe('extension settings', () => {
   it('defaults to replaying the embedded GB trace in real time', () => {
     const r = parseSettings(from({}));
     assert.ok(r.ok);
-    assert.deepEqual(r.settings.carbon, { provider: 'replay', zone: 'GB', replaySpeed: 1, staticIntensityGPerKwh: 300, emissionFactorType: 'direct' });
+    assert.deepEqual(r.settings.carbon, { provider: 'replay', zone: 'GB', replaySpeed: 1, staticIntensityGPerKwh: 300, emissionFactorType: 'direct', disableEstimations: false });
   });
 
   it('one emission-factor default: the protocol constant, package.json and the extension agree', () => {
@@ -25,7 +25,7 @@ describe('extension settings', () => {
     const r = parseSettings(from({ 'carbon.replaySpeed': 'fast', 'carbon.provider': 'coal', 'carbon.zone': ' ' }));
     assert.ok(!r.ok);
     assert.equal(r.problems.length, 3);
-    assert.match(r.problems.join('\n'), /chase\.carbon\.replaySpeed.*positive number/);
+    assert.match(r.problems.join('\n'), /chase\.carbon\.replaySpeed must be a speed-up from 0\.001/);
     assert.match(r.problems.join('\n'), /chase\.carbon\.provider.*replay, static, electricitymaps, watttime, uk-neso/);
     assert.match(r.problems.join('\n'), /chase\.carbon\.zone/);
   });
@@ -33,7 +33,7 @@ describe('extension settings', () => {
   it('location, UK region and API base URL: validated and passed on', () => {
     const bad = parseSettings(from({ 'carbon.latitude': 95, 'carbon.ukRegionId': 42, 'carbon.apiBaseUrl': 'ftp://x' }));
     assert.ok(!bad.ok);
-    assert.match(bad.problems.join('\n'), /latitude.*−90…90/);
+    assert.match(bad.problems.join('\n'), /chase\.carbon\.latitude must be a number of degrees from -90 to 90 \(got 95\)/);
     assert.match(bad.problems.join('\n'), /latitude and chase\.carbon\.longitude go together/);
     assert.match(bad.problems.join('\n'), /ukRegionId.*1 to 17/);
     assert.match(bad.problems.join('\n'), /apiBaseUrl.*http/);
