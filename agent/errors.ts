@@ -24,3 +24,8 @@ export class ExportError extends Error {
 export class GpuUnavailableError extends Error {
   override readonly name = 'GpuUnavailableError';
 }
+
+/** A run that cannot start (an unknown or claimed GPU, a dead PID, a missing folder…); nothing was launched. */
+export class RunRefusedError extends Error {
+  override readonly name = 'RunRefusedError';
+}

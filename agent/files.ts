@@ -58,6 +58,21 @@ export function readRegularFile(path: string, maxBytes: number): string {
   }
 }
 
+/**
+ * `readRegularFile` for an input file of some kind (`what`: "trace", "profile"), every failure as
+ * one line made into the caller's error by `fail`: the refusal as is, "PATH: trace file not found",
+ * "PATH: cannot read trace file (EACCES)".
+ */
+export function readInputFile(path: string, maxBytes: number, what: string, fail: (message: string) => Error): string {
+  try {
+    return readRegularFile(path, maxBytes);
+  } catch (e) {
+    if (e instanceof FileRefusedError) throw fail(e.message);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw fail(`${path}: ${code === 'ENOENT' ? `${what} file not found` : `cannot read ${what} file (${code ?? String(e)})`}`);
+  }
+}
+
 export interface WriteOptions {
   /** Replace an existing regular file (never a link, device or folder). */
   overwrite: boolean;

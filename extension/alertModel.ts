@@ -7,7 +7,8 @@
  */
 import type { ForecastPoint, IntensityLevels, IntensitySeriesParams, IntensitySeriesResult, RunSummary } from '../agent/protocol/messages';
 import { HOUR_MS } from '../agent/protocol/units';
-import { effectiveLevels, formatIntensity, levelOf, PerReading, UNIT, type ClientState, type IntensityLevel, type StatusExtras } from './statusModel';
+import { effectiveLevels, levelOf, PerReading, type ClientState, type IntensityLevel, type StatusExtras } from './statusModel';
+import { formatIntensity, formatUtcClock, formatWatts, INTENSITY_UNIT as UNIT } from '../agent/protocol/format';
 
 /** How far ahead a "cleaner window soon" alert looks. */
 export const CLEANER_WINDOW_AHEAD_MS = 6 * HOUR_MS;
@@ -75,7 +76,7 @@ export class CarbonAlertRules {
     const mutedUntilMs = this.deps.mutedUntilMs();
     if (shouldAlert({ previousLevel: this.previousLevel, level, liveRuns: live.length, nowMs: now, lastAlertMs: this.lastAlertMs, mutedUntilMs })) {
       this.lastAlertMs = now;
-      const runs = live.map((r) => `${r.command}${r.currentLimitMw ? ` (power limit now ${(r.currentLimitMw / 1000).toFixed(0)} W)` : ''}`).join('; ');
+      const runs = live.map((r) => `${r.command}${r.currentLimitMw ? ` (power limit now ${formatWatts(r.currentLimitMw)})` : ''}`).join('; ');
       this.deps.notify(`Grid carbon intensity is high: ${formatIntensity(carbon.intensityGPerKwh)} ${UNIT} in ${carbon.source.zone} (high above ${formatIntensity(levels!.highAboveGPerKwh)}). Chase holds its runs' GPUs at lower power while it lasts, within each run's slowdown budget: ${runs}.`);
     } else if (live.length > 0 && (this.lastAlertMs === undefined || now - this.lastAlertMs >= ALERT_MIN_GAP_MS) && now >= (mutedUntilMs ?? 0)) {
       void this.nextHours.get(carbon)?.then((series) => {
@@ -83,8 +84,7 @@ export class CarbonAlertRules {
         const clean = cleanerWindow(level, levels, series.forecast, series.nowMs);
         if (!clean || (this.lastAlertMs !== undefined && this.deps.nowMs() - this.lastAlertMs < ALERT_MIN_GAP_MS)) return;
         this.lastAlertMs = this.deps.nowMs();
-        const at = new Date(clean.timestampMs).toISOString().slice(11, 16);
-        this.deps.notify(`A cleaner window is expected at ${at} UTC (${formatIntensity(clean.intensityGPerKwh)} ${UNIT}, low for ${carbon.source.zone}): Chase will let your runs go faster then.`);
+        this.deps.notify(`A cleaner window is expected at ${formatUtcClock(clean.timestampMs)} UTC (${formatIntensity(clean.intensityGPerKwh)} ${UNIT}, low for ${carbon.source.zone}): Chase will let your runs go faster then.`);
       });
     }
     this.previousLevel = level;

@@ -6,18 +6,17 @@ import * as vscode from 'vscode';
 import { homedir } from 'node:os';
 import type { AgentClient } from './agentClient';
 import { Methods, type RecentRun, type RunExportFormat } from '../agent/protocol/messages';
+import { formatCarbon, formatGrams, formatWh } from '../agent/protocol/format';
 
 interface RunItem extends vscode.QuickPickItem {
   run: RecentRun;
 }
 
-const fmt = (n: number, digits: number) => n.toLocaleString(undefined, { maximumFractionDigits: digits, minimumFractionDigits: digits });
-
 /** One QuickPick line per run: command, start time, energy, carbon, saving, status. */
 export function runItem(run: RecentRun): RunItem {
   const started = new Date(run.startedAtMs).toLocaleString();
-  const parts = [`${fmt(run.energyJ / 3600, 1)} Wh`, `${fmt(run.carbonG, 2)} g CO₂`];
-  if (run.savedCarbonG !== undefined) parts.push(`saved ${fmt(run.savedCarbonG, 2)} g`);
+  const parts = [formatWh(run.energyJ), formatCarbon(run.carbonG)];
+  if (run.savedCarbonG !== undefined) parts.push(`saved ${formatGrams(run.savedCarbonG)}`);
   parts.push(run.status);
   return { label: run.command, description: started, detail: parts.join(' · '), run };
 }

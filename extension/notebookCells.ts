@@ -6,6 +6,7 @@
  */
 import * as vscode from 'vscode';
 import type { EnergyBetweenParams, EnergyBetweenResult } from '../agent/protocol/messages';
+import { formatCarbon, formatWh } from '../agent/protocol/format';
 
 /** Where the numbers come from: the agent (extension.ts wires `Methods.energyBetween`), or ChaseApi in the extension-host tests. */
 export interface CellEnergySource {
@@ -16,10 +17,7 @@ export interface CellEnergySource {
 const MIN_CELL_MS = 1000;
 
 export function cellItemText(r: EnergyBetweenResult): string {
-  const wh = r.energyJ / 3600;
-  const whText = wh >= 100 ? wh.toFixed(0) : wh >= 1 ? wh.toFixed(1) : wh.toFixed(2);
-  const g = r.carbonG >= 10 ? r.carbonG.toFixed(0) : r.carbonG.toFixed(2);
-  return `$(pulse) ${whText} Wh · ${g} gCO₂${r.simulated ? ' (simulated GPUs)' : ''}`;
+  return `$(pulse) ${formatWh(r.energyJ)} · ${formatCarbon(r.carbonG)}${r.simulated ? ' (simulated GPUs)' : ''}`;
 }
 
 export function cellTiming(cell: Pick<vscode.NotebookCell, 'executionSummary'>): { startMs: number; endMs: number } | undefined {
@@ -50,7 +48,7 @@ export class CellEnergyProvider implements vscode.NotebookCellStatusBarItemProvi
     }
     if (r.coveredMs < (timing.endMs - timing.startMs) / 2) return []; // the agent was not sampling then
     const item = new vscode.NotebookCellStatusBarItem(cellItemText(r), vscode.NotebookCellStatusBarAlignment.Right);
-    item.tooltip = `Energy of ${r.gpuCount} GPU(s) while this cell ran (${((timing.endMs - timing.startMs) / 1000).toFixed(1)} s): ${(r.energyJ / 3600).toFixed(3)} Wh, ${r.carbonG.toFixed(3)} gCO₂ at the grid's intensity then. All GPUs the Chase agent sees are counted.`;
+    item.tooltip = `Energy of ${r.gpuCount} GPU(s) while this cell ran (${((timing.endMs - timing.startMs) / 1000).toFixed(1)} s): ${formatWh(r.energyJ)}, ${formatCarbon(r.carbonG)} at the grid's intensity then. All GPUs the Chase agent sees are counted.`;
     item.command = 'chase.showDashboard';
     return [item];
   }

@@ -6,7 +6,7 @@
  *         any → invalid-settings (until the settings are fixed).
  */
 import type { CarbonStatus, ForecastPoint, GpusResult, IntensityLevels, IntensityTrend, RunSummary } from '../agent/protocol/messages';
-import { formatAmount } from '../agent/protocol/runOutcome';
+import { formatCarbon, formatGrams, formatIntensity, formatUtc, formatUtcClock, formatWatts, INTENSITY_UNIT as UNIT } from '../agent/protocol/format';
 
 /** What the tooltip adds to the state when known: live runs, and the next hours of expected intensity. */
 export interface StatusExtras {
@@ -88,18 +88,9 @@ const LEVEL_ICON: Record<IntensityLevel, string> = { low: '$(pulse)', medium: '$
 const TREND_ARROW: Record<IntensityTrend, string> = { rising: '$(arrow-up)', falling: '$(arrow-down)', steady: '$(arrow-right)' };
 const TREND_WORDS: Record<IntensityTrend, string> = { rising: 'rising', falling: 'falling', steady: 'steady' };
 
-export const UNIT = 'gCO₂/kWh';
 const SHOW_LOG = '[Show log](command:chase.showLog)';
 const RESTART = '[Restart agent](command:chase.restartAgent)';
 const SETTINGS = '[Open settings](command:workbench.action.openSettings?%5B%22chase.%22%5D)';
-
-export function formatIntensity(gPerKwh: number): string {
-  return gPerKwh >= 100 ? gPerKwh.toFixed(0) : gPerKwh.toFixed(1);
-}
-
-function formatTime(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
-}
 
 /** Escapes text from the agent before it goes into trusted markdown. */
 export function escapeMarkdown(s: string): string {
@@ -175,7 +166,7 @@ function carbonView(carbon: CarbonStatus, replaySpeed?: number): StatusView {
     `**Grid carbon intensity: ${value} ${UNIT}**${stale}`,
     '',
     `Source: ${escapeMarkdown(carbon.source.label)} (${carbon.source.signal} signal, zone ${escapeMarkdown(carbon.source.zone)})`,
-    `Period: ${formatTime(carbon.timestampMs)}, ${Math.round(carbon.periodMs / 60_000)} min${carbon.trend ? `; next period ${TREND_WORDS[carbon.trend]}` : ''}`,
+    `Period: ${formatUtc(carbon.timestampMs)}, ${Math.round(carbon.periodMs / 60_000)} min${carbon.trend ? `; next period ${TREND_WORDS[carbon.trend]}` : ''}`,
     ...(speedUp ? [`$(debug-continue) **Sped-up replay ×${speedUp}**: the recorded trace plays ${speedUp} times faster than real time (a demo, not the live grid); times are the replay's own clock. \`chase.carbon.replaySpeed\`: 1 plays it in real time.`] : []),
     ...(levelLine ? [levelLine] : []),
     ...(carbon.notes ?? []).map((n) => `$(info) ${escapeMarkdown(n)}`),
@@ -205,13 +196,9 @@ export function gpuLines(r: GpusResult): string {
   return `GPUs: ${r.gpus.length} × ${escapeMarkdown(names)}${simulated}\n\n${control}`;
 }
 
-function hourUtc(ms: number): string {
-  return new Date(ms).toISOString().slice(11, 16);
-}
-
 /** "Next hours (trace): 14:00 201 · 15:00 190 · …" */
 export function nextHoursLine(next: NonNullable<StatusExtras['next']>): string {
-  const pts = next.points.slice(0, 6).map((p) => `${hourUtc(p.timestampMs)} ${formatIntensity(p.intensityGPerKwh)}`);
+  const pts = next.points.slice(0, 6).map((p) => `${formatUtcClock(p.timestampMs)} ${formatIntensity(p.intensityGPerKwh)}`);
   return `Next hours (${escapeMarkdown(next.model)}, ${UNIT}, UTC): ${pts.join(' · ')}`;
 }
 
@@ -219,10 +206,10 @@ export function nextHoursLine(next: NonNullable<StatusExtras['next']>): string {
 export function runLines(runs: RunSummary[]): string {
   return runs
     .map((r) => {
-      const limit = r.currentLimitMw !== undefined ? `${(r.currentLimitMw / 1000).toFixed(0)} W` : 'profiling';
-      const saved = r.savedCarbonG !== undefined ? `, saved ${formatAmount(r.savedCarbonG)} g` : '';
+      const limit = r.currentLimitMw !== undefined ? formatWatts(r.currentLimitMw) : 'profiling';
+      const saved = r.savedCarbonG !== undefined ? `, saved ${formatGrams(r.savedCarbonG)}` : '';
       const advise = r.advise ? ' (advise only)' : '';
-      return `$(play) ${escapeMarkdown(r.command)}: ${limit}${advise}, ${formatAmount(r.carbonG)} gCO₂${saved}`;
+      return `$(play) ${escapeMarkdown(r.command)}: ${limit}${advise}, ${formatCarbon(r.carbonG)}${saved}`;
     })
     .join('\n\n');
 }

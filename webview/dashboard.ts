@@ -10,7 +10,9 @@
 import { Chart, LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip, type ChartDataset, type Plugin } from 'chart.js';
 import type { ExtensionToWebview, WebviewToExtension } from '../agent/protocol/dashboard';
 import type { GpusResult, IntensitySeriesResult, RunSummary } from '../agent/protocol/messages';
-import { formatAmount, JOULES_PER_KWH, runOutcomeText } from '../agent/protocol/runOutcome';
+import { runOutcomeText } from '../agent/protocol/runOutcome';
+import { joulesToKwh, milliwattsToWatts } from '../agent/protocol/accounting';
+import { formatAmount, formatIntensity, formatUtc, formatUtcDateTime, formatWatts, INTENSITY_UNIT } from '../agent/protocol/format';
 import { HOUR_MS } from '../agent/protocol/units';
 import { MAX_GPU_SAMPLES, restoreState, upsertRun, type DashboardState } from './model/dashboardState';
 import { GpuSeries, type GpuLine, type XY } from './model/gpuSeries';
@@ -189,7 +191,7 @@ function drawGpus(latest: GpusResult | undefined): void {
   gpuChart.chart.update('none');
   const sim = latest.gpus.some((g) => g.simulated) ? ' — SIMULATED GPUs' : '';
   const advise = latest.gpus.find((g) => g.control === 'advise');
-  setText('gpu-status', `${latest.gpus.map((g) => `GPU ${g.index} ${g.name}: limit ${(g.powerLimitMw / 1000).toFixed(0)} W, drawing ${(g.powerMw / 1000).toFixed(0)} W`).join('; ')}${sim}${advise ? ` — advise mode: ${advise.reason ?? ''}` : ''}`);
+  setText('gpu-status', `${latest.gpus.map((g) => `GPU ${g.index} ${g.name}: limit ${formatWatts(g.powerLimitMw)}, drawing ${formatWatts(g.powerMw)}`).join('; ')}${sim}${advise ? ` — advise mode: ${advise.reason ?? ''}` : ''}`);
   document.body.dataset.gpuRendered = 'true';
 }
 
@@ -205,7 +207,7 @@ function attachRun(): void {
   const blue = themeColor('--vscode-charts-blue', '#1a85ff');
   const green = themeColor('--vscode-charts-green', '#388a34');
   const red = themeColor('--vscode-charts-red', '#e51400');
-  runLimitChart ??= liveChart('run-limit-chart', 'gCO₂/kWh', runBands, 'power limit, W');
+  runLimitChart ??= liveChart('run-limit-chart', INTENSITY_UNIT, runBands, 'power limit, W');
   runLimitChart.chart.data.datasets = [
     { label: 'grid intensity (gCO₂/kWh)', data: run.intensityGPerKwh, yAxisID: 'y', borderColor: orange, backgroundColor: orange, borderWidth: 2, ...lastPointOnly, stepped: 'after' },
     { label: 'power limit (W)', data: run.limitW, yAxisID: 'y2', borderColor: blue, backgroundColor: blue, borderWidth: 2, borderDash: [6, 4], ...lastPointOnly, stepped: 'after' },
@@ -266,7 +268,7 @@ function renderJob(d: RunSummary['distributed'], budgetPct: number): void {
 function renderRunsTable(): void {
   document.querySelector('#runs-table tbody')?.replaceChildren(
     ...[...state.runTable].reverse().map((r) =>
-      tableRow([r.command, r.state, formatAmount(r.energyJ / JOULES_PER_KWH), formatAmount(r.carbonG), r.savedCarbonG !== undefined ? formatAmount(r.savedCarbonG) : '–', r.slowdownPct?.toFixed(1) ?? '–', r.currentLimitMw ? (r.currentLimitMw / 1000).toFixed(0) : '–']),
+      tableRow([r.command, r.state, formatAmount(joulesToKwh(r.energyJ)), formatAmount(r.carbonG), r.savedCarbonG !== undefined ? formatAmount(r.savedCarbonG) : '–', r.slowdownPct?.toFixed(1) ?? '–', r.currentLimitMw ? milliwattsToWatts(r.currentLimitMw).toFixed(0) : '–']),
     ),
   );
 }
@@ -275,10 +277,6 @@ function renderRunsTable(): void {
 
 function hoursFromNow(ms: number, nowMs: number): number {
   return (ms - nowMs) / HOUR_MS;
-}
-
-function formatUtc(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 }
 
 function renderSeries(series: IntensitySeriesResult): void {
@@ -330,14 +328,14 @@ function renderSeries(series: IntensitySeriesResult): void {
             ticks: { color: fg, stepSize: 6, callback: (v) => (Number(v) === 0 ? 'now' : `${Number(v) > 0 ? '+' : ''}${v} h`) },
             grid: { color: grid },
           },
-          y: { title: { display: true, text: 'gCO₂/kWh', color: fg }, ticks: { color: fg }, grid: { color: grid }, beginAtZero: true },
+          y: { title: { display: true, text: INTENSITY_UNIT, color: fg }, ticks: { color: fg }, grid: { color: grid }, beginAtZero: true },
         },
         plugins: { legend: { labels: { color: fg, filter: (item, data) => item.text !== 'band low' && (data.datasets[item.datasetIndex ?? 0]?.data.length ?? 0) > 0 } } },
       },
     });
   }
   const last = series.actual[series.actual.length - 1];
-  setText('status', last ? `${series.source.label}: ${last.intensityGPerKwh.toFixed(0)} gCO₂/kWh at ${formatUtc(last.timestampMs)} UTC` : series.source.label);
+  setText('status', last ? `${series.source.label}: ${formatIntensity(last.intensityGPerKwh)} ${INTENSITY_UNIT} at ${formatUtc(last.timestampMs)}` : series.source.label);
   setText('caption', `${series.source.label} — ${series.source.signal} signal, zone ${series.source.zone}. Solid: actual; dashed: ${forecastLabel.toLowerCase()}.`);
   setText('attribution', `Data: ${series.source.attribution}`);
   renderIntensityTable(series);
@@ -347,8 +345,8 @@ function renderSeries(series: IntensitySeriesResult): void {
 function renderIntensityTable(series: IntensitySeriesResult): void {
   document.querySelector('#intensity-table tbody')?.replaceChildren(
     ...[
-      ...series.actual.map((p) => [formatUtc(p.timestampMs), p.intensityGPerKwh.toFixed(1), 'actual']),
-      ...series.forecast.map((p) => [formatUtc(p.timestampMs), p.intensityGPerKwh.toFixed(1), series.forecastModel === 'trace' ? 'trace' : 'forecast']),
+      ...series.actual.map((p) => [formatUtcDateTime(p.timestampMs), p.intensityGPerKwh.toFixed(1), 'actual']),
+      ...series.forecast.map((p) => [formatUtcDateTime(p.timestampMs), p.intensityGPerKwh.toFixed(1), series.forecastModel === 'trace' ? 'trace' : 'forecast']),
     ].map(tableRow),
   );
 }

@@ -13,10 +13,11 @@
  *   last good series (trimmed to the request) is returned, or the error thrown when there is none.
  */
 import type { CarbonSourceInfo, ForecastPoint, IntensityPoint } from '../protocol/messages';
-import { formatUtc, redact, type HttpClientOptions } from './http';
+import { redact, type HttpClientOptions } from './http';
 import { CarbonSourceError, type CarbonProvider, type CarbonReading } from './provider';
 import { userMessage } from '../log';
 import { HOUR_MS } from '../protocol/units';
+import { formatUtc } from '../protocol/format';
 
 export { HOUR_MS };
 export const MINUTE_MS = 60_000;

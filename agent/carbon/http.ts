@@ -17,6 +17,7 @@
 import axios from 'axios';
 import { CarbonSourceError } from './provider';
 import { HOUR_MS } from '../protocol/units';
+import { formatUtc } from '../protocol/format';
 
 export interface HttpClientOptions {
   /** e.g. "https://api.electricitymaps.com/v3"; request paths are appended to it. */
@@ -88,10 +89,6 @@ export function redact(text: string, secrets: Array<string | undefined>): string
   let out = text;
   for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('***');
   return out;
-}
-
-export function formatUtc(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 }
 
 function formatWait(ms: number): string {

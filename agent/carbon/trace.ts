@@ -16,10 +16,10 @@
  * 0; the step is at least {@link MIN_STEP_MS}; the rows span at most {@link MAX_POINTS} periods.
  */
 import { basename } from 'node:path';
-import { FileRefusedError, readRegularFile } from '../files';
+import { readInputFile } from '../files';
 import { parseDecimal } from '../decimal';
 import { MAX_INTENSITY_G_PER_KWH } from '../protocol/units';
-import { splitCsvLine } from '../csv';
+import { csvRecords } from '../csv';
 
 export interface Trace {
   /** Where it came from (file name), for labels. */
@@ -62,32 +62,22 @@ export const MAX_TRACE_BYTES = 64 * 1024 * 1024;
 export const MIN_STEP_MS = 60_000;
 
 export function loadTrace(file: string, options: TraceParseOptions = {}): Trace {
-  let text: string;
-  try {
-    text = readRegularFile(file, MAX_TRACE_BYTES);
-  } catch (e) {
-    if (e instanceof FileRefusedError) throw new TraceError(e.message);
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new TraceError(code === 'ENOENT' ? 'trace file not found' : `cannot read trace file (${code ?? String(e)})`, file);
-  }
+  const text = readInputFile(file, MAX_TRACE_BYTES, 'trace', (message) => new TraceError(message));
   return parseTrace(text, basename(file), options);
 }
 
 export function parseTrace(text: string, name: string, options: TraceParseOptions = {}): Trace {
-  // Keep each line's number in the file (1-based) for error messages; blank lines are skipped.
-  const lines = text
-    .split(/\r?\n/)
-    .map((l, i) => ({ l, n: i + 1 }))
-    .filter(({ l }) => l.trim() !== '');
-  if (lines.length < 3) throw new TraceError('a trace needs a header and at least two rows', name);
-  const header = splitCsvLine(lines[0].l).map((h) => h.trim().replace(/^\uFEFF/, ''));
+  const records = csvRecords(text); // blank lines skipped; each record keeps its line number for messages
+  const first = records.next();
+  if (first.done) throw new TraceError('a trace needs a header and at least two rows', name);
+  const header = first.value.cells.map((h) => h.trim());
   const { timeIdx, valueIdx, zoneIdx } = pickColumns(header, options, name);
 
   const rows: Row[] = [];
+  let dataRecords = 0;
   let zone: string | undefined;
-  for (let i = 1; i < lines.length; i++) {
-    const cells = splitCsvLine(lines[i].l);
-    const lineNo = lines[i].n;
+  for (const { cells, lineNo } of records) {
+    dataRecords++;
     const rawValue = cells[valueIdx]?.trim() ?? '';
     if (rawValue === '') continue; // a gap: filled below
     const t = parseTime(cells[timeIdx]?.trim() ?? '');
@@ -99,6 +89,7 @@ export function parseTrace(text: string, name: string, options: TraceParseOption
     if (zoneIdx >= 0 && zone === undefined) zone = cells[zoneIdx]?.trim() || undefined;
     rows.push({ t, v, lineNo });
   }
+  if (dataRecords < 2) throw new TraceError('a trace needs a header and at least two rows', name);
   if (rows.length < 2) throw new TraceError('fewer than two rows with a value', name);
   if (rows.every((r) => r.v === 0)) throw new TraceError('every intensity is 0 g/kWh: that is not a grid\'s carbon trace (check the value column)', name);
   rows.sort((a, b) => a.t - b.t || a.lineNo - b.lineNo);

@@ -14,8 +14,8 @@ import { RunCarbon } from '../runs/runCarbon';
 import { secretsFromEnv } from '../carbon/secrets';
 import { numberArg, parseCli, settingFlags, type CliCommand } from './command';
 import { userMessage } from '../log';
-import { formatUtc } from '../carbon/http';
 import { HOUR_MS } from '../protocol/units';
+import { formatUtc } from '../protocol/format';
 
 const setting = (key: SettingKey): SettingSpec => SETTINGS[key];
 

@@ -36,7 +36,9 @@ const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
 
 /**
  * node:util parseArgs (strict) with the house rules: `--budget-pct -1` is the value -1 (Node would
- * call it ambiguous and name no flag), and parseArgs' own errors become UsageErrors.
+ * call it ambiguous and name no flag), and parseArgs' own errors become one-line UsageErrors that
+ * name the flag and say what to write (Node's are several lines and end in advice about "--").
+ * Every subcommand parses its command line with it; agent/main.ts only picks the subcommand.
  */
 export function parseCli<T extends Options>(args: string[], options: T, allowPositionals = false): Parsed<T> {
   const normalized: string[] = [];
@@ -59,8 +61,14 @@ export function parseCli<T extends Options>(args: string[], options: T, allowPos
     const quoted = /'([^']*)'/.exec(message)?.[1] ?? '';
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${quoted}`);
     if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`unexpected argument "${quoted}"`);
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /argument missing/.test(message)) throw new UsageError(`${quoted.split(' ')[0]} needs a value`);
-    throw new UsageError(message);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      const flag = quoted.split(' ')[0];
+      if (/argument missing/.test(message)) throw new UsageError(`${flag} needs a value`);
+      // "--zone --json": the next word is an option, not the value
+      if (/ambiguous/.test(message)) throw new UsageError(`${flag} needs a value before the next option (a value that starts with "-" is written ${flag}=VALUE)`);
+      if (/does not take an argument/.test(message)) throw new UsageError(`${flag} takes no value (write ${flag} alone)`);
+    }
+    throw new UsageError(message.split('\n')[0]);
   }
 }
 

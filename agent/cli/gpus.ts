@@ -4,6 +4,8 @@ import { openGpusForLimits } from '../gpu/index';
 import { ServiceLimits } from '../gpu/serviceLimits';
 import { LimitJournal } from '../gpu/safety/journal';
 import { createLogger, describeError } from '../log';
+import { millijoulesToJoules } from '../protocol/accounting';
+import { formatWatts } from '../protocol/format';
 
 export interface GpuListEntry {
   index: number;
@@ -93,7 +95,7 @@ export async function listGpus(env: NodeJS.ProcessEnv = process.env): Promise<Gp
   }
 }
 
-const w = (mw: number | null): string => (mw === null ? '-' : `${(mw / 1000).toFixed(1)} W`);
+const w = (mw: number | null): string => (mw === null ? '-' : formatWatts(mw, 1));
 
 function renderText(r: GpuListResult): string {
   const lines: string[] = [];
@@ -106,7 +108,7 @@ function renderText(r: GpuListResult): string {
   for (const g of r.gpus) {
     lines.push('');
     lines.push(`GPU ${g.index}: ${g.name}  ${g.uuid}${g.busId ? `  ${g.busId}` : ''}  [${g.backend}]`);
-    lines.push(`  limit ${w(g.powerLimitMw)} (default ${w(g.defaultLimitMw)}, range ${w(g.minLimitMw)}–${w(g.maxLimitMw)})  power ${w(g.powerMw)}  energy ${g.energyMj === null ? '-' : `${(g.energyMj / 1000).toFixed(1)} J`}`);
+    lines.push(`  limit ${w(g.powerLimitMw)} (default ${w(g.defaultLimitMw)}, range ${w(g.minLimitMw)}–${w(g.maxLimitMw)})  power ${w(g.powerMw)}  energy ${g.energyMj === null ? '-' : `${millijoulesToJoules(g.energyMj).toFixed(1)} J`}`);
     lines.push(`  control: ${g.control}${g.controlReason ? ` — ${g.controlReason}` : ''}`);
     if (g.readError) lines.push(`  read error: ${g.readError}`);
   }

@@ -2,26 +2,21 @@
  * `chase-agent run [options] -- COMMAND [ARGS…]`: runs a training job under carbon-aware control
  * without VS Code, and prints a summary at the end. The job's exit code is passed through.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { CliCommand } from './command';
 import { gpuListArg, numberArg, parseCli, textArg, UsageError } from './command';
 import { startGpuControl } from '../gpu/index';
 import { ReplayProvider } from '../carbon/replay';
 import { createProvider } from '../carbon/index';
 import { secretsFromEnv } from '../carbon/secrets';
-import { createLogger, describeError } from '../log';
-import { Run, type RunPolicyName, type RunSummary } from '../runs/run';
-import { RunCarbon } from '../runs/runCarbon';
-import { ReporterServer } from '../runs/reporterServer';
+import { createLogger } from '../log';
+import type { Run, RunPolicyName, RunSummary } from '../runs/run';
+import { RunManager, type StartedRun } from '../runs/manager';
+import { openRunHistory } from '../runs/record';
 import { CARBON_SOURCE_KINDS, MAX_BUDGET_PCT, RUN_POLICY_NAMES, type CarbonSourceKind } from '../protocol/messages';
 import { runOutcomeText } from '../protocol/runOutcome';
-import { HistoryStore } from '../store/history';
+import type { HistoryStore } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
-import { historyProfileStore } from '../runs/profileStore';
 import { processAlive } from '../process';
-import type { GpuLease } from '../gpu/limits';
 
 const POLICIES: readonly RunPolicyName[] = RUN_POLICY_NAMES;
 
@@ -50,8 +45,9 @@ Options:
   --warmup-s S, --window-s S   profiling warm-up and measurement window per limit (default 10, 30)
   --workload KEY     key of this workload's stored power profile (default: script name + args hash);
                      a later run with the same key on the same GPU model skips profiling
-  --db FILE          history database holding the profiles (default $CHASE_STATE_DIR/history.sqlite)
-  --no-profile-store neither load nor save a profile
+  --db FILE          history database: the run is recorded there (chase-agent runs list), and
+                     profiles kept (default $CHASE_STATE_DIR/history.sqlite)
+  --no-profile-store neither load nor save a profile (the run is still recorded)
   --json             print the summary as one JSON object (the job's stdout then goes to stderr)
 API keys come from CHASE_ELECTRICITYMAPS_TOKEN, CHASE_WATTTIME_USERNAME / CHASE_WATTTIME_PASSWORD.`;
 
@@ -172,84 +168,71 @@ export const runCommand: CliCommand = {
       await gpus.stop();
       throw new UsageError(`--gpus ${o.gpus?.join(',') ?? ''}: GPU ${unknown.join(', ') || '(none)'} is not visible; visible GPUs: ${visible.join(', ') || 'none'}`);
     }
-    const runId = `run-${Date.now().toString(36)}`;
-    let lease: GpuLease;
-    try {
-      // machine-wide, before the job starts: a GPU another run holds is refused with who holds it
-      lease = await gpus.limits.claim(gpuIndices.map((i) => gpus.backend.devices().find((d) => d.index === i)!.uuid), { runId, pid: o.attachPid ?? process.pid });
-    } catch (e) {
-      await gpus.stop();
-      throw e;
-    }
-
-    const reporter = new ReporterServer((s) => run.reportSteps(s.steps, s.samples));
-    await reporter.start();
-    const scratch = mkdtempSync(join(tmpdir(), 'chase-run-'));
+    // opened when the run is about to start (after its GPUs are claimed): a refused run touches no history
     let history: HistoryStore | undefined;
-    if (o.profileStore) {
-      const dbPath = o.db ?? defaultHistoryPath();
-      try {
-        history = HistoryStore.open({ path: dbPath, log: createLogger('history') });
-      } catch (e) {
-        log.warn(`profiles: cannot open the history database ${dbPath} (${describeError(e)}); profiling without storing the result. Use --db FILE to point elsewhere.`);
-      }
-    }
-    const run: Run = new Run(
-      {
-        id: runId,
-        ...(o.attachPid !== undefined ? { attachPid: o.attachPid } : { command: o.command }),
-        gpuIndices,
-        budgetPct: o.budgetPct,
-        policy: o.policy,
-        ...(o.workload !== undefined ? { workloadKey: o.workload } : {}),
-        ...(o.eta !== undefined ? { eta: o.eta } : {}),
-        ...(o.totalUnits !== undefined ? { totalUnits: o.totalUnits } : {}),
-        profiler: {
-          ...(o.warmupMs !== undefined ? { warmupMs: o.warmupMs } : {}),
-          ...(o.windowMs !== undefined ? { windowMs: o.windowMs } : {}),
-        },
-        ...(gpus.backend.simulated ? { simulatedThroughputFile: join(scratch, 'throughput.json') } : {}),
+    let historyOpened = false;
+    const runs = new RunManager({
+      gpu: async () => gpus,
+      carbon: () => provider,
+      history: () => {
+        if (!historyOpened) history = openRunHistory(o.db ?? defaultHistoryPath(), log);
+        historyOpened = true;
+        return history;
       },
-      {
-        backend: gpus.backend,
-        lease,
-        carbon: new RunCarbon(provider),
-        reporter,
-        log,
-        ...(history ? { profiles: historyProfileStore(history) } : {}),
-        onOutput: (stream, text) => (o.json || stream === 'stderr' ? process.stderr : process.stdout).write(text),
-        onDecision: (d) =>
-          log.info(
-            `period ${new Date(d.periodStartMs).toISOString()}: ${d.intensityGPerKwh.toFixed(0)} g/kWh → ${(d.powerLimitMw / 1000).toFixed(0)} W${d.applied ? '' : ' (advised, not applied)'}` +
-              (d.forecastGPerKwh !== undefined ? ` (forecast ${d.forecastGPerKwh.toFixed(0)} g/kWh${d.expectedSavingG !== undefined ? `, expected saving ${d.expectedSavingG.toFixed(3)} g` : ''})` : ''),
-          ),
-      },
-    );
-    const stopJob = (): void => run.stop();
+      log,
+      onOutput: ({ stream, text }) => (o.json || stream === 'stderr' ? process.stderr : process.stdout).write(text),
+      onDecision: (_runId, d) =>
+        log.info(
+          `period ${new Date(d.periodStartMs).toISOString()}: ${d.intensityGPerKwh.toFixed(0)} g/kWh → ${(d.powerLimitMw / 1000).toFixed(0)} W${d.applied ? '' : ' (advised, not applied)'}` +
+            (d.forecastGPerKwh !== undefined ? ` (forecast ${d.forecastGPerKwh.toFixed(0)} g/kWh${d.expectedSavingG !== undefined ? `, expected saving ${d.expectedSavingG.toFixed(3)} g` : ''})` : ''),
+        ),
+    });
+    // SIGINT/SIGTERM stop the job (the guard has restored the GPUs already); the run ends as it exits, recorded as stopped
+    let runId: string | undefined;
+    let signalled = false;
+    const stopJob = (): void => {
+      signalled = true;
+      if (runId !== undefined) runs.stop(runId);
+    };
     process.on('SIGINT', stopJob);
     process.on('SIGTERM', stopJob);
+    let started: StartedRun;
     let summary: RunSummary;
     try {
       if (gpus.backend.simulated) log.info('GPUs are SIMULATED (no NVIDIA driver used): energy and power follow a measured A40 profile.');
-      summary = await run.start();
+      started = await runs.start({
+        command: o.command?.file ?? '',
+        args: o.command?.args ?? [],
+        ...(o.attachPid !== undefined ? { pid: o.attachPid } : {}),
+        gpus: gpuIndices,
+        budgetPct: o.budgetPct,
+        policy: o.policy,
+        ...(o.eta !== undefined ? { eta: o.eta } : {}),
+        ...(o.totalUnits !== undefined ? { totalUnits: o.totalUnits } : {}),
+        ...(o.workload !== undefined ? { workload: o.workload } : {}),
+        profiler: { ...(o.warmupMs !== undefined ? { warmupMs: o.warmupMs } : {}), ...(o.windowMs !== undefined ? { windowMs: o.windowMs } : {}) },
+        profileStore: o.profileStore,
+      });
+      runId = started.runId;
+      if (signalled) runs.stop(runId);
+      summary = await started.finished;
     } finally {
       process.off('SIGINT', stopJob);
       process.off('SIGTERM', stopJob);
-      await reporter.stop();
+      await runs.dispose();
       await gpus.stop();
       history?.close();
-      rmSync(scratch, { recursive: true, force: true });
     }
-    process.stdout.write(o.json ? JSON.stringify(jsonSummary(summary, run)) + '\n' : humanSummary(summary, gpus.backend.simulated) + '\n');
+    process.stdout.write(o.json ? JSON.stringify(jsonSummary(summary, started.run)) + '\n' : humanSummary(summary, gpus.backend.simulated) + '\n');
     // An attached process is not our child: its exit code is unknown; it ending is success.
     if (o.attachPid !== undefined) return summary.state === 'failed' ? 1 : 0;
     return summary.exitCode ?? 1;
   },
 };
 
-
 function jsonSummary(s: RunSummary, run: Run) {
   return {
+    id: s.id,
     command: s.command,
     state: s.state,
     ...(s.pid !== undefined ? { pid: s.pid } : {}),

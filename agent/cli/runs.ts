@@ -3,7 +3,8 @@ import { numberArg, parseCli, textArg, UsageError } from './command';
 import { existsSync } from 'node:fs';
 import type { HistoryReader } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
-import { gramsToKg, joulesToKwh } from '../store/accounting';
+import { gramsToKg, joulesToKwh } from '../protocol/accounting';
+import { formatCarbon, formatGrams, formatKwh, formatPct, formatUtcDateTime, formatWatts } from '../protocol/format';
 import type { RunRecord } from '../store/types';
 // The store (WebAssembly SQLite) is loaded when a `runs` command runs, not when the agent starts.
 
@@ -32,20 +33,19 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
 } as const;
 
-/** `runs`' command line, parsed and bounded before the history is opened. */
+/** `runs`' command line (the subcommand, its run id, options in any order), parsed and bounded before the history is opened. */
 export function parseRunsArgs(argv: string[]) {
-  const [sub, ...rest] = argv;
+  const { values, positionals: [sub, ...ids] } = parseCli(argv, OPTIONS, true);
   if (sub !== 'list' && sub !== 'show' && sub !== 'export') throw new UsageError(sub === undefined ? 'which one: list, show or export?' : `unknown subcommand "${sub}"`);
-  const { values, positionals } = parseCli(rest, OPTIONS, true);
-  if (sub === 'list' && positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  if (sub !== 'list' && positionals.length !== 1) throw new UsageError(`runs ${sub} needs exactly one run id`);
+  if (sub === 'list' && ids.length > 0) throw new UsageError(`unexpected argument ${ids[0]}`);
+  if (sub !== 'list' && ids.length !== 1) throw new UsageError(`runs ${sub} needs exactly one run id`);
   if (sub !== 'export' && (values.format !== undefined || values.out !== undefined || values.force)) throw new UsageError('--format, --out and --force belong to runs export');
   if (sub !== 'list' && values.limit !== undefined) throw new UsageError('--limit belongs to runs list');
   const format = values.format ?? 'codecarbon';
   if (format !== 'codecarbon' && format !== 'json') throw new UsageError(`--format must be codecarbon or json (got "${format}")`);
   return {
     sub,
-    id: sub === 'list' ? '' : textArg('id', positionals[0], 200),
+    id: sub === 'list' ? '' : textArg('id', ids[0], 200),
     db: values.db === undefined ? defaultHistoryPath() : textArg('db', values.db),
     dbGiven: values.db !== undefined,
     limit: numberArg('limit', values.limit, 50, { min: 1, max: 100_000, integer: true }),
@@ -56,7 +56,7 @@ export function parseRunsArgs(argv: string[]) {
   } as const;
 }
 
-const iso = (ms: number | undefined): string => (ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19));
+const iso = (ms: number | undefined): string => (ms === undefined ? '-' : formatUtcDateTime(ms, { seconds: true }));
 
 function duration(run: RunRecord, nowMs: number): string {
   const s = Math.round(((run.endMs ?? nowMs) - run.startMs) / 1000);
@@ -68,7 +68,7 @@ function duration(run: RunRecord, nowMs: number): string {
 function saved(run: RunRecord): string {
   if (run.baselineCarbonG === undefined || run.baselineCarbonG <= 0) return '-';
   const g = run.baselineCarbonG - run.carbonG;
-  return `${g.toFixed(1)} g (${((100 * g) / run.baselineCarbonG).toFixed(1)} %)`;
+  return `${formatGrams(g)} (${formatPct((100 * g) / run.baselineCarbonG)})`;
 }
 
 function renderList(runs: RunRecord[], nowMs: number): string {
@@ -85,15 +85,15 @@ function renderRun(reader: HistoryReader, run: RunRecord, nowMs: number): string
     `  command   ${run.command}`,
     `  time      ${iso(run.startMs)} → ${iso(run.endMs)} UTC (${duration(run, nowMs)})`,
     `  GPUs      ${run.gpuUuids.join(', ') || '-'}`,
-    `  policy    ${run.policy ?? '-'}${run.budgetPct !== undefined ? `, slowdown budget ${run.budgetPct} %` : ''}${run.slowdownPct !== undefined ? `, actual slowdown ${run.slowdownPct.toFixed(2)} %` : ''}`,
+    `  policy    ${run.policy ?? '-'}${run.budgetPct !== undefined ? `, slowdown budget ${run.budgetPct} %` : ''}${run.slowdownPct !== undefined ? `, actual slowdown ${formatPct(run.slowdownPct, 2)}` : ''}`,
     `  grid      ${run.zone ?? '-'}${run.source ? ` (${run.source})` : ''}`,
-    `  energy    ${joulesToKwh(run.energyJ).toFixed(4)} kWh (${run.energyJ.toFixed(0)} J)`,
-    `  emissions ${run.carbonG.toFixed(2)} g CO2eq (${gramsToKg(run.carbonG).toFixed(5)} kg)`,
-    `  baseline  ${run.baselineCarbonG === undefined ? '-' : `${run.baselineCarbonG.toFixed(2)} g at maximum power`}; saved ${saved(run)}`,
+    `  energy    ${formatKwh(run.energyJ)} (${run.energyJ.toFixed(0)} J)`,
+    `  emissions ${formatCarbon(run.carbonG)} (${gramsToKg(run.carbonG).toFixed(5)} kg)`,
+    `  baseline  ${run.baselineCarbonG === undefined ? '-' : `${formatCarbon(run.baselineCarbonG)} at maximum power`}; saved ${saved(run)}`,
     `  decisions ${decisions.length}`,
   ];
   for (const d of decisions.slice(-10)) {
-    lines.push(`    ${iso(d.timestampMs)}  limit ${(d.powerLimitMw / 1000).toFixed(0)} W  intensity ${d.intensityGPerKwh?.toFixed(0) ?? '-'} g/kWh  forecast ${d.forecastGPerKwh?.toFixed(0) ?? '-'}  expected saving ${d.expectedSavingG?.toFixed(2) ?? '-'} g`);
+    lines.push(`    ${iso(d.timestampMs)}  limit ${formatWatts(d.powerLimitMw)}  intensity ${d.intensityGPerKwh?.toFixed(0) ?? '-'} g/kWh  forecast ${d.forecastGPerKwh?.toFixed(0) ?? '-'}  expected saving ${d.expectedSavingG !== undefined ? formatGrams(d.expectedSavingG) : '-'}`);
   }
   if (decisions.length > 10) lines.push(`    (last 10 of ${decisions.length}; --json for all)`);
   return lines.join('\n');

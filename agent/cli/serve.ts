@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { CliCommand } from './command';
-import { UsageError } from './command';
+import { parseCli, UsageError } from './command';
 import { startGpuControlForServer, startServer } from '../server/connection';
 import { serveLimits, type LimitsServiceOptions } from '../server/limitsService';
 import { parseMetricsEndpoint, processTelemetry, type MetricsEndpoint } from '../server/telemetry';
@@ -64,12 +63,7 @@ function parseMetrics(flag: string | undefined, env: NodeJS.ProcessEnv): Metrics
 }
 
 export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): ServeOptions {
-  let values: { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  const { values } = parseCli(argv, OPTIONS);
   const metrics = parseMetrics(values.metrics, env);
   const transports = (['stdio', 'node-ipc', 'socket'] as const).filter((t) => values[t] !== undefined);
   if (transports.length > 1) throw new UsageError(`give one of --stdio, --node-ipc, --socket PATH (got --${transports.join(' and --')})`);

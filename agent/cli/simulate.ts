@@ -1,5 +1,5 @@
 import { loadTrace } from '../carbon/trace';
-import { loadZeusProfile } from '../control/profile';
+import { loadZeusProfile } from '../profile/zeus';
 import { standardPolicies } from '../control/index';
 import { createForecaster, forecasterNames, type ForecasterName } from '../forecast/index';
 import { simulate } from '../sim/simulate';
@@ -81,7 +81,7 @@ export const simulateCommand: CliCommand = {
     const { traceFile, profileFile, workload, batch, dataset, optimizer, budgetPct, epochs, starts, etas, forecaster: fcName, json } = parseSimulateArgs(argv);
     const forecaster = () => createForecaster(fcName);
     const trace = loadTrace(traceFile);
-    const profile = loadZeusProfile(profileFile, workload, batch, { dataset, optimizer });
+    const profile = loadZeusProfile(profileFile, { workload, batch, dataset, optimizer });
     if (profile.note) process.stderr.write(`chase-agent simulate: ${profile.note}\n`);
     const result = simulate(trace, profile, standardPolicies(profile, { budgetPct, etas, forecaster }), { units: epochs, starts, budgetPct });
     if (json) {

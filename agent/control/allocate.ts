@@ -12,8 +12,8 @@
  * `prepareAllocation` sorts the breakpoints once; `solve(units)` is then a linear sweep, so the same
  * periods can be solved for many amounts of work (the policies' one-step lookahead does).
  */
-import { edgeSlopes } from './frontier';
-import type { PowerPoint } from './profile';
+import { edgeSlopes } from '../profile/frontier';
+import type { PowerPoint } from '../profile/profile';
 
 export interface Allocation {
   /** 'fits': Σℓ·r = W; 'slack': even the slowest frontier point does W early; 'short': even the fastest cannot. */

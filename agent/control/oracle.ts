@@ -10,9 +10,9 @@
  * lower bound on the carbon of any schedule of frontier-or-worse points finishing no later than T.
  */
 import { allocate, allocatedPoint } from './allocate';
-import { edgeSlopes } from './frontier';
-import type { PowerProfile } from './profile';
-import { JOULES_PER_KWH } from '../store/accounting';
+import { edgeSlopes } from '../profile/frontier';
+import type { PowerProfile } from '../profile/profile';
+import { millijoulesToJoules, MW_S_G_PER_KWH_TO_G } from '../protocol/accounting';
 
 export interface OracleResult {
   carbonG: number;
@@ -22,9 +22,6 @@ export interface OracleResult {
   unitsPerS: Float64Array;
   avgPowerMw: Float64Array;
 }
-
-/** mW·s × g/kWh → g. */
-export const MW_S_G_PER_KWH_TO_G = 1 / 1000 / JOULES_PER_KWH;
 
 export function planOracle(profile: PowerProfile, actual: Float64Array, periodS: number, units: number, deadlineS: number): OracleResult {
   const frontier = profile.frontier;
@@ -53,7 +50,7 @@ export function planOracle(profile: PowerProfile, actual: Float64Array, periodS:
       energy += pt.avgPowerMw * len;
       carbon += ci[s] * pt.avgPowerMw * len;
     }
-    return { carbonG: carbon * MW_S_G_PER_KWH_TO_G, energyJ: energy / 1000, timeS: T, unitsPerS: r, avgPowerMw: p };
+    return { carbonG: carbon * MW_S_G_PER_KWH_TO_G, energyJ: millijoulesToJoules(energy), timeS: T, unitsPerS: r, avgPowerMw: p };
   };
   let best = evaluate(tMax);
   const consider = (T: number) => {

@@ -7,8 +7,8 @@
  * (oracle.ts, simulator only) sees the future.
  */
 import { allocate, prepareAllocation, type PreparedAllocation } from './allocate';
-import { edgeSlopes } from './frontier';
-import type { PowerPoint, PowerProfile } from './profile';
+import { edgeSlopes } from '../profile/frontier';
+import type { PowerPoint, PowerProfile } from '../profile/profile';
 import { persistence, type Forecaster } from '../forecast/types';
 import { DAY_MS } from '../protocol/units';
 

@@ -46,6 +46,13 @@ export interface GpuComputeProcess {
   usedGpuMemoryBytes?: number;
 }
 
+/** A simulated job's view of its GPUs: variables for its environment (CHASE_SIM_THROUGHPUT_FILE). */
+export interface SimulatedJobLink {
+  readonly env: Readonly<Record<string, string>>;
+  /** Stops keeping it current and removes what it wrote. */
+  close(): void;
+}
+
 /**
  * Optional capabilities are optional members: callers test for them (`backend.processes?.(i)`)
  * instead of downcasting to a backend class.
@@ -77,7 +84,10 @@ export interface GpuBackend {
   activity?(index: number): number | undefined;
   /** Compute processes on the GPU, where the backend can list them (NVML, zeusd with NVML on the host). */
   processes?(index: number): GpuComputeProcess[];
-  /** Simulated GPUs only: the modelled time per epoch (ms) at the current limit; a simulated job's speed follows it. */
-  epochMs?(index: number): number;
+  /**
+   * Simulated GPUs only: what a job needs to run at these GPUs' modelled speed, so that a lower
+   * limit visibly slows it down (the demo workload). Until `close()`, the backend keeps it current.
+   */
+  simulatedJob?(indices: readonly number[]): SimulatedJobLink;
   close(): Promise<void>;
 }

@@ -7,7 +7,7 @@
  * A counter that goes backwards (driver reload resets it) contributes nothing for that interval.
  */
 import type { GpuReading } from './backend';
-import { energyFromCounterJ, integratePowerJ, joulesToMillijoules } from '../store/accounting';
+import { energyFromCounterJ, integratePowerJ, joulesToMillijoules } from '../protocol/accounting';
 
 export type EnergySource = 'counter' | 'integrated';
 

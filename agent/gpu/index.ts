@@ -24,7 +24,7 @@ import { ZeusdBackend, ZeusdClient } from './backends/zeusd';
 import { describeEndpoint, zeusdSettingsFromEnv } from './backends/zeusdClient';
 import { GpuError } from './errors';
 import { Nvml, nvmlLibraryCandidates } from './nvml';
-import { loadDefaultProfile } from './profile';
+import { loadDefaultProfile } from '../profile/zeus';
 import { permissionProbeFromEnv } from './privilege';
 import { resolveVisibleDevices, type Visibility } from './visibility';
 import { PowerLimitGuard, type RestoreReport } from './safety/guard';

@@ -4,7 +4,7 @@
  *
  *   - PowerLimitGuard (safety/guard.ts): this agent sets limits itself (NVML as root, zeusd, or
  *     simulated GPUs), journaled, with machine-wide claims;
- *   - ServiceLimits (service/client.ts): the privileged `chase-agent serve --socket` service sets
+ *   - ServiceLimits (serviceLimits.ts): the privileged `chase-agent serve --socket` service sets
  *     them for a process this user owns (docs/gpu.md, "Trust model").
  *
  * Lease state machine: claimed → (setLimit)* → released. Releasing restores exactly the lease's

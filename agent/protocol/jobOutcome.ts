@@ -4,8 +4,8 @@
  * runOutcome.ts does for one run.
  */
 import type { DistributedRunSummary, JobDecisionSummary, JobNodeSummary } from './messages';
-import { formatAmount, runOutcomeText } from './runOutcome';
-import { JOULES_PER_KWH } from './units';
+import { formatCarbon, formatKwh, formatWatts } from './format';
+import { runOutcomeText } from './runOutcome';
 
 /** "job 4242: 8 ranks on 2 nodes; this is node 1 (4 ranks), following rank 0's decisions". */
 export function jobHeadline(d: DistributedRunSummary): string {
@@ -16,13 +16,13 @@ export function jobHeadline(d: DistributedRunSummary): string {
 
 /** "decision 3 at step 150: 225 W (profiling), applied". */
 export function decisionText(x: JobDecisionSummary): string {
-  return `decision ${x.decisionId} at step ${x.step}: ${(x.powerLimitMw / 1000).toFixed(0)} W${x.kind === 'profile' ? ' (profiling)' : ''}, ${x.applied ? 'applied' : 'advised only'}`;
+  return `decision ${x.decisionId} at step ${x.step}: ${formatWatts(x.powerLimitMw)}${x.kind === 'profile' ? ' (profiling)' : ''}, ${x.applied ? 'applied' : 'advised only'}`;
 }
 
 /** "node 1: 4 ranks, 0.52 kWh, 120 gCO₂, advise — no permission …". */
 export function nodeText(n: JobNodeSummary): string {
   const status = n.status === 'permitted' ? 'limits applied' : n.status === 'advise' ? `advise only${n.advise ? ` — ${n.advise}` : ''}` : 'not answering';
-  return `node ${n.nodeRank}: ${n.ranks} rank${n.ranks === 1 ? '' : 's'}, ${formatAmount(n.energyJ / JOULES_PER_KWH)} kWh, ${formatAmount(n.carbonG)} gCO₂, ${status}`;
+  return `node ${n.nodeRank}: ${n.ranks} rank${n.ranks === 1 ? '' : 's'}, ${formatKwh(n.energyJ)}, ${formatCarbon(n.carbonG)}, ${status}`;
 }
 
 /** The job's summary lines, as the deciding node knows them (its totals and each node), or just the headline elsewhere. */

@@ -1,8 +1,10 @@
 /** Units shared by the agent, the extension and the webview: one definition each. */
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
-/** Joules in a kilowatt-hour (agent/store/accounting.ts re-exports it for the agent's accounting). */
+/** Joules in a kilowatt-hour (the conversions that use it: accounting.ts). */
 export const JOULES_PER_KWH = 3_600_000;
+/** Joules in a watt-hour. */
+export const JOULES_PER_WH = 3600;
 
 /**
  * Plausibility bound for a grid's carbon intensity, gCO₂/kWh. Coal plants emit about 1000, lignite

@@ -27,7 +27,7 @@ import type { CarbonReading, CarbonProvider } from '../carbon/provider';
 import type { Logger } from '../log';
 import type { DistributedRunSummary, JobDecisionSummary, JobNodeSummary } from '../protocol/messages';
 import type { ApplyParams, ApplyResult, DecideParams, DecideResult, EnergyParams, EnergyResult, JobDecision, JobNode, JobParams, JobResult, JoinParams, LeaveParams, NodeStatus, ReporterNodeInfo } from '../protocol/reporter';
-import { carbonOfEnergyG, millijoulesToJoules } from '../store/accounting';
+import { carbonOfEnergyG, millijoulesToJoules } from '../protocol/accounting';
 import { ReporterRefusal, type ReporterHandler } from './reporterServer';
 
 /** What a node's coordination needs from its run (run.ts provides it). */

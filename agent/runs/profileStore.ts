@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import { profileFromMeasurements, type LimitMeasurement, type PowerProfile } from '../control/profile';
+import { profileFromMeasurements, type LimitMeasurement, type PowerProfile } from '../profile/profile';
 import type { HistoryStore } from '../store/history';
 import type { ProfileRecord } from '../store/types';
 

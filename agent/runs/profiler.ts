@@ -2,13 +2,15 @@
  * Online, Zeus-style power-limit profiling of a live job.
  *
  * State machine: for each candidate limit, `warmup` (the job adapts to the new limit; nothing is
- * counted) then `measure` (time, energy from the counters, and work done are recorded). Candidates
+ * counted) then `measure` (time, energy from the counters, and work done are recorded) then
+ * `measured` (the window is out: `tick` returned it, and `record` — given that window, or the same
+ * window aggregated across the job's nodes — moves on to the next candidate, or to `done`). Candidates
  * go from the maximum limit down in coarse steps and stop one step after the measured slowdown
  * exceeds the budget (a mix of limits may still use that point); then the two half-steps around the
  * lowest-energy limit within the budget are measured (refinement). A window with too little work
- * is extended rather than trusted. The result feeds `profileFromMeasurements` (control/profile.ts).
+ * is extended rather than trusted. The result feeds `profileFromMeasurements` (profile/profile.ts).
  */
-import type { LimitMeasurement } from '../control/profile';
+import type { LimitMeasurement } from '../profile/profile';
 
 export interface ProfilerOptions {
   minLimitMw: number;
@@ -29,7 +31,7 @@ export const DEFAULT_PROFILER: Omit<ProfilerOptions, 'minLimitMw' | 'maxLimitMw'
   minUnitsPerWindow: 5,
 };
 
-interface Counters {
+export interface ProfilerCounters {
   atMs: number;
   energyJ: number;
   units: number;
@@ -37,7 +39,14 @@ interface Counters {
   unitsAtMs: number | undefined;
 }
 
-type Phase = { kind: 'warmup'; limitMw: number; untilMs: number } | { kind: 'measure'; limitMw: number; start: Counters; untilMs: number; extensions: number } | { kind: 'done' };
+type Phase =
+  | { kind: 'warmup'; limitMw: number; untilMs: number }
+  | { kind: 'measure'; limitMw: number; start: ProfilerCounters; untilMs: number; extensions: number }
+  | { kind: 'measured'; limitMw: number }
+  | { kind: 'done' };
+
+/** What a tick asks of the caller: apply a limit (the next candidate), or take a finished window to `record`. */
+export type ProfilerEvent = { kind: 'limit'; limitMw: number } | { kind: 'window'; window: LimitMeasurement };
 
 export class OnlineProfiler {
   private readonly queue: number[] = [];
@@ -63,10 +72,10 @@ export class OnlineProfiler {
   }
 
   /**
-   * Advances with the latest counters; returns a new limit to apply when the profiler moves to
-   * another candidate, else undefined.
+   * Advances with the latest counters. Returns the next candidate limit to apply when profiling
+   * (re)starts, or the window just measured (to `record`); else undefined.
    */
-  tick(c: Counters): number | undefined {
+  tick(c: ProfilerCounters): ProfilerEvent | undefined {
     const p = this.phase;
     // The job must have shown progress before anything is measured (start-up is not training).
     if (p.kind === 'warmup' && c.atMs >= p.untilMs && c.units > 0) {
@@ -83,12 +92,25 @@ export class OnlineProfiler {
       // Rate from the progress signal's own timestamps, expressed over the energy window's length.
       const progressMs = c.unitsAtMs !== undefined && p.start.unitsAtMs !== undefined ? c.unitsAtMs - p.start.unitsAtMs : elapsedMs;
       const unitsOverWindow = progressMs > 0 ? (units * elapsedMs) / progressMs : units;
-      if (units > 0) this.measured.push({ powerLimitMw: p.limitMw, elapsedMs, energyJ: c.energyJ - p.start.energyJ, units: unitsOverWindow });
-      this.afterMeasurement();
-      return this.next(c.atMs);
+      this.phase = { kind: 'measured', limitMw: p.limitMw };
+      return { kind: 'window', window: { powerLimitMw: p.limitMw, elapsedMs, energyJ: c.energyJ - p.start.energyJ, units: unitsOverWindow } };
     }
-    if (p.kind === 'done' && this.queue.length > 0) return this.next(c.atMs);
+    if (p.kind === 'done' && this.queue.length > 0) {
+      const limitMw = this.next(c.atMs);
+      return limitMw === undefined ? undefined : { kind: 'limit', limitMw };
+    }
     return undefined;
+  }
+
+  /**
+   * Takes the window of the candidate being measured (a window without work counts for nothing) and
+   * moves on: returns the next candidate's limit to apply, or undefined once profiling is done.
+   */
+  record(window: LimitMeasurement, atMs: number): number | undefined {
+    if (this.phase.kind !== 'measured') return undefined;
+    if (window.units > 0) this.measured.push(window);
+    this.afterMeasurement();
+    return this.next(atMs);
   }
 
   private next(atMs: number): number | undefined {

@@ -2,10 +2,10 @@
  * Keeps the agent's current carbon status: owns the provider made from the settings, reads it once
  * per period, and reports every change through `onStatus`.
  *
- * States: `unconfigured` → configure(settings) → `ok` (a reading) or `error` (bad settings, source
- * unavailable). A later configure() replaces the provider; a failed refresh of a working provider
- * keeps the last reading but marks it stale once its period has passed — never a stale number shown
- * as fresh.
+ * States: `error` ("not configured yet") → configure(settings) → `ok` (a reading) or `error` (bad
+ * settings, source unavailable); reject(message) → `error` (settings that failed validation). A
+ * later configure() replaces the provider; a failed refresh of a working provider keeps the last
+ * reading but marks it stale once its period has passed — never a stale number shown as fresh.
  *
  * No connection here: the wiring (server/connection.ts) passes `onStatus` and a clock; tests pass fakes.
  */

@@ -1,7 +1,11 @@
 /**
- * Wires the JSON-RPC connection to the agent's logic. Only wiring lives here: each handler calls into
- * a class that is tested without a connection (CarbonMonitor, …). Custom methods only; the agent
- * declares no LSP capabilities, so the editor sends it no documents.
+ * Wires the JSON-RPC connection to the agent's logic: the carbon source, runs, telemetry and the
+ * GPU energy timeline are classes tested without a connection (CarbonMonitor, RunManager, Telemetry,
+ * EnergyTimeline). Some logic is still here, tested only through the built agent
+ * (test/contract/agent.test.ts, export.test.ts): the history database opening on first use and
+ * which reader answers history requests (`withHistory`), the export's folder check, and how
+ * `chase/energyBetween` and `chase/gpus` assemble their answers (`intensityLookup`, `gpuStatus`).
+ * Custom methods only; the agent declares no LSP capabilities, so the editor sends it no documents.
  */
 import { createConnection, type Connection, type InitializeParams } from 'vscode-languageserver/node';
 import { Methods, type AgentInfo, type AgentInitializationOptions, type AgentSettings, type CarbonStatus, type Configured, type IntensitySeriesResult } from '../protocol/messages';
@@ -14,7 +18,9 @@ import { agentVersion } from '../version';
 import { createLogger, describeError, isInternalError } from '../log';
 import { startGpuControl, type GpuControlHandle } from '../gpu/index';
 import type { GpuStatus, GpusResult, RunSummary, StartRunResult } from '../protocol/messages';
-import { gpuProcesses, RunManager } from './runManager';
+import { RunManager } from '../runs/manager';
+import { openRunHistory } from '../runs/record';
+import { gpuProcesses } from '../gpu/processes';
 import { EnergyTimeline } from './energyTimeline';
 import { RunCarbon } from '../runs/runCarbon';
 import type { EnergyBetweenResult, GpuProcess } from '../protocol/messages';
@@ -29,19 +35,6 @@ import { defaultHistoryPath } from '../store/paths';
 import { notifySafely } from './notify';
 
 const log = createLogger('agent');
-
-/** The history database, when it opens; the agent works without it (e.g. a second agent on the same file). */
-export function openHistory(): HistoryStore | undefined {
-  if (process.env.CHASE_HISTORY === 'off') return undefined;
-  try {
-    const store = HistoryStore.open({ path: defaultHistoryPath(), log: createLogger('history') });
-    store.markInterruptedRuns();
-    return store;
-  } catch (e) {
-    log.warn(`run history is off: ${describeError(e)}`);
-    return undefined;
-  }
-}
 
 let processGpuControl: Promise<GpuControlHandle | undefined> | undefined;
 
@@ -69,7 +62,7 @@ export function startServer(connection: Connection = createConnection()): void {
   const historyStore = (): HistoryStore | undefined => {
     if (!historyOpened) {
       historyOpened = true;
-      history = openHistory();
+      history = openRunHistory(defaultHistoryPath(), log); // the agent works without it (e.g. a second agent on the same file)
     }
     return history;
   };
@@ -147,12 +140,13 @@ export function startServer(connection: Connection = createConnection()): void {
       notifySafely(connection, Methods.runUpdated, s);
     },
     history: historyStore,
+    log: createLogger('runs'),
   });
   liveRuns = () => runs.liveCount;
   onRequest(connection, Methods.startRun, async (params): Promise<StartRunResult> => {
-    const started = await runs.start(params);
+    const { runId, gpuUuids, simulated, advise } = await runs.start(params);
     telemetry.runStarted();
-    return started;
+    return { runId, gpuUuids, simulated, ...(advise ? { advise } : {}) };
   });
   onRequest(connection, Methods.stopRun, ({ runId }): void => {
     if (!runs.stop(runId)) throw new UnknownRunError(`No live run "${runId}" (chase/runs lists the live ones).`);

@@ -6,7 +6,7 @@
  * the carbon period it falls in.
  */
 import type { GpuSample } from '../gpu/sampler';
-import { carbonOfEnergyG, millijoulesToJoules } from '../store/accounting';
+import { carbonOfEnergyG, millijoulesToJoules } from '../protocol/accounting';
 import type { EnergyBetweenResult } from '../protocol/messages';
 import { DAY_MS } from '../protocol/units';
 

@@ -12,9 +12,8 @@ import { ErrorCodes, ResponseError } from 'vscode-languageserver/node';
 import { AgentErrorCodes, type RequestMethod } from '../protocol/messages';
 import { checkParams } from '../protocol/paramSchema';
 import { CarbonSourceError } from '../carbon/provider';
-import { ExportError, GpuUnavailableError, HistoryUnavailableError, UnknownRunError } from '../errors';
+import { ExportError, GpuUnavailableError, HistoryUnavailableError, RunRefusedError, UnknownRunError } from '../errors';
 import { BusyError } from '../store/sqlite';
-import { RunRefusedError } from './runManager';
 import { userMessage } from '../log';
 
 /** The wire form of any error a handler throws. Unexpected ones become "internal error … please report", their stack in the log. */

@@ -25,9 +25,9 @@
  * the uncoordinated nodes' disagreement).
  */
 import type { Trace } from '../carbon/trace';
-import { MW_S_G_PER_KWH_TO_G } from '../control/oracle';
+import { MW_S_G_PER_KWH_TO_G } from '../protocol/accounting';
 import { budgetedPolicy, type Policy } from '../control/policy';
-import { pointForLimit, profileFromMeasurements, type PowerProfile } from '../control/profile';
+import { pointForLimit, profileFromMeasurements, type PowerProfile } from '../profile/profile';
 import type { Forecaster } from '../forecast/types';
 import { OnlineProfiler, DEFAULT_PROFILER } from '../runs/profiler';
 
@@ -99,8 +99,12 @@ class Controller {
     if (tS < this.startS) return;
     const atMs = (tS - this.startS) * 1000;
     if (!this.policy) {
-      const next = this.profiler.tick({ atMs, energyJ, units, unitsAtMs: atMs });
-      if (next !== undefined) this.limitMw = next;
+      const e = this.profiler.tick({ atMs, energyJ, units, unitsAtMs: atMs });
+      if (e?.kind === 'limit') this.limitMw = e.limitMw;
+      else if (e?.kind === 'window') {
+        const next = this.profiler.record(e.window, atMs);
+        if (next !== undefined) this.limitMw = next;
+      }
       if (this.profiler.done) {
         this.policy = budgetedPolicy(profileFromMeasurements('measured', this.profile.unit, [...this.profiler.measurements]), { budgetPct: this.job.budgetPct, forecaster: this.job.forecaster() });
         this.lastPeriod = -1; // decide at once, then at every boundary

@@ -6,10 +6,10 @@
  * energy × its actual intensity. The oracle is planned with the actual intensities (oracle.ts).
  */
 import type { Trace } from '../carbon/trace';
-import { MW_S_G_PER_KWH_TO_G, planOracle } from '../control/oracle';
+import { planOracle } from '../control/oracle';
 import { deadlineMs, type Policy } from '../control/policy';
-import { pointForLimit, type PowerProfile } from '../control/profile';
-import { joulesToKwh } from '../store/accounting';
+import { pointForLimit, type PowerProfile } from '../profile/profile';
+import { joulesToKwh, millijoulesToJoules, MW_S_G_PER_KWH_TO_G } from '../protocol/accounting';
 import { DAY_MS } from '../protocol/units';
 
 export interface JobResult {
@@ -58,7 +58,7 @@ export function runJob(trace: Trace, profile: PowerProfile, policy: Policy, job:
     carbon += ci[t] * p.avgPowerMw * len;
     t++;
   }
-  return { carbonG: carbon * MW_S_G_PER_KWH_TO_G, energyJ: energyMwS / 1000, timeS };
+  return { carbonG: carbon * MW_S_G_PER_KWH_TO_G, energyJ: millijoulesToJoules(energyMwS), timeS };
 }
 
 export function runOracleJob(trace: Trace, profile: PowerProfile, job: JobSpec, budgetPct: number): JobResult {

@@ -15,13 +15,11 @@ import { existsSync, renameSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { appendToRegularFile, FileRefusedError, writeFileSafely } from '../files';
 import { ExportError } from '../errors';
-import { gramsToKg, joulesToKwh } from './accounting';
+import { gramsToKg, joulesToKwh } from '../protocol/accounting';
 import { HistoryReader } from './history';
 import type { DecisionRecord, IntensityRecord, RunRecord, StoredGpuSample } from './types';
 import { HOUR_MS } from '../protocol/units';
 import { csvField, splitCsvLine } from '../csv';
-
-export { csvField };
 
 /** The CodeCarbon release whose CSV Chase writes (docs/accounting.md). */
 export const CODECARBON_RELEASE = '3.2.9';

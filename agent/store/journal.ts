@@ -6,7 +6,8 @@
  * including when the asking connection created it. SQLite therefore never sees a rollback journal
  * as *hot*: after a crash mid-commit the next connection reads a half-written transaction, and the
  * lock directory of the dead process stays behind, so every later connection gets SQLITE_BUSY.
- * (Verified against 0.8.60: see test/unit/store/recovery.test.ts.)
+ * (Verified against 0.8.60 by test/unit/store/history.test.ts, "node-sqlite3-wasm leaves hot
+ * journals alone", which fails once the VFS rolls back by itself.)
  *
  * This module does the two missing steps, in plain Node, before SQLite touches the file:
  *  - {@link acquireRawLock} takes the same `<db>.lock` directory SQLite uses (so no SQLite

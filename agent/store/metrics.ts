@@ -14,7 +14,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { JOULES_PER_KWH, millijoulesToJoules, milliwattsToWatts } from './accounting';
+import { millijoulesToJoules, milliwattsToWatts } from '../protocol/accounting';
+import { JOULES_PER_KWH } from '../protocol/units';
 import { agentVersion } from '../version';
 
 export interface MetricsGpu {

@@ -36,7 +36,7 @@ const { SYSTEM_PYTHON } = require(out('test/systemPython.js'));
 const { runMultiNodeJob, runMaxPowerJob } = require(out('agent/sim/multiNode.js'));
 const { jobStarts } = require(out('agent/sim/simulate.js'));
 const { loadTrace } = require(out('agent/carbon/trace.js'));
-const { loadZeusProfile } = require(out('agent/control/profile.js'));
+const { loadDefaultProfile } = require(out('agent/profile/zeus.js'));
 const { createForecaster } = require(out('agent/forecast/index.js'));
 
 const args = process.argv.slice(2);
@@ -153,7 +153,7 @@ for (const world of rankCounts) {
 say();
 say('## 2. Carbon saved: coordinated vs the same job uncoordinated (simulation)');
 say();
-const profile = loadZeusProfile(join(root, 'agent/gpu/profiles/summary_power_a40.csv'), 'resnet50', 128);
+const profile = loadDefaultProfile(); // A40 ResNet-50 batch 128 (agent/profile/zeus.ts DEFAULT_PROFILE)
 const grids = ['GB', 'DE-LU', 'US-CAL-CISO', 'US-TEX-ERCO', 'US-MIDA-PJM'];
 say(`A40 ResNet-50 batch 128 (Zeus), one GPU per node, 20 epochs per node's shard (≈ 21 h at max power), ${startsPerGrid} start times per grid spread over 2023 (after 7 days of history), the \`default\` policy with the default forecaster; a GPU waiting at the step barrier draws 75 W (an assumption: idle-ish A40). Uncoordinated agents start 0–${skewS} s apart (evenly spread), each profiling (10 s warm-up + 30 s window per limit) and deciding alone. Each cell: carbon saved % / slowdown %, means over grids × starts, against the same job at max power.`);
 say();

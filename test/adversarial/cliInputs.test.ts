@@ -69,6 +69,12 @@ describe('bad values are refused with one line, not read as something else (find
     [['carbon', '--lat', '91', '--lon', '0'], /--lat must be a number of degrees from -90 to 90 \(got 91\)/],
     [['runs', 'list', '--limit', '-5'], /--limit must be a whole number ≥ 1/],
     [['gpus', '--jsn'], /unknown option --jsn/],
+    // issue 14 item 6: every subcommand on parseCli, whose errors are one line naming the flag
+    [['carbon', '--zone', '--json'], /^chase-agent carbon: --zone needs a value before the next option \(a value that starts with "-" is written --zone=VALUE\)$/],
+    [['gpus', '--json=yes'], /^chase-agent gpus: --json takes no value \(write --json alone\)$/],
+    [['serve', '--stdio', '--bogus'], /^chase-agent serve: unknown option --bogus$/],
+    [['serve', '--socket'], /^chase-agent serve: --socket needs a value$/],
+    [['runs', '--json', 'list', '--limit', '0'], /^chase-agent runs: --limit must be a whole number ≥ 1/],
   ];
   for (const [args, message] of cases) {
     it(`${args.join(' ')} → exit 2, one line`, async () => {

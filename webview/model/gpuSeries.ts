@@ -6,6 +6,7 @@
  * Pure (no DOM), so the page's logic is unit-tested and benchmarked in Node.
  */
 import type { GpusResult } from '../../agent/protocol/messages';
+import { milliwattsToWatts } from '../../agent/protocol/accounting';
 
 export interface XY {
   x: number;
@@ -32,7 +33,6 @@ export interface GpuSeriesChange {
   removed: GpuLine[];
 }
 
-const MW_PER_W = 1000;
 
 export class GpuSeries {
   /** In the order GPUs first appeared: per GPU its limit, then its draw. */
@@ -69,8 +69,8 @@ export class GpuSeries {
         this.lines.push(limit, power);
         change.added.push(limit, power);
       }
-      limit.points.push({ x: sample.atMs, y: g.powerLimitMw / MW_PER_W });
-      power.points.push({ x: sample.atMs, y: g.powerMw / MW_PER_W });
+      limit.points.push({ x: sample.atMs, y: milliwattsToWatts(g.powerLimitMw) });
+      power.points.push({ x: sample.atMs, y: milliwattsToWatts(g.powerMw) });
       this.pointsWritten += 2;
     }
     // Drop what fell out of the window; a GPU no longer reported disappears with its last point.

@@ -4,7 +4,8 @@
  */
 import { jobLines } from '../../agent/protocol/jobOutcome';
 import type { DistributedRunSummary } from '../../agent/protocol/messages';
-import { formatAmount, JOULES_PER_KWH } from '../../agent/protocol/runOutcome';
+import { joulesToKwh, milliwattsToWatts } from '../../agent/protocol/accounting';
+import { formatAmount } from '../../agent/protocol/format';
 
 /** Decisions the table shows: the latest ones (a week-long job decides every period). */
 export const SHOWN_DECISIONS = 12;
@@ -20,10 +21,10 @@ export function jobRows(d: DistributedRunSummary, budgetPct: number): JobRows {
   const status = { permitted: 'applied', advise: 'advise only', unreachable: 'not answering' } as const;
   return {
     lines: jobLines(d, budgetPct).slice(0, 2),
-    nodes: (d.job?.nodes ?? []).map((n) => [String(n.nodeRank), String(n.ranks), formatAmount(n.energyJ / JOULES_PER_KWH), formatAmount(n.carbonG), status[n.status]]),
+    nodes: (d.job?.nodes ?? []).map((n) => [String(n.nodeRank), String(n.ranks), formatAmount(joulesToKwh(n.energyJ)), formatAmount(n.carbonG), status[n.status]]),
     decisions: d.decisions
       .slice(-SHOWN_DECISIONS)
       .reverse()
-      .map((x) => [String(x.decisionId), String(x.step), (x.powerLimitMw / 1000).toFixed(0), x.kind === 'profile' ? 'profiling' : 'carbon period', x.applied ? 'applied' : 'advised']),
+      .map((x) => [String(x.decisionId), String(x.step), milliwattsToWatts(x.powerLimitMw).toFixed(0), x.kind === 'profile' ? 'profiling' : 'carbon period', x.applied ? 'applied' : 'advised']),
   };
 }

@@ -7,6 +7,7 @@
  * keeps it across reloads (webview state) as it is.
  */
 import type { RunState, RunSummary } from '../../agent/protocol/messages';
+import { milliwattsToWatts } from '../../agent/protocol/accounting';
 import type { XY } from './gpuSeries';
 
 /** The phases a run's chart marks; `starting`, `finished` and `failed` end the band before. */
@@ -95,7 +96,6 @@ export interface RunSeriesData {
 
 /** At most this many points on the carbon lines: beyond, every other point is dropped (a long run keeps its whole span). */
 export const MAX_RUN_POINTS = 1000;
-const MW_PER_W = 1000;
 
 export function isEnded(state: RunState): boolean {
   return state === 'finished' || state === 'failed';
@@ -116,7 +116,7 @@ function updateRunSeries(data: RunSeriesData, atMs: number, run: RunSummary): vo
   data.state = run.state;
   data.carbonG.push({ x: atMs, y: run.carbonG });
   if (run.baselineCarbonG !== undefined) data.baselineCarbonG.push({ x: atMs, y: run.baselineCarbonG });
-  if (run.currentLimitMw !== undefined) setStep(data.limitW, atMs, run.currentLimitMw / MW_PER_W);
+  if (run.currentLimitMw !== undefined) setStep(data.limitW, atMs, milliwattsToWatts(run.currentLimitMw));
   else extendStep(data.limitW, atMs);
   extendStep(data.intensityGPerKwh, atMs);
   for (const line of [data.carbonG, data.baselineCarbonG]) if (line.length > MAX_RUN_POINTS) thin(line);

@@ -5,6 +5,8 @@
  * 0…0.09 "minutes" for a short run. Values stay epoch ms (the data is never rescaled); only the
  * ticks and their labels depend on the span.
  */
+import { HOUR_MS } from '../../agent/protocol/units';
+
 export type TimeUnit = 's' | 'min' | 'h';
 
 export interface TimeTick {
@@ -23,7 +25,7 @@ export interface TimeAxis {
   ticks: TimeTick[];
 }
 
-const UNIT_MS: Record<TimeUnit, number> = { s: 1000, min: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<TimeUnit, number> = { s: 1000, min: 60_000, h: HOUR_MS };
 const UNIT_WORD: Record<TimeUnit, string> = { s: 'seconds', min: 'minutes', h: 'hours' };
 /** Round steps per unit, smallest first. */
 const STEPS: Record<TimeUnit, number[]> = { s: [1, 2, 5, 10, 15, 30], min: [0.5, 1, 2, 5, 10, 15, 30], h: [0.5, 1, 2, 3, 6, 12, 24, 48, 168] };

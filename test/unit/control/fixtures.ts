@@ -1,6 +1,7 @@
 /** Shared fixtures: the A40 ResNet-50 batch-128 rows of Zeus's summary_power_a40.csv, verbatim. */
 import type { Trace } from '../../../agent/carbon/trace';
-import { parseZeusProfile, type BuildOptions } from '../../../agent/control/profile';
+import type { BuildOptions } from '../../../agent/profile/profile';
+import { parseZeusProfile } from '../../../agent/profile/zeus';
 
 export const A40_RESNET50_B128_CSV = `dataset,network,batch_size,optimizer,power_limit,time_per_epoch,average_power
 imagenet,resnet50,128,adadelta,100,11009.39,114.70916054489874

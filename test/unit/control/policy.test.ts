@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { allocate, allocatedPoint } from '../../../agent/control/allocate';
 import { budgetedPolicy, chasePaperPolicy, maxPowerPolicy, staticBestPolicy, type DecisionState } from '../../../agent/control/policy';
 import type { Forecaster } from '../../../agent/forecast/types';
-import { parseZeusProfile } from '../../../agent/control/profile';
+import { parseZeusProfile } from '../../../agent/profile/zeus';
 import { HOUR_MS, T0, a40 } from './fixtures';
 
 const constant = (v: number): Forecaster => ({ name: 'constant', forecast: ({ horizonSteps }) => ({ mean: new Float64Array(horizonSteps).fill(v) }) });

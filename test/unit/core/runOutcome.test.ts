@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatAmount, runOutcomeText, type RunOutcome } from '../../../agent/protocol/runOutcome';
+import { runOutcomeText, type RunOutcome } from '../../../agent/protocol/runOutcome';
+import { formatAmount } from '../../../agent/protocol/format';
 
 // The example of issue 16: a short demo run on simulated GPUs.
 const demo: RunOutcome = { energyJ: 0.0021 * 3.6e6, carbonG: 0.52, baselineCarbonG: 0.614, savedCarbonG: 0.094, slowdownPct: 9.8, budgetPct: 10 };

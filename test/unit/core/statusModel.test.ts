@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { statusView, formatIntensity, escapeMarkdown, gpuLines, type ClientState } from '../../../extension/statusModel';
+import { statusView, escapeMarkdown, gpuLines, type ClientState } from '../../../extension/statusModel';
+import { formatIntensity } from '../../../agent/protocol/format';
 import type { CarbonSourceInfo } from '../../../agent/protocol/messages';
 
 const source: CarbonSourceInfo = { kind: 'replay', label: 'replay GB 2023', zone: 'GB', signal: 'average', attribution: 'Electricity Maps, ODbL' };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimulatedBackend } from '../../../agent/gpu/backends/simulated';
-import { loadDefaultProfile } from '../../../agent/gpu/profile';
+import { loadDefaultProfile } from '../../../agent/profile/zeus';
 
 test('simulated GPUs: activity (utilization × SM clock) follows throughput, so it can stand in for progress', async () => {
   const sim = new SimulatedBackend({ profile: loadDefaultProfile(), count: 1, now: () => 0 });

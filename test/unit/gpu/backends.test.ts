@@ -7,7 +7,8 @@ import { driverPrivilege, permissionProbeFromEnv } from '../../../agent/gpu/priv
 import { NvmlReturn } from '../../../agent/gpu/errors';
 import { spawnSync } from 'node:child_process';
 import { Nvml } from '../../../agent/gpu/nvml';
-import { loadDefaultProfile, profileAt } from '../../../agent/gpu/profile';
+import { pointAtLimit } from '../../../agent/profile/profile';
+import { loadDefaultProfile } from '../../../agent/profile/zeus';
 import { openGpuBackend } from '../../../agent/gpu/index';
 import { EnergyMeter } from '../../../agent/gpu/energy';
 import { GpuSampler } from '../../../agent/gpu/sampler';
@@ -19,8 +20,9 @@ import { fakeEnv, fakeNvmlLibrary, standardGpus, tempDir, writeFakeState } from 
 
 test('simulated: power and speed follow the A40 ResNet-50 b128 profile and respond to limits', async () => {
   const profile = loadDefaultProfile();
-  assert.equal(profile.points.length, 9);
-  assert.deepEqual(profile.points[0], { limitMw: 100000, powerMw: 114709, epochMs: 11009390 });
+  assert.equal(profile.measured.length, 9);
+  assert.equal(profile.gpu, 'A40');
+  assert.deepEqual(profile.measured[0], { powerLimitMw: 100000, avgPowerMw: 114709.16054489874, unitsPerS: 1 / 11009.39, measured: true });
   const sim = new SimulatedBackend({ profile, count: 2, now: () => 0 });
   const [g] = sim.devices();
   assert.match(g.name, /simulated/);
@@ -31,7 +33,8 @@ test('simulated: power and speed follow the A40 ResNet-50 b128 profile and respo
   await sim.setPowerLimit(0, 150000);
   assert.equal(sim.powerMw(0), 144261);
   assert.ok(sim.epochMs(0) > fastEpoch * 1.5, 'slower at 150 W');
-  assert.equal(Math.round(profileAt(profile, 212500).powerMw), Math.round((179226 + 198381) / 2));
+  // halfway between the CSV's 200 W and 225 W rows (179.22631615034337 W, 198.38104893564224 W)
+  assert.equal(Math.round(pointAtLimit(profile, 212500).avgPowerMw), Math.round(((Number('179.22631615034337') + Number('198.38104893564224')) / 2) * 1000));
   assert.throws(() => sim.setPowerLimitSync(0, 50000), /outside/);
 });
 

@@ -13,7 +13,7 @@ import { GpuClaims, GpuClaimedError, type ClaimRecord } from '../../../agent/gpu
 import { PowerLimitGuard, GpuControlRefusedError } from '../../../agent/gpu/safety/guard';
 import { LimitJournal } from '../../../agent/gpu/safety/journal';
 import { SimulatedBackend } from '../../../agent/gpu/backends/simulated';
-import { loadDefaultProfile } from '../../../agent/gpu/profile';
+import { loadDefaultProfile } from '../../../agent/profile/zeus';
 import { processStartTime } from '../../../agent/process';
 import { tempDir } from './fakeNvml';
 import { memoryLogger } from '../store/helpers';

@@ -7,7 +7,7 @@ import { LimitJournal } from '../../../agent/gpu/safety/journal';
 import { defaultStateDir } from '../../../agent/paths';
 import { GpuControlRefusedError, PowerLimitGuard } from '../../../agent/gpu/safety/guard';
 import { SimulatedBackend } from '../../../agent/gpu/backends/simulated';
-import { loadDefaultProfile } from '../../../agent/gpu/profile';
+import { loadDefaultProfile } from '../../../agent/profile/zeus';
 import type { GpuBackend, GpuControl, GpuInfo } from '../../../agent/gpu/backend';
 import { fakeEnv, readFakeLimits, runFixture, standardGpus, startFixture, tempDir, writeFakeState } from './fakeNvml';
 import { memoryLogger } from '../store/helpers';

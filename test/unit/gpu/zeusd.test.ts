@@ -13,7 +13,7 @@ import { ZeusdClient, ZeusdError, parseDiscovery, zeusdSettingsFromEnv, type Zeu
 import { NvmlBackend } from '../../../agent/gpu/backends/nvml';
 import { Nvml } from '../../../agent/gpu/nvml';
 import { openGpuBackend } from '../../../agent/gpu/index';
-import { gpuProcesses } from '../../../agent/server/runManager';
+import { gpuProcesses } from '../../../agent/gpu/processes';
 import type { GpuControlHandle } from '../../../agent/gpu/index';
 import { fakeEnv, fakeNvmlLibrary, standardGpus, tempDir, writeFakeState } from './fakeNvml';
 import { issueZeusdToken } from './fixtures/zeusdToken';

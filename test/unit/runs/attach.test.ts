@@ -6,7 +6,7 @@ import { Run } from '../../../agent/runs/run';
 import { RunCarbon } from '../../../agent/runs/runCarbon';
 import { ReplayProvider } from '../../../agent/carbon/replay';
 import { SimulatedBackend } from '../../../agent/gpu/backends/simulated';
-import { loadDefaultProfile } from '../../../agent/gpu/profile';
+import { loadDefaultProfile } from '../../../agent/profile/zeus';
 import { PowerLimitGuard } from '../../../agent/gpu/safety/guard';
 import { LimitJournal } from '../../../agent/gpu/safety/journal';
 import type { Logger } from '../../../agent/log';

@@ -14,10 +14,9 @@ import { Run, type RunDecision } from '../../../agent/runs/run';
 import { RunCarbon } from '../../../agent/runs/runCarbon';
 import { ReplayProvider } from '../../../agent/carbon/replay';
 import { SimulatedBackend } from '../../../agent/gpu/backends/simulated';
-import { loadDefaultProfile } from '../../../agent/gpu/profile';
+import { loadDefaultProfile } from '../../../agent/profile/zeus';
 import { PowerLimitGuard } from '../../../agent/gpu/safety/guard';
 import { LimitJournal } from '../../../agent/gpu/safety/journal';
-import { buildProfile } from '../../../agent/control/profile';
 import type { Logger } from '../../../agent/log';
 import { tempDir } from '../gpu/fakeNvml';
 
@@ -35,11 +34,10 @@ test(`over ${HOURS} replayed hours the limits follow intensity and the slowdown 
   const wall0 = Date.now();
   const t0 = Date.parse(process.env.CHASE_TEST_REPLAY_START ?? START);
   const clock = () => t0 + (Date.now() - wall0) * K;
-  const sim = loadDefaultProfile();
-  const backend = new SimulatedBackend({ profile: sim, count: 1, now: clock });
+  const profile = loadDefaultProfile();
+  const backend = new SimulatedBackend({ profile, count: 1, now: clock });
   const guard = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir('chase-replay-')), log });
   const lease = await guard.claim([backend.devices()[0].uuid], { runId: 'replay', pid: process.pid });
-  const profile = buildProfile(`${sim.gpu} ${sim.workload}`, 'epoch', sim.points.map((p) => ({ powerLimitMw: p.limitMw, avgPowerMw: p.powerMw, unitsPerS: 1000 / p.epochMs })));
   const totalUnits = (HOURS * 3_600_000) / backend.epochMs(0); // a day of work at the maximum limit
   const decisions: RunDecision[] = [];
   const run = new Run(

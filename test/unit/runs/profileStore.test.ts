@@ -8,14 +8,15 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DriftDetector, MemoryProfileStore, historyProfileStore, profileOfRecords, profileRecords, throughputDrifted, workloadKeyOf } from '../../../agent/runs/profileStore';
 import { Run } from '../../../agent/runs/run';
+import { runJobEnv } from '../../../agent/runs/jobEnv';
 import { RunCarbon } from '../../../agent/runs/runCarbon';
 import { ReplayProvider } from '../../../agent/carbon/replay';
 import { SimulatedBackend } from '../../../agent/gpu/backends/simulated';
-import { loadDefaultProfile } from '../../../agent/gpu/profile';
+import { loadDefaultProfile } from '../../../agent/profile/zeus';
 import { PowerLimitGuard } from '../../../agent/gpu/safety/guard';
 import { LimitJournal } from '../../../agent/gpu/safety/journal';
 import { HistoryStore } from '../../../agent/store/history';
-import type { LimitMeasurement } from '../../../agent/control/profile';
+import type { LimitMeasurement } from '../../../agent/profile/profile';
 import { packageRoot } from '../../../agent/paths';
 import { tempDir } from '../gpu/fakeNvml';
 import { memoryLogger } from '../store/helpers';
@@ -89,21 +90,23 @@ async function simRun(profiles: MemoryProfileStore, args: string[], key = 'demo'
   const log = memoryLogger();
   const guard = new PowerLimitGuard(backend, { journal: new LimitJournal(tempDir('chase-prof-')), log });
   const lease = await guard.claim([backend.devices()[0].uuid], { runId: 'r', pid: process.pid });
+  // the demo slows down with the simulated limit (as RunManager sets it up)
+  const feed = backend.simulatedJob([0]);
   const run = new Run(
     {
       id: 'r',
-      command: { file: 'python3', args: [demo, ...args] },
+      command: { file: 'python3', args: [demo, ...args], env: runJobEnv({ inherited: process.env, added: feed.env }) },
       gpuIndices: [0],
       budgetPct: 10,
       policy: 'default',
       workloadKey: key,
       profiler: { stepMw: 100_000, warmupMs: 200, windowMs: 600 },
       sampleMs: 100,
-      simulatedThroughputFile: join(tempDir('chase-prof-'), 'throughput.json'),
     },
     { backend, lease, carbon: new RunCarbon(ReplayProvider.create({ zone: 'GB', speed: 3600 })), log, profiles },
   );
   const summary = await run.start();
+  feed.close();
   return { summary, log: log.lines.join('\n'), run };
 }
 

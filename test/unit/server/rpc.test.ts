@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCodes } from 'vscode-languageserver/node';
 import { toResponseError } from '../../../agent/server/rpc';
-import { RunRefusedError } from '../../../agent/server/runManager';
+import { RunRefusedError } from '../../../agent/errors';
 import { ExportError, GpuUnavailableError, HistoryUnavailableError, UnknownRunError } from '../../../agent/errors';
 import { BusyError } from '../../../agent/store/sqlite';
 import { CarbonSourceError } from '../../../agent/carbon/provider';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CODECARBON_COLUMNS, codeCarbonRow, writeCodeCarbonFile } from '../../../agent/store/export';
-import { splitCsvLine } from '../../../agent/csv';
+import { csvRecords, splitCsvLine } from '../../../agent/csv';
 import type { RunRecord } from '../../../agent/store/types';
 import { tempDir } from './helpers';
 
@@ -40,7 +40,7 @@ const header = (file: string) => read(file).split('\n', 1)[0];
 
 /** The file's rows as {column: cell}; every row must have exactly the header's cells, so a shifted column shows. */
 function csvRows(file: string): Record<string, string>[] {
-  const [head, ...lines] = read(file).trimEnd().split('\n').map(splitCsvLine);
+  const [head, ...lines] = [...csvRecords(read(file))].map((r) => r.cells);
   return lines.map((cells, i) => {
     assert.equal(cells.length, head.length, `${file} row ${i + 1}: ${cells.length} cells under ${head.length} columns`);
     return Object.fromEntries(head.map((c, j) => [c, cells[j]]));

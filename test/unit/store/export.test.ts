@@ -5,7 +5,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { HistoryReader, HistoryStore } from '../../../agent/store/history';
-import { CODECARBON_COLUMNS, codeCarbonCsv, codeCarbonRow, codeCarbonTimestamp, csvField, exportRunJson, exportRunToFile, writeCodeCarbonFile } from '../../../agent/store/export';
+import { CODECARBON_COLUMNS, codeCarbonCsv, codeCarbonRow, codeCarbonTimestamp, exportRunJson, exportRunToFile, writeCodeCarbonFile } from '../../../agent/store/export';
+import { csvField } from '../../../agent/csv';
 import type { RunRecord } from '../../../agent/store/types';
 import { cliInProcess } from '../../harness/cliInProcess';
 import { memoryLogger, tempDir } from './helpers';
@@ -131,7 +132,7 @@ test('CLI: chase-agent runs list | show | export, --db and CHASE_STATE_DIR, erro
     assert.equal(viaEnv.code, 0, viaEnv.stderr);
     assert.deepEqual((JSON.parse(viaEnv.stdout) as RunRecord[]).map((r) => r.id), ['run-43', 'run-42']);
     const show = await cli(['show', 'run-42', '--db', path]);
-    assert.match(show.stdout, /emissions 400\.00 g CO2eq/);
+    assert.match(show.stdout, /emissions 400 gCO₂ \(0\.40000 kg\)/);
     assert.match(show.stdout, /decisions 1/);
     const csv = await cli(['export', 'run-42', '--db', path]);
     assert.equal(csv.stdout.split('\n')[0], CODECARBON_COLUMNS.join(','));

@@ -42,6 +42,6 @@ describe('notebook cells: energy and carbon per execution', () => {
 
   it('formats small and large figures readably', () => {
     assert.equal(cellItemText({ energyJ: 3600 * 0.123, carbonG: 0.0456, coveredMs: 1, gpuCount: 1, simulated: false }), '$(pulse) 0.12 Wh · 0.05 gCO₂');
-    assert.equal(cellItemText({ energyJ: 3600 * 250, carbonG: 75.4, coveredMs: 1, gpuCount: 8, simulated: true }), '$(pulse) 250 Wh · 75 gCO₂ (simulated GPUs)');
+    assert.equal(cellItemText({ energyJ: 3600 * 250, carbonG: 75.4, coveredMs: 1, gpuCount: 8, simulated: true }), '$(pulse) 250 Wh · 75.4 gCO₂ (simulated GPUs)');
   });
 });

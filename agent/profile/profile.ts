@@ -1,22 +1,20 @@
 /**
  * Power profiles: how fast a training job runs and how much power it draws at each GPU power limit.
- *
- * A `PowerProfile` is what every policy in agent/control decides over. It can come from a Zeus
- * profile CSV (`loadZeusProfile`, unit = one epoch) or from live measurements of time, energy and
- * work done per limit (`profileFromMeasurements`, unit = whatever the job counts: steps, samples…).
+ * The one `PowerProfile` of the agent: policies (agent/control) decide over it, simulated GPUs
+ * (agent/gpu/backends/simulated.ts) run by it, runs (agent/runs) measure and store it, the
+ * simulator (agent/sim) replays it. It comes from a Zeus profile CSV (zeus.ts, unit = one epoch)
+ * or from live measurements of time, energy and work done per limit (`profileFromMeasurements`,
+ * unit = whatever the job counts: steps, samples…).
  *
  * Besides the measured limits, a profile holds 5 W-step candidates between adjacent measured limits,
  * with time per unit and average power interpolated linearly in the limit (the GPU is set in mW, so
  * any of them can be applied), and the frontier used by the optimizers: the lower convex hull of
  * (throughput, power) (see frontier.ts).
+ *
+ * This folder imports only the agent's leaf modules (csv, files, decimal, paths), so that gpu/ and
+ * control/ can both use it without importing each other.
  */
-import { basename } from 'node:path';
 import { lowerHull, paretoByEnergy } from './frontier';
-import { FileRefusedError, readRegularFile } from '../files';
-import { parseDecimal } from '../decimal';
-
-/** Largest profile file read (Zeus's summary_power_*.csv files are about 100 KB). */
-const MAX_PROFILE_BYTES = 16 * 1024 * 1024;
 
 export interface PowerPoint {
   powerLimitMw: number;
@@ -31,6 +29,8 @@ export interface PowerPoint {
 export interface PowerProfile {
   /** For labels: where it came from. */
   name: string;
+  /** The GPU model it was measured on, when known (a Zeus file names it: summary_power_a40.csv → A40). */
+  gpu?: string;
   /** What one work unit is: 'epoch' for Zeus profiles. */
   unit: string;
   /** Measured limits, ascending by limit. */
@@ -61,6 +61,29 @@ export function pointForLimit(profile: PowerProfile, powerLimitMw: number): Powe
   return best;
 }
 
+/**
+ * The profile at any limit: time per unit and power linear in the limit between the two measured
+ * limits around it (the rule the candidates follow), clamped to the measured range. What a simulated
+ * GPU draws and how fast it runs at the limit it was set to.
+ */
+export function pointAtLimit(profile: PowerProfile, powerLimitMw: number): PowerPoint {
+  const m = profile.measured;
+  if (powerLimitMw <= m[0].powerLimitMw) return m[0];
+  const last = m[m.length - 1];
+  if (powerLimitMw >= last.powerLimitMw) return last;
+  let i = 1;
+  while (m[i].powerLimitMw < powerLimitMw) i++;
+  return interpolate(m[i - 1], m[i], powerLimitMw);
+}
+
+/** The point at `powerLimitMw` between measured points `a` and `b`: time per unit (not throughput) and power linear in the limit. */
+function interpolate(a: PowerPoint, b: PowerPoint, powerLimitMw: number): PowerPoint {
+  if (powerLimitMw === b.powerLimitMw) return b;
+  const f = (powerLimitMw - a.powerLimitMw) / (b.powerLimitMw - a.powerLimitMw);
+  const secPerUnit = (1 - f) / a.unitsPerS + f / b.unitsPerS;
+  return { powerLimitMw, avgPowerMw: (1 - f) * a.avgPowerMw + f * b.avgPowerMw, unitsPerS: 1 / secPerUnit, measured: false };
+}
+
 export class ProfileError extends Error {
   constructor(message: string) {
     super(message);
@@ -79,7 +102,7 @@ export interface BuildOptions {
 }
 
 /** Builds a profile from measured points (any order; one per limit). */
-export function buildProfile(name: string, unit: string, points: Array<Omit<PowerPoint, 'measured'>>, options: BuildOptions = {}): PowerProfile {
+export function buildProfile(name: string, unit: string, points: Array<Omit<PowerPoint, 'measured'>>, options: BuildOptions & { gpu?: string } = {}): PowerProfile {
   const stepMw = options.stepMw ?? 5000;
   const measured = points
     .map((p) => ({ ...p, measured: true }))
@@ -98,13 +121,8 @@ export function buildProfile(name: string, unit: string, points: Array<Omit<Powe
     const a = measured[i - 1];
     const b = measured[i];
     if (stepMw > 0) {
-      // Interpolate time per unit (not throughput) and power linearly in the limit.
       const first = Math.floor(a.powerLimitMw / stepMw) * stepMw + stepMw;
-      for (let lim = first; lim < b.powerLimitMw; lim += stepMw) {
-        const f = (lim - a.powerLimitMw) / (b.powerLimitMw - a.powerLimitMw);
-        const secPerUnit = (1 - f) / a.unitsPerS + f / b.unitsPerS;
-        candidates.push({ powerLimitMw: lim, avgPowerMw: (1 - f) * a.avgPowerMw + f * b.avgPowerMw, unitsPerS: 1 / secPerUnit, measured: false });
-      }
+      for (let lim = first; lim < b.powerLimitMw; lim += stepMw) candidates.push(interpolate(a, b, lim));
     }
     candidates.push(b);
   }
@@ -116,75 +134,7 @@ export function buildProfile(name: string, unit: string, points: Array<Omit<Powe
   while (frontier.length > 1 && frontier[1].avgPowerMw <= frontier[0].avgPowerMw) frontier.shift();
   let minEnergyVertex = 0;
   for (let k = 1; k < frontier.length; k++) if (energyPerUnitMj(frontier[k]) < energyPerUnitMj(frontier[minEnergyVertex])) minEnergyVertex = k;
-  return { name, unit, measured, candidates, efficient, frontier, minEnergyVertex, maxPoint };
-}
-
-export interface ZeusSelection {
-  /** Network column, e.g. resnet50. */
-  workload: string;
-  batch: number;
-  /** Optional filters when several datasets / optimizers match. */
-  dataset?: string;
-  optimizer?: string;
-}
-
-/**
- * Reads a Zeus `summary_power_*.csv` (dataset,network,batch_size,optimizer,power_limit[W],
- * time_per_epoch[s],average_power[W]) and selects one workload. When several (dataset, optimizer)
- * pairs match, the first in alphabetical order is taken and `note` says which and what else matched.
- */
-export function loadZeusProfile(file: string, workload: string, batch: number, options: BuildOptions & { dataset?: string; optimizer?: string } = {}): PowerProfile & { note?: string } {
-  let text: string;
-  try {
-    text = readRegularFile(file, MAX_PROFILE_BYTES);
-  } catch (e) {
-    if (e instanceof FileRefusedError) throw new ProfileError(e.message);
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ProfileError(`${file}: ${code === 'ENOENT' ? 'profile file not found' : `cannot read profile (${code ?? String(e)})`}`);
-  }
-  return parseZeusProfile(text, basename(file), { workload, batch, dataset: options.dataset, optimizer: options.optimizer }, options);
-}
-
-export function parseZeusProfile(text: string, name: string, sel: ZeusSelection, options: BuildOptions = {}): PowerProfile & { note?: string } {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  const header = (lines[0] ?? '').split(',').map((h) => h.trim());
-  const col = (n: string) => {
-    const i = header.indexOf(n);
-    if (i < 0) throw new ProfileError(`${name}: no "${n}" column; expected a Zeus summary_power CSV (dataset,network,batch_size,optimizer,power_limit,time_per_epoch,average_power)`);
-    return i;
-  };
-  const [iDs, iNet, iBatch, iOpt, iLim, iTime, iPow] = ['dataset', 'network', 'batch_size', 'optimizer', 'power_limit', 'time_per_epoch', 'average_power'].map(col);
-  const groups = new Map<string, Map<number, { t: number; p: number; n: number }>>();
-  const seen = new Set<string>();
-  for (let i = 1; i < lines.length; i++) {
-    const c = lines[i].split(',').map((s) => s.trim());
-    seen.add(`${c[iNet]}@${c[iBatch]}`);
-    if (c[iNet] !== sel.workload || Number(c[iBatch]) !== sel.batch) continue;
-    if (sel.dataset && c[iDs] !== sel.dataset) continue;
-    if (sel.optimizer && c[iOpt] !== sel.optimizer) continue;
-    const key = `${c[iDs]}/${c[iOpt]}`;
-    const [lim, t, p] = [c[iLim], c[iTime], c[iPow]].map((x) => parseDecimal(x ?? ''));
-    if (lim === undefined || t === undefined || p === undefined) throw new ProfileError(`${name}: line ${i + 1}: power_limit, time_per_epoch and average_power must be decimal numbers`);
-    const g = groups.get(key) ?? new Map<number, { t: number; p: number; n: number }>();
-    const prev = g.get(lim) ?? { t: 0, p: 0, n: 0 };
-    g.set(lim, { t: prev.t + t, p: prev.p + p, n: prev.n + 1 }); // repeated rows: averaged
-    groups.set(key, g);
-  }
-  if (groups.size === 0) {
-    const avail = [...seen].filter((s) => s.startsWith(`${sel.workload}@`)).map((s) => s.split('@')[1]);
-    const hint = avail.length > 0 ? `batch sizes for ${sel.workload}: ${avail.join(', ')}` : `workloads: ${[...new Set([...seen].map((s) => s.split('@')[0]))].join(', ')}`;
-    throw new ProfileError(`${name}: no rows for --workload ${sel.workload} --batch ${sel.batch}${sel.dataset ? ` --dataset ${sel.dataset}` : ''}${sel.optimizer ? ` --optimizer ${sel.optimizer}` : ''} (${hint})`);
-  }
-  const keys = [...groups.keys()].sort();
-  const chosen = keys[0];
-  const rows = groups.get(chosen)!;
-  const points = [...rows.entries()].map(([limW, r]) => ({
-    powerLimitMw: limW * 1000,
-    avgPowerMw: (r.p / r.n) * 1000,
-    unitsPerS: 1 / (r.t / r.n),
-  }));
-  const profile = buildProfile(`${name} ${sel.workload} b${sel.batch} ${chosen}`, 'epoch', points, options);
-  return keys.length > 1 ? { ...profile, note: `${keys.length} dataset/optimizer pairs match (${keys.join(', ')}); using ${chosen} (first alphabetically; pass --dataset/--optimizer to choose)` } : profile;
+  return { name, ...(options.gpu !== undefined ? { gpu: options.gpu } : {}), unit, measured, candidates, efficient, frontier, minEnergyVertex, maxPoint };
 }
 
 /** One live measurement window at a fixed power limit. */

@@ -5,15 +5,18 @@ import {
   baselineCarbonG,
   baselineEnergyJ,
   carbonG,
+  carbonOfEnergyG,
   energyFromCounterJ,
   integratePowerJ,
   joulesToKwh,
-  JOULES_PER_KWH,
   kwhToJoules,
+  millijoulesToJoules,
+  MW_S_G_PER_KWH_TO_G,
   segmentsFromPower,
   timeWeightedIntensity,
   type PowerPoint,
-} from '../../../agent/store/accounting';
+} from '../../../agent/protocol/accounting';
+import { JOULES_PER_KWH } from '../../../agent/protocol/units';
 
 const close = (a: number, b: number, rel = 1e-9): boolean => Math.abs(a - b) <= rel * Math.max(1, Math.abs(a), Math.abs(b));
 
@@ -28,6 +31,16 @@ test('CodeCarbon formula: one segment of E kWh at I g/kWh emits E × I grams', (
   assert.equal(carbonG([{ energyJ: 3_600_000, intensityGPerKwh: 250 }]), 250);
   fc.assert(
     fc.property(fc.double({ min: 0, max: 1e9, noNaN: true }), fc.double({ min: 0, max: 2000, noNaN: true }), (j, i) => close(carbonG([{ energyJ: j, intensityGPerKwh: i }]), joulesToKwh(j) * i)),
+  );
+});
+
+test('the simulator\'s and oracle\'s mW·s × g/kWh sum reads in grams as the live accounting does', () => {
+  // 250 W for an hour at 400 g/kWh: 0.25 kWh × 400 = 100 g
+  assert.ok(close(250_000 * 3600 * 400 * MW_S_G_PER_KWH_TO_G, 100));
+  fc.assert(
+    fc.property(fc.double({ min: 0, max: 1e6, noNaN: true }), fc.double({ min: 0, max: 1e5, noNaN: true }), fc.double({ min: 0, max: 2000, noNaN: true }), (mw, s, i) =>
+      close(mw * s * i * MW_S_G_PER_KWH_TO_G, carbonOfEnergyG(millijoulesToJoules(mw * s), i)),
+    ),
   );
 });
 

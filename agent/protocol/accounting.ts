@@ -1,23 +1,30 @@
 /**
- * Energy and carbon accounting (docs/accounting.md). Pure functions; the one place for unit
- * conversions between the wire's units (mW, mJ) and accounting's (J, kWh, g, kg).
+ * Energy and carbon accounting (docs/accounting.md). Pure functions, no Node, no DOM: the one place
+ * for unit conversions between the wire's units (mW, mJ) and accounting's (W, J, kWh, g, kg), and for
+ * the carbon of energy, used by the agent (gpu, control, runs, sim, store, server), the extension and
+ * the webview. Beside units.ts, whose constants it uses.
  *
  * carbon (g) = Σ over segments of energy (kWh) × intensity (g/kWh) at the time the energy was used —
  * CodeCarbon's `emissions = energy_consumed (kWh) × carbon intensity`, applied per intensity period
  * instead of with one average.
  */
 
-import { JOULES_PER_KWH } from '../protocol/units';
-
-export { JOULES_PER_KWH };
+import { JOULES_PER_KWH, JOULES_PER_WH } from './units';
 
 export const joulesToKwh = (j: number): number => j / JOULES_PER_KWH;
+export const joulesToWh = (j: number): number => j / JOULES_PER_WH;
 export const kwhToJoules = (kwh: number): number => kwh * JOULES_PER_KWH;
 export const millijoulesToJoules = (mj: number): number => mj / 1000;
 export const joulesToMillijoules = (j: number): number => j * 1000;
 export const milliwattsToWatts = (mw: number): number => mw / 1000;
 export const wattsToMilliwatts = (w: number): number => w * 1000;
 export const gramsToKg = (g: number): number => g / 1000;
+
+/**
+ * Grams from Σ power (mW) × time (s) × intensity (g/kWh), the simulator's and the oracle's inner sum
+ * (mW·s = mJ; mJ → J → kWh).
+ */
+export const MW_S_G_PER_KWH_TO_G = 1 / 1000 / JOULES_PER_KWH;
 
 export interface EnergySegment {
   energyJ: number;

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildProfile, energyPerUnitMj, parseZeusProfile, profileFromMeasurements, ProfileError } from '../../../agent/control/profile';
-import { A40_RESNET50_B128_CSV, a40 } from './fixtures';
+import { buildProfile, energyPerUnitMj, profileFromMeasurements, ProfileError } from '../../../agent/profile/profile';
+import { parseZeusProfile } from '../../../agent/profile/zeus';
+import { A40_RESNET50_B128_CSV, a40 } from '../control/fixtures';
 
 const near = (a: number, b: number, rel = 1e-9) => assert.ok(Math.abs(a - b) <= rel * Math.abs(b), `${a} ≉ ${b}`);
 const limitsW = (ps: Array<{ powerLimitMw: number }>) => ps.map((p) => p.powerLimitMw / 1000);
