@@ -12,8 +12,9 @@ import { createLogger } from '../log';
 import type { Run, RunPolicyName, RunSummary } from '../runs/run';
 import { RunManager, type StartedRun } from '../runs/manager';
 import { openRunHistory } from '../runs/record';
-import { CARBON_SOURCE_KINDS, MAX_BUDGET_PCT, RUN_POLICY_NAMES, type CarbonSourceKind } from '../protocol/messages';
+import { CARBON_SOURCE_KINDS, type DistributedRunSummary, MAX_BUDGET_PCT, RUN_POLICY_NAMES, type CarbonSourceKind } from '../protocol/messages';
 import { runOutcomeText } from '../protocol/runOutcome';
+import { decisionText, jobLines, SHOWN_DECISIONS } from '../protocol/jobOutcome';
 import type { HistoryStore } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 import { processAlive } from '../process';
@@ -253,7 +254,18 @@ function jsonSummary(s: RunSummary, run: Run) {
     energyCounters: run.energyCounters,
     ...(s.advise ? { advise: s.advise } : {}),
     ...(s.error ? { error: s.error } : {}),
+    ...(s.distributed ? distributedJson(s.distributed) : {}),
   };
+}
+
+/**
+ * A distributed job's part of the JSON summary (issue 15's contract): `decisions`, the limits this
+ * node applied in the order rank 0's agent made them (the same on every node), and `distributed`,
+ * the job and this node's place in it (on rank 0's node also the whole job and each node).
+ */
+function distributedJson(d: DistributedRunSummary) {
+  const { decisions, ...job } = d;
+  return { decisions, distributed: job };
 }
 
 export function humanSummary(s: RunSummary, simulated: boolean): string {
@@ -265,5 +277,6 @@ export function humanSummary(s: RunSummary, simulated: boolean): string {
     ...(s.progressSource === 'gpu-proxy' ? ['chase: progress: GPU activity as a proxy (gpu-proxy; the job reports no steps) — slowdown and savings are estimates'] : []),
     ...(s.advise ? [`chase: advise mode — limits were computed but not applied: ${s.advise}`] : []),
     ...(s.error ? [`chase: ${s.error}`] : []),
+    ...(s.distributed ? [...jobLines(s.distributed, s.budgetPct), ...s.distributed.decisions.slice(-SHOWN_DECISIONS).map(decisionText)].map((l) => `chase: ${l}`) : []),
   ].join('\n');
 }

@@ -7,6 +7,9 @@ import type { DistributedRunSummary, JobDecisionSummary, JobNodeSummary } from '
 import { formatCarbon, formatKwh, formatWatts } from './format';
 import { runOutcomeText } from './runOutcome';
 
+/** Decisions a summary or table shows: the latest ones (a week-long job decides every period). */
+export const SHOWN_DECISIONS = 12;
+
 /** "job 4242: 8 ranks on 2 nodes; this is node 1 (4 ranks), following rank 0's decisions". */
 export function jobHeadline(d: DistributedRunSummary): string {
   const role = d.coordinator ? 'deciding for the job (rank 0\'s node)' : 'following rank 0\'s decisions';

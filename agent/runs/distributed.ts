@@ -29,6 +29,7 @@ import type { DistributedRunSummary, JobDecisionSummary, JobNodeSummary } from '
 import type { ApplyParams, ApplyResult, DecideParams, DecideResult, EnergyParams, EnergyResult, JobDecision, JobNode, JobParams, JobResult, JoinParams, LeaveParams, NodeStatus, ReporterNodeInfo } from '../protocol/reporter';
 import { carbonOfEnergyG, millijoulesToJoules } from '../protocol/accounting';
 import { ReporterRefusal, type ReporterHandler } from './reporterServer';
+import { SYNC_TIMEOUT_ENV, type ReporterOpName } from '../protocol/reporter';
 
 /** What a node's coordination needs from its run (run.ts provides it). */
 export interface CoordinatedRun {
@@ -395,4 +396,27 @@ export function expectedNodeRank(env: NodeJS.ProcessEnv): number | undefined {
     if (raw !== undefined && /^\d{1,6}$/.test(raw)) return Number(raw);
   }
   return undefined;
+}
+
+/** The job's sync timeout (CHASE_SYNC_TIMEOUT_S, chase_reporter's default 60 s), ms: how long a node waits for its ranks to join. */
+export function syncTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const s = Number(env[SYNC_TIMEOUT_ENV]);
+  return (Number.isFinite(s) && s > 0 ? Math.min(s, 24 * 3600) : DEFAULT_SYNC_TIMEOUT_S) * 1000;
+}
+
+/** chase_reporter's default sync timeout, s (agent/runs/python/chase_reporter.py _DEFAULT_SYNC_TIMEOUT_S). */
+const DEFAULT_SYNC_TIMEOUT_S = 60;
+
+/**
+ * A reporter handler registered before its run exists (the run's environment needs the reporter's
+ * token first): each request goes to `get()`'s handler, or is refused while there is none.
+ */
+export function lateHandler(get: () => ReporterHandler | undefined): ReporterHandler {
+  const forward = <K extends ReporterOpName>(op: K): ReporterHandler[K] =>
+    ((params: never, peer: never) => {
+      const h = get();
+      if (!h) throw new ReporterRefusal('the run is not ready for coordination yet');
+      return (h[op] as (p: never, q: never) => unknown)(params, peer);
+    }) as ReporterHandler[K];
+  return { node: forward('node'), job: forward('job'), join: forward('join'), energy: forward('energy'), decide: forward('decide'), apply: forward('apply'), leave: forward('leave') };
 }

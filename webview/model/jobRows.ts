@@ -2,13 +2,11 @@
  * The dashboard's view of a distributed job (docs/distributed.md): its headline, one row per node
  * (on rank 0's node, which knows them all) and the latest decisions, as table cells. DOM-free.
  */
-import { jobLines } from '../../agent/protocol/jobOutcome';
+import { jobLines, SHOWN_DECISIONS } from '../../agent/protocol/jobOutcome';
 import type { DistributedRunSummary } from '../../agent/protocol/messages';
 import { joulesToKwh, milliwattsToWatts } from '../../agent/protocol/accounting';
 import { formatAmount } from '../../agent/protocol/format';
 
-/** Decisions the table shows: the latest ones (a week-long job decides every period). */
-export const SHOWN_DECISIONS = 12;
 
 export interface JobRows {
   /** The headline and, on the deciding node, the whole job's outcome. */

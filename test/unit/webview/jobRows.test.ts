@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { jobRows, SHOWN_DECISIONS } from '../../../webview/model/jobRows';
+import { jobRows } from '../../../webview/model/jobRows';
+import { SHOWN_DECISIONS } from '../../../agent/protocol/jobOutcome';
 import type { DistributedRunSummary } from '../../../agent/protocol/messages';
 
 const base: DistributedRunSummary = { jobId: 'j', worldSize: 2, nodeRank: 0, nodeCount: 2, localWorldSize: 1, coordinator: true, state: 'coordinated', decisions: [] };
