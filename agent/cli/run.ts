@@ -41,6 +41,8 @@ Options:
                      CHASE_AGENT_SOCKET; \`chase-agent serve --socket P\`, docs/gpu.md)
   --provider P       carbon source: replay (default), static, electricitymaps, watttime, uk-neso
   --zone Z           grid zone (default GB); --trace FILE replays your own CSV
+  --base-url URL     the carbon API's address (e.g. a proxy); set here, it counts as set by you, so
+                     the API key goes there
   --speed N          replay the trace N× faster than real time (default 1)
   --total-units N    the job's total work in progress units (steps), when known
   --warmup-s S, --window-s S   profiling warm-up and measurement window per limit (default 10, 30)
@@ -60,6 +62,7 @@ const OPTIONS = {
   simulate: { type: 'boolean', default: false },
   provider: { type: 'string', default: 'replay' },
   zone: { type: 'string', default: 'GB' },
+  'base-url': { type: 'string' },
   trace: { type: 'string' },
   speed: { type: 'string' },
   'total-units': { type: 'string' },
@@ -85,6 +88,8 @@ export interface RunCliOptions {
   simulate: boolean;
   provider: CarbonSourceKind;
   zone: string;
+  /** The carbon API's base URL, set by the user on the command line. */
+  baseUrl?: string;
   trace?: string;
   speed: number;
   totalUnits?: number;
@@ -132,6 +137,7 @@ export function parseRunArgs(argv: string[]): RunCliOptions {
     simulate: values.simulate,
     provider,
     zone: textArg('zone', values.zone, 100),
+    baseUrl: optional(values['base-url'], (raw) => textArg('base-url', raw, 2000)),
     trace: optional(values.trace, (raw) => textArg('trace', raw)),
     speed: numberArg('speed', values.speed, 1, { above: 0, max: 1e6 }),
     totalUnits: optional(values['total-units'], (raw) => numberArg('total-units', raw, undefined, { above: 0, max: 1e15 })),
@@ -154,7 +160,7 @@ export const runCommand: CliCommand = {
     // the carbon source before GPU control: a bad trace or zone is refused with nothing to restore
     const provider = o.trace
       ? ReplayProvider.create({ zone: o.zone, traceFile: o.trace, speed: o.speed })
-      : createProvider({ provider: o.provider, zone: o.zone, replaySpeed: o.speed }, Date.now(), secretsFromEnv(process.env));
+      : createProvider({ provider: o.provider, zone: o.zone, replaySpeed: o.speed, ...(o.baseUrl !== undefined ? { baseUrl: o.baseUrl, baseUrlSetBy: 'user' as const } : {}) }, Date.now(), secretsFromEnv(process.env));
     const log = createLogger('run');
 
     // Restores whatever a killed agent left behind before anything else, and installs the exit guards.

@@ -1,0 +1,141 @@
+/**
+ * Issue 15's Contract, from outside: a distributed job on 127.0.0.1, each "node" its own
+ * `chase-agent run` (the built dist/agent.js, simulated GPUs, its own state and claims folders), each
+ * rank started with the env:// variables torchrun sets (Debian's torchrun fails on Python 3.11: see
+ * test/distributedJob.ts) and a real gloo rendezvous in /usr/bin/python3.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runAgentCli, type CliResult } from './agentProcess';
+import { SYSTEM_PYTHON } from '../systemPython';
+import { freePort, placeRanks, rankEnv, trainDistributed } from '../distributedJob';
+import { FakeApi, HOUR, iso, ok } from '../unit/carbon/fakeApi';
+
+/** The Contract's command line, per node. */
+const CONTRACT_ARGS = ['run', '--simulate', '--speed', '3600', '--warmup-s', '1', '--window-s', '2', '--budget-pct', '10', '--json'];
+
+interface NodeRun extends CliResult {
+  json: {
+    exitCode: number | null;
+    energyJ: number;
+    carbonG: number;
+    state: string;
+    decisions?: Array<{ decisionId: number; step: number; powerLimitMw: number; kind: string; applied: boolean }>;
+    distributed?: { worldSize: number; nodeRank: number; jobId: string; nodeCount: number; coordinator: boolean; state: string; reason?: string; job?: { energyJ: number; nodes: Array<{ nodeRank: number; energyJ: number; status: string; advise?: string }> } };
+  };
+}
+
+/** Runs one agent per node, one rank per node, all at once; each node's agent args, env and job args may differ. */
+async function runJob(nodes: number, o: { agentArgs?: (node: number) => string[]; env?: (node: number) => NodeJS.ProcessEnv; trainArgs: string[] }): Promise<NodeRun[]> {
+  const port = await freePort();
+  const results = await Promise.all(
+    placeRanks(nodes, 1).map((p) =>
+      runAgentCli(
+        [...CONTRACT_ARGS, ...(o.agentArgs?.(p.nodeRank) ?? []), '--', SYSTEM_PYTHON, trainDistributed, ...o.trainArgs],
+        {
+          CHASE_STATE_DIR: mkdtempSync(join(tmpdir(), `chase-job-state${p.nodeRank}-`)),
+          CHASE_CLAIMS_DIR: mkdtempSync(join(tmpdir(), `chase-job-claims${p.nodeRank}-`)),
+          CHASE_SYNC_TIMEOUT_S: '20',
+          ...rankEnv(p, port),
+          ...o.env?.(p.nodeRank),
+        },
+        { timeoutMs: 120_000 },
+      ),
+    ),
+  );
+  return results.map((r, node) => {
+    const last = r.stdout.trim().split('\n').pop() ?? '';
+    let json: NodeRun['json'];
+    try {
+      json = JSON.parse(last) as NodeRun['json'];
+    } catch {
+      assert.fail(`node ${node}: no JSON summary (exit ${r.code}); stderr:\n${r.stderr.slice(-3000)}`);
+    }
+    return { ...r, json };
+  });
+}
+
+const sequence = (r: NodeRun) => (r.json.decisions ?? []).map((d) => [d.decisionId, d.step, d.powerLimitMw, d.kind]);
+
+describe('a distributed job on two nodes (the Contract)', () => {
+  let runs: NodeRun[];
+  before(async () => {
+    runs = await runJob(2, { trainArgs: ['--steps', '300', '--step-ms', '20', '--exit-code', '3'] });
+  });
+
+  it('passes the job\'s exit code on every node', () => {
+    for (const r of runs) assert.equal(r.code, 3, r.stderr.slice(-2000));
+    for (const r of runs) assert.equal(r.json.exitCode, 3);
+  });
+
+  it('every node prints one JSON summary with the same decision sequence, in the same order, at the same steps', () => {
+    const [a, b] = runs;
+    assert.ok((a.json.decisions ?? []).length >= 2, `rank 0 applied ${JSON.stringify(a.json.decisions)}; stderr:\n${a.stderr.slice(-2000)}`);
+    assert.deepEqual(sequence(b), sequence(a));
+    assert.deepEqual(a.json.decisions!.map((d) => d.decisionId), a.json.decisions!.map((_, k) => k + 1));
+    for (const r of runs) for (const d of r.json.decisions!) assert.equal(d.applied, true);
+  });
+
+  it('the distributed object holds the world size, the node rank and one job id', () => {
+    runs.forEach((r, node) => {
+      const d = r.json.distributed!;
+      assert.equal(d.worldSize, 2);
+      assert.equal(d.nodeRank, node);
+      assert.equal(d.state, 'coordinated');
+      assert.equal(d.coordinator, node === 0);
+    });
+    assert.match(runs[0].json.distributed!.jobId, /^[\w.:-]+$/);
+    assert.equal(runs[1].json.distributed!.jobId, runs[0].json.distributed!.jobId);
+  });
+
+  it('the single-machine fields stay; rank 0\'s node holds the job\'s totals and each node\'s energy', () => {
+    for (const r of runs) {
+      assert.equal(r.json.state, 'finished');
+      assert.ok(r.json.energyJ > 0 && r.json.carbonG > 0);
+    }
+    const job = runs[0].json.distributed!.job!;
+    assert.deepEqual(job.nodes.map((n) => n.nodeRank), [0, 1]);
+    for (const n of job.nodes) assert.ok(n.energyJ > 0 && n.status === 'permitted');
+    // the job's energy is the nodes' (as reported at the last round), not one node's
+    assert.ok(Math.abs(job.energyJ - job.nodes.reduce((a, n) => a + n.energyJ, 0)) < 1e-6 * job.energyJ);
+    assert.equal(runs[1].json.distributed!.job, undefined);
+  });
+});
+
+describe('one carbon-source call per decision for the whole job', () => {
+  const TOKEN = 'em-distributed-key-4c2e';
+  const apis: FakeApi[] = [];
+  before(async () => {
+    const hour = Math.floor(Date.now() / HOUR) * HOUR;
+    for (let k = 0; k < 2; k++) {
+      // Electricity Maps v3 shapes, as test/unit/carbon/electricityMaps.test.ts (docs: api.electricitymaps.com/v3)
+      const api = await FakeApi.start();
+      api.on('/v3/carbon-intensity/latest', ok({ zone: 'DE', carbonIntensity: 300 + k, datetime: iso(hour), updatedAt: iso(hour), isEstimated: false }));
+      api.on('/v3/carbon-intensity/history', ok({ zone: 'DE', history: Array.from({ length: 24 }, (_, i) => ({ carbonIntensity: 200 + i, datetime: iso(hour - (24 - i) * HOUR) })) }));
+      apis.push(api);
+    }
+  });
+  after(async () => Promise.all(apis.map((a) => a.close())));
+
+  it('rank 0\'s agent alone asks a keyed API (a counting stand-in); the follower accounts with the intensity rank 0 sent', async () => {
+    const runs = await runJob(2, {
+      agentArgs: (node) => ['--provider', 'electricitymaps', '--zone', 'DE', '--base-url', `${apis[node].url}/v3`],
+      env: () => ({ CHASE_ELECTRICITYMAPS_TOKEN: TOKEN }),
+      trainArgs: ['--steps', '200', '--step-ms', '20'],
+    });
+    for (const r of runs) assert.equal(r.code, 0, r.stderr.slice(-2000));
+    const decisions = runs[0].json.decisions ?? [];
+    assert.ok(decisions.length >= 1);
+    assert.deepEqual(sequence(runs[1]), sequence(runs[0]));
+    assert.equal(apis[1].requests.length, 0, `the follower asked: ${apis[1].requests.map((r) => r.path).join(', ')}`);
+    const asked = apis[0].requests.length;
+    assert.ok(asked >= 1 && asked <= decisions.length, `rank 0's agent made ${asked} calls for ${decisions.length} decisions`);
+    for (const r of apis[0].requests) assert.equal(r.headers['auth-token'], TOKEN);
+    // the follower's carbon is its energy at rank 0's intensity (300 g/kWh), not its own source's (301)
+    const follower = runs[1].json;
+    assert.ok(Math.abs(follower.carbonG - (follower.energyJ / 3.6e6) * 300) < 1e-6 * follower.carbonG + 1e-9, `${follower.carbonG} g for ${follower.energyJ} J`);
+  });
+});
