@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAgentCli, type CliResult } from './agentProcess';
@@ -28,13 +28,24 @@ interface NodeRun extends CliResult {
   };
 }
 
+interface JobOptions {
+  /** Options after the Contract's (which include --simulate unless `simulated` says no for that node). */
+  agentArgs?: (node: number) => string[];
+  /** Whether the node's GPUs are simulated (default); else its env must load the fake NVML library. */
+  simulated?: (node: number) => boolean;
+  env?: (node: number) => NodeJS.ProcessEnv;
+  trainArgs: string[];
+  /** Runs `then` once, when `when` first holds for that node's output. */
+  onOutput?: (node: number) => { when: (out: { stdout: string; stderr: string }) => boolean; then: () => void } | undefined;
+}
+
 /** Runs one agent per node, one rank per node, all at once; each node's agent args, env and job args may differ. */
-async function runJob(nodes: number, o: { agentArgs?: (node: number) => string[]; env?: (node: number) => NodeJS.ProcessEnv; trainArgs: string[] }): Promise<NodeRun[]> {
+async function runJob(nodes: number, o: JobOptions): Promise<NodeRun[]> {
   const port = await freePort();
   const results = await Promise.all(
     placeRanks(nodes, 1).map((p) =>
       runAgentCli(
-        [...CONTRACT_ARGS, ...(o.agentArgs?.(p.nodeRank) ?? []), '--', SYSTEM_PYTHON, trainDistributed, ...o.trainArgs],
+        [...CONTRACT_ARGS.filter((a) => a !== '--simulate' || (o.simulated?.(p.nodeRank) ?? true)), ...(o.agentArgs?.(p.nodeRank) ?? []), '--', SYSTEM_PYTHON, trainDistributed, ...o.trainArgs],
         {
           CHASE_STATE_DIR: mkdtempSync(join(tmpdir(), `chase-job-state${p.nodeRank}-`)),
           CHASE_CLAIMS_DIR: mkdtempSync(join(tmpdir(), `chase-job-claims${p.nodeRank}-`)),
@@ -42,7 +53,7 @@ async function runJob(nodes: number, o: { agentArgs?: (node: number) => string[]
           ...rankEnv(p, port),
           ...o.env?.(p.nodeRank),
         },
-        { timeoutMs: 120_000 },
+        { timeoutMs: 120_000, ...(o.onOutput?.(p.nodeRank) ? { onOutput: o.onOutput(p.nodeRank) } : {}) },
       ),
     ),
   );
@@ -137,5 +148,31 @@ describe('one carbon-source call per decision for the whole job', () => {
     // the follower's carbon is its energy at rank 0's intensity (300 g/kWh), not its own source's (301)
     const follower = runs[1].json;
     assert.ok(Math.abs(follower.carbonG - (follower.energyJ / 3.6e6) * 300) < 1e-6 * follower.carbonG + 1e-9, `${follower.carbonG} g for ${follower.energyJ} J`);
+  });
+});
+
+describe('the lease: a node whose ranks go silent puts its GPUs back; the job dying restores every node', () => {
+  it('rank 1 stops stepping (hung, partitioned): its node\'s lease lapses and its GPU goes back to the maximum while the job lives; at the end both nodes restore', async () => {
+    const waitFile = join(mkdtempSync(join(tmpdir(), 'chase-lease-')), 'go');
+    // rank 1 stops after step 260 (past the first profiling decisions) and waits until its node's lease lapsed
+    const runs = await runJob(2, {
+      trainArgs: ['--steps', '600', '--step-ms', '20', '--stop-rank', '1', '--stop-at', '260', '--wait-file', waitFile, '--timeout-s', '60'],
+      onOutput: (node) => (node === 1 ? { when: (out) => /lease on this node lapsed/.test(out.stderr), then: () => writeFileSync(waitFile, '') } : undefined),
+    });
+    const [zero, one] = runs;
+    const d1 = one.json.distributed!;
+    assert.equal(d1.state, 'lapsed', one.stderr.slice(-3000));
+    // whichever the node's lease noticed first: its ranks' silence, or rank 0's last decision running out
+    assert.match(d1.reason ?? '', /^(no heartbeat from the job's ranks on this node for \d+\.\d s|no new decision from rank 0's agent since the last one lapsed at )/);
+    // before the lapse node 1 ran at a limit below the maximum; the lapse put the maximum back, while its job still ran
+    assert.ok(one.json.decisions!.some((d) => d.powerLimitMw < 300_000), JSON.stringify(one.json.decisions));
+    const log1 = one.stderr;
+    const lapsedAt = log1.search(/lease on this node lapsed/);
+    assert.ok(lapsedAt >= 0);
+    assert.ok(log1.slice(lapsedAt).indexOf('power limit 300000 mW') < log1.slice(lapsedAt).indexOf('power limit restored'));
+    // rank 0 was held in DDP's all-reduce by the silent rank: its node lapsed too, and the job failed there when rank 1 left
+    assert.equal(zero.json.distributed!.state, 'lapsed');
+    assert.notEqual(zero.code, 0);
+    for (const r of runs) assert.match(r.stderr, /power limit restored to 300000 mW/);
   });
 });
