@@ -250,8 +250,9 @@ def _job_id():
 
 
 def _first_line(e):
+    # as long as the wire's reasons may be (1000): an agent's refusal ends with what to do about it
     text = str(e).strip().splitlines()
-    return (text[0] if text else type(e).__name__)[:300]
+    return (text[0] if text else type(e).__name__)[:1000]
 
 
 class _Coordinator(object):
