@@ -13,6 +13,7 @@ import { runAgentCli, type CliResult } from './agentProcess';
 import { SYSTEM_PYTHON } from '../systemPython';
 import { freePort, placeRanks, rankEnv, trainDistributed } from '../distributedJob';
 import { FakeApi, HOUR, iso, ok } from '../unit/carbon/fakeApi';
+import { fakeEnv, readFakeLimits, tempDir, writeFakeState, type FakeError, type FakeGpu } from '../unit/gpu/fakeNvml';
 
 /** The Contract's command line, per node. */
 const CONTRACT_ARGS = ['run', '--simulate', '--speed', '3600', '--warmup-s', '1', '--window-s', '2', '--budget-pct', '10', '--json'];
@@ -174,5 +175,55 @@ describe('the lease: a node whose ranks go silent puts its GPUs back; the job dy
     assert.equal(zero.json.distributed!.state, 'lapsed');
     assert.notEqual(zero.code, 0);
     for (const r of runs) assert.match(r.stderr, /power limit restored to 300000 mW/);
+  });
+});
+
+/** One fake NVML "machine" per node: its state file, and the environment that loads the fake library. */
+function fakeNode(gpu: FakeGpu, errors: FakeError[] = []): { state: string; env: NodeJS.ProcessEnv } {
+  const dir = tempDir('chase-job-nvml-');
+  const state = join(dir, 'state');
+  writeFakeState(state, [{ ...gpu, ts: Date.now() } as FakeGpu], errors);
+  const env = fakeEnv(state, join(dir, 'state-dir'));
+  return { state, env: { CHASE_NVML_LIBRARY: env.CHASE_NVML_LIBRARY, FAKE_NVML_STATE: state, CHASE_NVML_PERMISSION_PROBE: 'write', CHASE_CLAIMS_DIR: env.CHASE_CLAIMS_DIR, CHASE_GPU_BACKEND: 'nvml' } };
+}
+
+const A40_GPU: FakeGpu = { uuid: 'GPU-aaaa0000-0000-0000', name: 'NVIDIA A40', arch: 7, min: 100000, max: 300000, default: 300000, limit: 300000, demand: 250000, util: 97 };
+
+describe('nodes that cannot follow: no permission, other GPUs (real NVML code paths, the fake library)', () => {
+  it('EPERM on one node: that node advises, the others apply, and the job\'s summary says which', async () => {
+    const nodes = [fakeNode({ ...A40_GPU, uuid: 'GPU-aaaa0000-0000-0001' }), fakeNode({ ...A40_GPU, uuid: 'GPU-aaaa0000-0000-0002' }, [{ fn: 'nvmlDeviceSetPowerManagementLimit', code: 4 }])];
+    const runs = await runJob(2, { simulated: () => false, env: (node) => nodes[node].env, trainArgs: ['--steps', '300', '--step-ms', '20'] });
+    for (const r of runs) assert.equal(r.code, 0, r.stderr.slice(-2000));
+    const [zero, one] = runs;
+    assert.deepEqual(sequence(one), sequence(zero));
+    assert.ok(zero.json.decisions!.length >= 2 && zero.json.decisions!.every((d) => d.applied));
+    assert.ok(one.json.decisions!.every((d) => !d.applied), JSON.stringify(one.json.decisions));
+    assert.match((one.json as { advise?: string }).advise ?? '', /permission|NO_PERMISSION|root/i);
+    const job = zero.json.distributed!.job!;
+    assert.deepEqual(job.nodes.map((n) => n.status), ['permitted', 'advise']);
+    assert.match(job.nodes[1].advise ?? '', /.+/);
+    // rank 0's node ran the job's limits and restored its GPU; node 1's was never changed
+    assert.match(zero.stderr, /power limit 2\d{5} mW/);
+    assert.equal(readFakeLimits(nodes[0].state)['GPU-aaaa0000-0000-0001'], 300000);
+    assert.equal(readFakeLimits(nodes[1].state)['GPU-aaaa0000-0000-0002'], 300000);
+  });
+
+  it('mixed GPU models and limit ranges are refused with one clear message on every node; the job runs at its default limits', async () => {
+    const nodes = [fakeNode(A40_GPU), fakeNode({ uuid: 'GPU-bbbb0000-0000-0000', name: 'NVIDIA A100-SXM4-40GB', arch: 8, min: 100000, max: 400000, default: 400000, limit: 400000, demand: 350000, util: 97 })];
+    const runs = await runJob(2, { simulated: () => false, env: (node) => nodes[node].env, trainArgs: ['--steps', '200', '--step-ms', '20', '--exit-code', '5'] });
+    for (const r of runs) {
+      assert.equal(r.code, 5, r.stderr.slice(-2000));
+      const d = r.json.distributed!;
+      assert.equal(d.state, 'refused');
+      assert.match(d.reason ?? '', /^the job's nodes have different GPUs \(node 0: 1 × NVIDIA A40 \(100–300 W\); node 1: 1 × NVIDIA A100-SXM4-40GB \(100–400 W\)\)\. .*Run it on nodes with the same GPUs/);
+      assert.deepEqual(r.json.decisions, []);
+    }
+    assert.equal(readFakeLimits(nodes[0].state)[A40_GPU.uuid], 300000);
+    assert.equal(readFakeLimits(nodes[1].state)['GPU-bbbb0000-0000-0000'], 400000);
+    // no node ran below its maximum at any time: a refused job is held at the default limits
+    runs.forEach((r, node) => {
+      const set = [...r.stderr.matchAll(/power limit (\d+) mW \(restores to/g)].map((m) => Number(m[1]));
+      assert.deepEqual([...new Set(set)].filter((mw) => mw !== [300000, 400000][node]), [], r.stderr.slice(-2000));
+    });
   });
 });
