@@ -38,6 +38,8 @@ interface JobOptions {
   trainArgs: string[];
   /** Runs `then` once, when `when` first holds for that node's output. */
   onOutput?: (node: number) => { when: (out: { stdout: string; stderr: string }) => boolean; then: () => void } | undefined;
+  /** A signal for that node's agent, sent when `when` first holds for its output. */
+  signal?: (node: number) => { name: NodeJS.Signals; when: (out: { stdout: string; stderr: string }) => boolean } | undefined;
 }
 
 /** Runs one agent per node, one rank per node, all at once; each node's agent args, env and job args may differ. */
@@ -54,11 +56,12 @@ async function runJob(nodes: number, o: JobOptions): Promise<NodeRun[]> {
           ...rankEnv(p, port),
           ...o.env?.(p.nodeRank),
         },
-        { timeoutMs: 120_000, ...(o.onOutput?.(p.nodeRank) ? { onOutput: o.onOutput(p.nodeRank) } : {}) },
+        { timeoutMs: 120_000, ...(o.onOutput?.(p.nodeRank) ? { onOutput: o.onOutput(p.nodeRank) } : {}), ...(o.signal?.(p.nodeRank) ? { signal: o.signal(p.nodeRank) } : {}) },
       ),
     ),
   );
   return results.map((r, node) => {
+    if (o.signal?.(node)?.name === 'SIGKILL') return { ...r, json: undefined as unknown as NodeRun['json'] };
     const last = r.stdout.trim().split('\n').pop() ?? '';
     let json: NodeRun['json'];
     try {
@@ -184,7 +187,7 @@ function fakeNode(gpu: FakeGpu, errors: FakeError[] = []): { state: string; env:
   const state = join(dir, 'state');
   writeFakeState(state, [{ ...gpu, ts: Date.now() } as FakeGpu], errors);
   const env = fakeEnv(state, join(dir, 'state-dir'));
-  return { state, env: { CHASE_NVML_LIBRARY: env.CHASE_NVML_LIBRARY, FAKE_NVML_STATE: state, CHASE_NVML_PERMISSION_PROBE: 'write', CHASE_CLAIMS_DIR: env.CHASE_CLAIMS_DIR, CHASE_GPU_BACKEND: 'nvml' } };
+  return { state, env: { CHASE_STATE_DIR: env.CHASE_STATE_DIR, CHASE_NVML_LIBRARY: env.CHASE_NVML_LIBRARY, FAKE_NVML_STATE: state, CHASE_NVML_PERMISSION_PROBE: 'write', CHASE_CLAIMS_DIR: env.CHASE_CLAIMS_DIR, CHASE_GPU_BACKEND: 'nvml' } };
 }
 
 const A40_GPU: FakeGpu = { uuid: 'GPU-aaaa0000-0000-0000', name: 'NVIDIA A40', arch: 7, min: 100000, max: 300000, default: 300000, limit: 300000, demand: 250000, util: 97 };
@@ -225,5 +228,38 @@ describe('nodes that cannot follow: no permission, other GPUs (real NVML code pa
       const set = [...r.stderr.matchAll(/power limit (\d+) mW \(restores to/g)].map((m) => Number(m[1]));
       assert.deepEqual([...new Set(set)].filter((mw) => mw !== [300000, 400000][node]), [], r.stderr.slice(-2000));
     });
+  });
+});
+
+describe('an agent restarted mid-job restores the limits a killed one left', () => {
+  it('node 1\'s agent is SIGKILLed while its GPU runs below the maximum; the next agent there (chase-agent restore) puts the GPU back', async () => {
+    const nodes = [fakeNode({ ...A40_GPU, uuid: 'GPU-cccc0000-0000-0001' }), fakeNode({ ...A40_GPU, uuid: 'GPU-cccc0000-0000-0002' })];
+    const runs = await runJob(2, {
+      simulated: () => false,
+      env: (node) => nodes[node].env,
+      trainArgs: ['--steps', '300', '--step-ms', '20'],
+      signal: (node) => (node === 1 ? { name: 'SIGKILL', when: (out) => /power limit 2\d{5} mW \(restores to 300000 mW\)/.test(out.stderr) } : undefined),
+    });
+    assert.equal(runs[1].code, null, 'node 1\'s agent was killed');
+    // rank 1 lost its agent's pipes and died with it; rank 0's job failed in DDP, and its agent restored
+    assert.notEqual(runs[0].code, null);
+    assert.match(runs[0].stderr, /power limit restored to 300000 mW/);
+    const orphaned = readFakeLimits(nodes[1].state)['GPU-cccc0000-0000-0002'];
+    assert.ok(orphaned < 300000, `the killed agent left ${orphaned} mW`);
+    const restore = await runAgentCli(['restore', '--json'], nodes[1].env);
+    assert.equal(restore.code, 0, restore.stderr);
+    assert.equal(readFakeLimits(nodes[1].state)['GPU-cccc0000-0000-0002'], 300000);
+    assert.equal(readFakeLimits(nodes[0].state)['GPU-cccc0000-0000-0001'], 300000);
+  });
+});
+
+describe('a distributed job on three nodes', () => {
+  it('every node applies the same decisions at the same steps; rank 0\'s node holds all three', async () => {
+    const runs = await runJob(3, { trainArgs: ['--steps', '250', '--step-ms', '20'] });
+    for (const r of runs) assert.equal(r.code, 0, r.stderr.slice(-2000));
+    assert.ok(runs[0].json.decisions!.length >= 1);
+    for (const r of runs.slice(1)) assert.deepEqual(sequence(r), sequence(runs[0]));
+    runs.forEach((r, node) => assert.deepEqual([r.json.distributed!.nodeRank, r.json.distributed!.nodeCount, r.json.distributed!.worldSize], [node, 3, 3]));
+    assert.deepEqual(runs[0].json.distributed!.job!.nodes.map((n) => n.nodeRank), [0, 1, 2]);
   });
 });
