@@ -166,6 +166,7 @@ export class Run {
       decider: (nodes) => this.jobDecider(nodes),
       ...(deps.followed ? { followed: deps.followed } : {}),
       syncEverySteps: deps.syncEverySteps ?? DEFAULT_SYNC_EVERY_STEPS,
+      now: this.now,
       // a lease period: a carbon period in wall time, or a profiling step (warm-up + window), whichever is longer
       periodWallMs: Math.max(deps.carbon.periodMs / deps.carbon.speed, (options.profiler?.warmupMs ?? DEFAULT_PROFILER.warmupMs) + (options.profiler?.windowMs ?? DEFAULT_PROFILER.windowMs)),
     });
