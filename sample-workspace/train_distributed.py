@@ -31,21 +31,7 @@ import torch
 import torch.distributed as dist
 
 import chase_reporter
-
-
-def relative_throughput(path, cache):
-    """The simulated GPUs' throughput relative to the maximum limit (1.0 when the agent wrote none)."""
-    if not path:
-        return 1.0
-    try:
-        mtime = os.stat(path).st_mtime_ns
-        if mtime != cache.get("mtime"):
-            with open(path) as f:
-                cache["value"] = float(json.load(f)["relativeThroughput"])
-            cache["mtime"] = mtime
-    except (OSError, ValueError, KeyError):
-        pass
-    return max(0.05, cache.get("value", 1.0))
+from train_demo import relative_throughput  # the simulated GPUs' speed (same folder)
 
 
 def main():

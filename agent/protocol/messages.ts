@@ -19,6 +19,7 @@ import * as v from 'valibot';
 import { absolutePath, integerIn, noParams, numberIn, text, type ParamsSchema } from './paramSchema';
 import { CARBON_SOURCE_KINDS, DEFAULT_EMISSION_FACTOR_TYPE, SETTING_ORIGINS, validateSettings, type CarbonSourceKind, type EmissionFactorType, type SettingOrigin } from './settings';
 import { DAY_MS } from './units';
+import type { JobPlace } from './reporter';
 
 export { CARBON_SOURCE_KINDS, DEFAULT_EMISSION_FACTOR_TYPE, SETTING_ORIGINS, type CarbonSourceKind, type EmissionFactorType, type SettingOrigin };
 
@@ -370,15 +371,8 @@ export interface JobNodeSummary {
   advise?: string;
 }
 
-export interface DistributedRunSummary {
-  jobId: string;
-  worldSize: number;
-  nodeRank: number;
-  nodeCount: number;
-  /** The job's ranks on this node. */
-  localWorldSize: number;
-  /** This node's agent decides for the whole job (global rank 0's node). */
-  coordinator: boolean;
+/** A node's part in a distributed job: its place (job id, world size, node rank and count, ranks here, whether it decides), its state and decisions. */
+export interface DistributedRunSummary extends JobPlace {
   /** `coordinated` while decisions come; `refused` (e.g. mixed GPU models), `failed` (a rank timed out) or `lapsed` (no decision or heartbeat in time): the node's GPUs are back at their maximum. */
   state: 'coordinated' | 'refused' | 'failed' | 'lapsed';
   /** Why, when not coordinated. */

@@ -75,7 +75,8 @@ export interface JobResult {
   syncEverySteps: number;
 }
 
-export interface JoinParams {
+/** A node's place in a distributed job (what `join` tells its agent, and its summary shows). */
+export interface JobPlace {
   jobId: string;
   worldSize: number;
   nodeRank: number;
@@ -84,6 +85,9 @@ export interface JoinParams {
   localWorldSize: number;
   /** Whether this node is rank 0's (its agent decides for the job). */
   coordinator: boolean;
+}
+
+export interface JoinParams extends JobPlace {
   syncEverySteps: number;
   /** Set when the job will not be coordinated: why (e.g. mixed GPU models); each node then keeps its default limits. */
   refused?: string;
@@ -179,6 +183,8 @@ const nodeInfoEntries = {
   reason: v.optional(text('a reason (at most 1000 characters)', { maxLength: 1000 })),
 };
 const empty = v.strictObject({}, 'no parameters') as unknown as ParamsSchema<Empty>;
+/** One entry per node of the job, at least one. */
+const perNode = <T extends v.GenericSchema>(item: T) => v.pipe(v.array(item, 'a list of nodes'), v.minLength(1, 'at least one node'), v.maxLength(MAX_NODES, `at most ${MAX_NODES} nodes`));
 
 /** Every request op: who may send it and its parameters' schema (checked once, on arrival). */
 export const ReporterOps = {
@@ -190,11 +196,7 @@ export const ReporterOps = {
     v.strictObject({
       jobId,
       worldSize,
-      nodes: v.pipe(
-        v.array(v.strictObject({ ...nodeInfoEntries, nodeRank: integerIn(0, MAX_NODES - 1, 'a node rank'), ranks: integerIn(1, MAX_WORLD_SIZE, 'a rank count') }), 'a list of nodes'),
-        v.minLength(1, 'at least one node'),
-        v.maxLength(MAX_NODES, `at most ${MAX_NODES} nodes`),
-      ),
+      nodes: perNode(v.strictObject({ ...nodeInfoEntries, nodeRank: integerIn(0, MAX_NODES - 1, 'a node rank'), ranks: integerIn(1, MAX_WORLD_SIZE, 'a rank count') })),
     }),
   ),
   /** leader → its agent: this node belongs to job J as node R of N (or coordination was refused, and why). */
@@ -220,11 +222,7 @@ export const ReporterOps = {
       step,
       elapsedS: numberIn(0, 1e9, 'a duration in s ≥ 0'),
       units: numberIn(0, 1e18, 'a work count ≥ 0'),
-      nodes: v.pipe(
-        v.array(v.strictObject({ energyMj: mj, status: v.picklist(['permitted', 'advise', 'unreachable'], '"permitted", "advise" or "unreachable"') })),
-        v.minLength(1, 'at least one node'),
-        v.maxLength(MAX_NODES, `at most ${MAX_NODES} nodes`),
-      ),
+      nodes: perNode(v.strictObject({ energyMj: mj, status: v.picklist(['permitted', 'advise', 'unreachable'], '"permitted", "advise" or "unreachable"') })),
     }),
   ),
   /** leader → its agent: the decision rank 0 broadcast, applied at this step on every node. */

@@ -185,9 +185,9 @@ export class RunManager {
     };
     let run: Run;
     // the job's requests reach the run once it exists (the job is launched only after that)
-    let built: Run | undefined;
+    const built: { run?: Run } = {};
     try {
-      const handler = lateHandler(() => built?.coordination.handler());
+      const handler = lateHandler(() => built.run?.coordination.handler());
       const added = { ...reporter?.register(id, { pythonPath: asked.PYTHONPATH, handler }), ...feed?.env, ...(backend.simulated ? {} : { CUDA_VISIBLE_DEVICES: gpuIndices.map((i) => uuidOf(gpu, i)).join(',') }) };
       const store = r.profileStore === false ? undefined : this.deps.history?.();
       run = new Run(
@@ -221,7 +221,7 @@ export class RunManager {
       forget();
       throw e;
     }
-    built = run;
+    built.run = run;
     // A run whose start throws must not take the agent down (an unhandled rejection ends Node): its
     // GPUs are restored and it ends as failed.
     const outcome = run.start().catch(async (e: unknown): Promise<RunSummary> => {

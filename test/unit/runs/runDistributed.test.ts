@@ -104,11 +104,11 @@ test('rank 0\'s node: its controller decides for the job on the job\'s aggregate
 });
 
 test('lateHandler refuses until the run exists, then forwards; syncTimeoutMs reads CHASE_SYNC_TIMEOUT_S', async (t) => {
-  let target: ReporterHandler | undefined;
-  const h = lateHandler(() => target);
+  const late: { target?: ReporterHandler } = {};
+  const h = lateHandler(() => late.target);
   assert.throws(() => h.energy({ step: 1 }, peer), (e: unknown) => e instanceof ReporterRefusal && /not ready/.test(e.message));
   const { run } = distributedRun(t);
-  target = run.coordination.handler();
+  late.target = run.coordination.handler();
   await assert.rejects(async () => h.apply({ step: 1, decisionId: 1, powerLimitMw: 1, validUntilMs: 0, kind: 'control', intensityGPerKwh: 1 }, peer), /not coordinated \(it has not joined the job\)/);
   assert.equal(syncTimeoutMs({}), 60_000);
   assert.equal(syncTimeoutMs({ CHASE_SYNC_TIMEOUT_S: '5' }), 5_000);
