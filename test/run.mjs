@@ -116,7 +116,12 @@ function findTests(dir, suffix) {
     .filter((f) => f.endsWith(suffix))
     .map((f) => path.join(dir, f))
     .sort();
-  return { dir, files };
+  // tsc -b never deletes what it emitted: a test moved or removed in test/ leaves its old .js in out/,
+  // which would run again (twice, or against a stale build). Only tests whose source is there count.
+  if (!dir.startsWith('out/')) return { dir, files };
+  const stale = files.filter((f) => !fs.existsSync(path.join(ROOT, f.slice('out/'.length).replace(/\.js$/, '.ts'))));
+  if (stale.length > 0) console.log(`ignoring ${stale.length} compiled test file(s) whose source is gone (moved or deleted): ${stale.join(', ')}`);
+  return { dir, files: files.filter((f) => !stale.includes(f)) };
 }
 
 function missingCodeServer() {

@@ -12,7 +12,8 @@ import { createLogger } from '../log';
 import type { Run, RunPolicyName, RunSummary } from '../runs/run';
 import { RunManager, type StartedRun } from '../runs/manager';
 import { openRunHistory } from '../runs/record';
-import { CARBON_SOURCE_KINDS, type DistributedRunSummary, MAX_BUDGET_PCT, RUN_POLICY_NAMES, type CarbonSourceKind } from '../protocol/messages';
+import { CARBON_SOURCE_KINDS, DEFAULT_BUDGET_PCT, type DistributedRunSummary, MAX_BUDGET_PCT, RUN_POLICY_NAMES, type CarbonSourceKind } from '../protocol/messages';
+import { SETTINGS } from '../protocol/settings';
 import { runOutcomeText } from '../protocol/runOutcome';
 import { decisionText, jobLines, SHOWN_DECISIONS } from '../protocol/jobOutcome';
 import type { HistoryStore } from '../store/history';
@@ -20,6 +21,8 @@ import { defaultHistoryPath } from '../store/paths';
 import { processAlive } from '../process';
 
 const POLICIES: readonly RunPolicyName[] = RUN_POLICY_NAMES;
+/** --speed is chase.carbon.replaySpeed from the command line: the same default and range. */
+const REPLAY_SPEED = SETTINGS['carbon.replaySpeed'];
 
 const usage = `chase-agent run [options] -- COMMAND [ARGS…]
 chase-agent run --pid PID [options]
@@ -32,7 +35,7 @@ progress is unknown, so GPU activity stands in for it (progressSource "gpu-proxy
 the maximum limit's power) — slowdown and savings are estimates.
 
 Options:
-  --budget-pct B     allowed slowdown against the maximum power limit, % (default 2.5)
+  --budget-pct B     allowed slowdown against the maximum power limit, % (default ${DEFAULT_BUDGET_PCT})
   --gpus 0,1         GPU indices the job uses (default: all visible GPUs)
   --policy P         ${POLICIES.join(' | ')} (default: default)
   --eta X            η for --policy chase-paper (default 0.5)
@@ -43,7 +46,7 @@ Options:
   --zone Z           grid zone (default GB); --trace FILE replays your own CSV
   --base-url URL     the carbon API's address (e.g. a proxy); set here, it counts as set by you, so
                      the API key goes there
-  --speed N          replay the trace N× faster than real time (default 1)
+  --speed N          replay the trace N× faster than real time (${REPLAY_SPEED.minimum} to ${REPLAY_SPEED.maximum}; default ${REPLAY_SPEED.default})
   --total-units N    the job's total work in progress units (steps), when known
   --warmup-s S, --window-s S   profiling warm-up and measurement window per limit (default 10, 30)
   --workload KEY     key of this workload's stored power profile (default: script name + args hash);
@@ -130,7 +133,7 @@ export function parseRunArgs(argv: string[]): RunCliOptions {
   const optional = <T>(raw: string | undefined, read: (raw: string) => T): T | undefined => (raw === undefined ? undefined : read(raw));
   return {
     ...(attachPid !== undefined ? { attachPid } : { command: { file, args } }),
-    budgetPct: numberArg('budget-pct', values['budget-pct'], 2.5, { min: 0, max: MAX_BUDGET_PCT }),
+    budgetPct: numberArg('budget-pct', values['budget-pct'], DEFAULT_BUDGET_PCT, { min: 0, max: MAX_BUDGET_PCT }),
     gpus: optional(values.gpus, gpuListArg),
     policy,
     eta: optional(values.eta, (raw) => numberArg('eta', raw, undefined, { min: 0, max: 1 })),
@@ -139,7 +142,7 @@ export function parseRunArgs(argv: string[]): RunCliOptions {
     zone: textArg('zone', values.zone, 100),
     baseUrl: optional(values['base-url'], (raw) => textArg('base-url', raw, 2000)),
     trace: optional(values.trace, (raw) => textArg('trace', raw)),
-    speed: numberArg('speed', values.speed, 1, { above: 0, max: 1e6 }),
+    speed: numberArg('speed', values.speed, REPLAY_SPEED.default, { min: REPLAY_SPEED.minimum, max: REPLAY_SPEED.maximum }),
     totalUnits: optional(values['total-units'], (raw) => numberArg('total-units', raw, undefined, { above: 0, max: 1e15 })),
     warmupMs: optional(values['warmup-s'], (raw) => numberArg('warmup-s', raw, undefined, { min: 0, max: MAX_PROFILE_STEP_S }) * 1000),
     windowMs: optional(values['window-s'], (raw) => numberArg('window-s', raw, undefined, { above: 0, max: MAX_PROFILE_STEP_S }) * 1000),

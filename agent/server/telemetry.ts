@@ -23,8 +23,8 @@ import { GpuSampler, type GpuSample } from '../gpu/sampler';
 import type { Logger } from '../log';
 import { createLogger, describeError } from '../log';
 import type { HistoryStore } from '../store/history';
-import { ChaseMetrics, MetricsServer } from '../store/metrics';
-import { intensityRecord, metricsGpus, metricsIntensity, sampleRecords } from '../store/adapters';
+import { ChaseMetrics, MetricsServer } from './metrics';
+import { intensityRecord, metricsGpus, metricsIntensity, sampleRecords } from './adapters';
 
 export const SAMPLE_PERIOD_MS = 1000;
 /** A finished run's counters stay this long (a few scrapes) before their series are dropped. */

@@ -55,7 +55,9 @@ describe('bad values are refused with one line, not read as something else (find
     [['run', '--budget-pct', '1e308', ...job], /--budget-pct must be a number ≥ 0 and ≤ 100/],
     [['run', '--gpus', '0,0', ...job], /--gpus lists GPU 0 twice/],
     [['run', '--gpus', '0,-1', ...job], /--gpus must be a whole number ≥ 0/],
-    [['run', '--speed', '0', ...job], /--speed must be a number > 0/],
+    [['run', '--speed', '0', ...job], /--speed must be a number ≥ 0\.001 and ≤ 1000000/],
+    // below chase.carbon.replaySpeed's minimum: the CLI and the setting accept the same range
+    [['run', '--speed', '0.0005', ...job], /--speed must be a number ≥ 0\.001 and ≤ 1000000 \(got "0\.0005"\)/],
     [['run', '--policy', 'constructor', ...job], /--policy must be one of/],
     [['run', '--provider', 'bogus', ...job], /--provider must be one of/],
     [['run', '--pid', '12abc'], /--pid must be a whole number ≥ 1/],

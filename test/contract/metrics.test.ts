@@ -12,17 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Methods, type AgentInfo, type AgentSettings } from '../../agent/protocol/messages';
 import { createMessageConnection, ErrorCodes, ResponseError, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
+import { freePort } from './net';
 import { agentJs, initialize, runAgentCli, shutdown, spawnAgent, type AgentUnderTest } from './agentProcess';
 
 const carbon: AgentSettings['carbon'] = { provider: 'replay', zone: 'GB', replaySpeed: 1 };
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function scrape(port: number): Promise<{ status: number; body: string } | 'refused'> {
   try {

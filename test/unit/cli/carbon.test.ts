@@ -4,7 +4,7 @@ import { parseCarbonArgs, runCarbon } from '../../../agent/cli/carbon';
 import { UsageError } from '../../../agent/cli/command';
 import { commands } from '../../../agent/cli/commands';
 import { secretsFromEnv } from '../../../agent/carbon/secrets';
-import { FakeApi, iso, json, ok, status } from './fakeApi';
+import { FakeApi, iso, json, ok, status } from '../carbon/fakeApi';
 
 const NOW = Date.UTC(2026, 10, 27, 9, 20);
 const HOUR_START = Date.UTC(2026, 10, 27, 9);

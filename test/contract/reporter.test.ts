@@ -1,14 +1,14 @@
-/** The Python reporter (real python3, stdlib only) against the agent's ReporterServer. */
+/** The Python reporter (a real python3; stdlib only, torch.distributed for the multi-rank case) against the agent's ReporterServer. A contract test: it spawns Python. */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { connect } from 'node:net';
-import { jobPythonPath, REQUEST_BURST, ReporterRefusal, ReporterServer, reporterPythonDir, type ReporterHandler, type ReporterStep } from '../../../agent/runs/reporterServer';
-import { requirePythonModules, runPython as runSystemPython } from '../../systemPython';
+import { jobPythonPath, REQUEST_BURST, ReporterRefusal, ReporterServer, reporterPythonDir, type ReporterHandler, type ReporterStep } from '../../agent/runs/reporterServer';
+import { requirePythonModules, runPython as runSystemPython } from '../systemPython';
 
-const pythonDir = join(__dirname, '..', '..', '..', '..', 'agent', 'runs', 'python');
+const pythonDir = join(__dirname, '..', '..', '..', 'agent', 'runs', 'python');
 
 /** Async on purpose: the server under test runs on this process's event loop. */
 function runPython(code: string, env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {

@@ -1,16 +1,15 @@
+/** `chase-agent gpus` as a user runs it: the built agent (dist/agent.js) on the fake NVML library, or on none. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { packageRoot } from '../../../agent/paths';
-import type { GpuListResult } from '../../../agent/cli/gpus';
-import { fakeEnv, standardGpus, tempDir, writeFakeState } from './fakeNvml';
-
-const MAIN = join(packageRoot, 'out', 'agent', 'main.js');
+import type { GpuListResult } from '../../agent/cli/gpus';
+import { fakeEnv, standardGpus, tempDir, writeFakeState } from '../unit/gpu/fakeNvml';
+import { agentJs } from './agentProcess';
 
 function gpus(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, 'gpus', ...args], { env, timeout: 15000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [agentJs, 'gpus', ...args], { env, timeout: 15000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

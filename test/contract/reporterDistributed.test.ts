@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { reporterPythonDir, type ReporterEnv } from '../../../agent/runs/reporterServer';
-import { requirePythonModules } from '../../systemPython';
-import { A40, freePort, placeRanks, runRanks, StandInNode, type ProcessResult, type RankPlace } from '../../distributedJob';
+import { reporterPythonDir, type ReporterEnv } from '../../agent/runs/reporterServer';
+import { requirePythonModules } from '../systemPython';
+import { A40, freePort, placeRanks, runRanks, StandInNode, type ProcessResult, type RankPlace } from '../distributedJob';
 
 interface RankReport {
   rank: number;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { forecastRecords, intensityRecord, metricsGpus, metricsIntensity, sampleRecords } from '../../../agent/store/adapters';
+import { forecastRecords, intensityRecord, metricsGpus, metricsIntensity, sampleRecords } from '../../../agent/server/adapters';
 import type { CarbonStatus } from '../../../agent/protocol/messages';
 
 const ok: CarbonStatus = {

@@ -8,7 +8,7 @@ import { budgetedPolicy, chasePaperPolicy, energyOnlyPolicy, maxPowerPolicy, sta
 import { jobStarts, runJob, runOracleJob, simulate } from '../../../agent/sim/simulate';
 import { simulateCommand } from '../../../agent/cli/simulate';
 import { persistence, type Forecaster } from '../../../agent/forecast/types';
-import { A40_RESNET50_B128_CSV, HOUR_MS, T0, a40, kwh, traceOf } from './fixtures';
+import { A40_RESNET50_B128_CSV, HOUR_MS, T0, a40, kwh, traceOf } from '../control/fixtures';
 
 const close = (a: number, b: number, rel: number) => assert.ok(Math.abs(a - b) <= rel * Math.abs(b), `${a} ≉ ${b}`);
 

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchCommand, launcherProblem, type LauncherFields } from '../../../extension/launcherModel';
-import { requirePythonModules, runPython, SYSTEM_PYTHON } from '../../systemPython';
+import { launchCommand, launcherProblem, type LauncherFields } from '../../extension/launcherModel';
+import { requirePythonModules, runPython, SYSTEM_PYTHON } from '../systemPython';
 
 describe('chase task launcher', () => {
   it('without a launcher the command runs as it is', () => {

@@ -1,11 +1,12 @@
 /**
- * Glue for the agent's wiring: what the GPU sampler and the carbon monitor produce, in the shapes
- * the history store and the metrics take. (Types only from the other folders: no runtime coupling.)
+ * Glue for the agent's wiring (telemetry.ts): what the GPU sampler and the carbon monitor produce, in
+ * the shapes the history store and the metrics take. It lives in server/, which sees both gpu/ and
+ * store/, so that those two stay peers that never import each other (docs/ARCHITECTURE.md).
  */
 import type { CarbonStatus, ForecastPoint } from '../protocol/messages';
 import type { GpuSample } from '../gpu/sampler';
 import type { MetricsGpu, MetricsUpdate } from './metrics';
-import type { GpuSampleRecord, IntensityRecord } from './types';
+import type { GpuSampleRecord, IntensityRecord } from '../store/types';
 
 /** GpuSampler samples → history rows (its energy meter is monotone per GPU, like a counter). */
 export function sampleRecords(samples: readonly GpuSample[]): GpuSampleRecord[] {

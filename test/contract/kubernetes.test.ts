@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { packageRoot } from '../../../agent/paths';
-import { parseServeOptions } from '../../../agent/cli/serve';
-import { SYSTEM_PYTHON, requirePythonModules } from '../../systemPython';
+import { packageRoot } from '../../agent/paths';
+import { parseServeOptions } from '../../agent/cli/serve';
+import { SYSTEM_PYTHON, requirePythonModules } from '../systemPython';
 
 const dir = join(packageRoot, 'packaging', 'kubernetes');
 
