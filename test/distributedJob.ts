@@ -5,7 +5,6 @@
  * in its elastic launcher (`AttributeError: 'NoneType' object has no attribute 'get'` in `to_map`).
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { SYSTEM_PYTHON } from './systemPython';
 import { ReporterRefusal, ReporterServer, type ReporterHandler } from '../agent/runs/reporterServer';
@@ -15,13 +14,7 @@ export const repoRoot = join(__dirname, '..', '..');
 export const trainDistributed = join(repoRoot, 'sample-workspace', 'train_distributed.py');
 
 /** A TCP port nobody listens on right now (for MASTER_PORT). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort } from './contract/net';
 
 export interface RankPlace {
   rank: number;
