@@ -194,6 +194,12 @@ function dashboardHtml(webview: vscode.Webview, extensionUri: vscode.Uri): strin
     <summary>Table view of the run</summary>
     <table id="run-timeline"><thead><tr><th scope="col">Since start</th><th scope="col">gCO₂/kWh</th><th scope="col">Limit W</th><th scope="col">Phase</th></tr></thead><tbody></tbody></table>
   </details>
+  <div id="job" hidden>
+    <h3>Distributed job</h3>
+    <p id="job-headline" class="note"></p>
+    <table id="job-nodes"><thead><tr><th scope="col">Node</th><th scope="col">Ranks</th><th scope="col">kWh</th><th scope="col">gCO₂</th><th scope="col">Limits</th></tr></thead><tbody></tbody></table>
+    <table id="job-decisions"><thead><tr><th scope="col">Decision</th><th scope="col">Step</th><th scope="col">Limit W</th><th scope="col">For</th><th scope="col">Here</th></tr></thead><tbody></tbody></table>
+  </div>
   <table id="runs-table"><thead><tr><th scope="col">Run</th><th scope="col">State</th><th scope="col">kWh</th><th scope="col">gCO₂</th><th scope="col">Saved g</th><th scope="col">Slowdown %</th><th scope="col">Limit W</th></tr></thead><tbody></tbody></table>
 </section>
 <details id="table-view">

@@ -6,6 +6,10 @@
  * It runs in a pseudoterminal (CustomExecution) because the agent, not VS Code, owns the process:
  * the terminal streams the job's output, says once at the start if Chase can only advise, and ends
  * with a summary line (energy, carbon, saving against max power, slowdown) and the job's exit code.
+ *
+ * With `"launcher": "torchrun"` (and `nnodes`, `nprocPerNode`, `rdzvEndpoint`) the agent runs the
+ * program under PyTorch's launcher on this node (launcherModel.ts); a distributed job then makes one
+ * decision for all its nodes (docs/distributed.md), and the terminal shows its part and decisions.
  */
 import * as vscode from 'vscode';
 import { DEFAULT_BUDGET_PCT, Methods, type RunPolicyName, type RunSummary, type StartRunParams } from '../agent/protocol/messages';
@@ -15,10 +19,13 @@ import type { AgentClient } from './agentClient';
 import { readAdviceSettings } from './config';
 import { startAdviceText } from '../agent/protocol/runOutcome';
 import { formatUtcClock } from '../agent/protocol/format';
+import { launchCommand, launcherProblem, type LauncherFields } from './launcherModel';
+import { decisionText, jobHeadline, jobLines } from '../agent/protocol/jobOutcome';
+import type { DistributedRunSummary } from '../agent/protocol/messages';
 
 export const TASK_TYPE = 'chase';
 
-export interface ChaseTaskDefinition extends vscode.TaskDefinition {
+export interface ChaseTaskDefinition extends vscode.TaskDefinition, LauncherFields {
   type: typeof TASK_TYPE;
   command: string;
   args?: string[];
@@ -38,10 +45,14 @@ export interface ChaseTaskDefinition extends vscode.TaskDefinition {
  */
 function runParams(d: vscode.TaskDefinition, folder?: string): { ok: true; value: StartRunParams } | { ok: false; problem: string } {
   if (typeof d.command !== 'string' || d.command.trim() === '') return { ok: false, problem: '"command" is required, e.g. "python".' };
+  const launcher = launcherProblem(d as Partial<LauncherFields> & Record<string, unknown>);
+  if (launcher) return { ok: false, problem: launcher };
+  if (d.args !== undefined && !(Array.isArray(d.args) && d.args.every((a: unknown) => typeof a === 'string'))) return { ok: false, problem: '"args" must be a list of strings.' };
+  const { command, args } = launchCommand(d as unknown as LauncherFields);
   const cwd: unknown = d.cwd ?? folder;
   return checkParams(Methods.startRun.params, {
-    command: d.command,
-    args: d.args ?? [],
+    command,
+    args,
     budgetPct: d.budgetPct ?? DEFAULT_BUDGET_PCT,
     ...(d.gpus !== undefined ? { gpus: d.gpus } : {}),
     ...(d.policy !== undefined ? { policy: d.policy } : {}),
@@ -72,6 +83,8 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
   /** Said once per run: the stored profile is reused; the projection after profiling. */
   private saidReuse = false;
   private saidProjection = false;
+  /** A distributed job: the headline last shown, and the last decision shown. */
+  private jobShown: { headline: string; decisionId: number } = { headline: '', decisionId: 0 };
 
   constructor(
     private readonly def: ChaseTaskDefinition,
@@ -105,8 +118,10 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
       this.agent.onRunUpdated((s) => {
         if (s.id !== this.runId) return;
         this.sayOnce(s);
+        if (s.distributed) this.showJob(s.distributed);
         if (s.state !== 'finished' && s.state !== 'failed') return;
         if (s.error) this.write(`\nChase: ${s.error}\n`);
+        if (s.distributed) this.write(`\n${jobLines(s.distributed, s.budgetPct).slice(1).map((l) => `Chase: ${l}\n`).join('')}`);
         this.write(`\n${summaryLine(s)}\n`);
         const off = projectionOutcomeText(s);
         if (off) this.write(`Chase: ${off}\n`);
@@ -176,6 +191,18 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
     if (s.projection && !this.saidProjection) {
       this.saidProjection = true;
       this.write(`\nChase: ${s.profileSource === 'stored' ? 'with the stored profile' : 'after profiling'}, ${projectionText(s.projection)}\n`);
+    }
+  }
+
+  /** A distributed job's part, as it comes: its headline when it changes, each decision once. */
+  private showJob(d: DistributedRunSummary): void {
+    const headline = jobHeadline(d);
+    if (headline !== this.jobShown.headline) this.write(`Chase: ${headline}\n`);
+    this.jobShown.headline = headline;
+    for (const x of d.decisions) {
+      if (x.decisionId <= this.jobShown.decisionId) continue;
+      this.write(`Chase: ${decisionText(x)}\n`);
+      this.jobShown.decisionId = x.decisionId;
     }
   }
 

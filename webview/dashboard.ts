@@ -9,7 +9,7 @@
  */
 import { Chart, LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip, type ChartDataset, type Plugin } from 'chart.js';
 import type { ExtensionToWebview, WebviewToExtension } from '../agent/protocol/dashboard';
-import type { GpusResult, IntensitySeriesResult } from '../agent/protocol/messages';
+import type { GpusResult, IntensitySeriesResult, RunSummary } from '../agent/protocol/messages';
 import { profileReuseText, projectionOutcomeText, projectionText, runOutcomeText } from '../agent/protocol/runOutcome';
 import { joulesToKwh, milliwattsToWatts } from '../agent/protocol/accounting';
 import { formatAmount, formatIntensity, formatUtc, formatUtcDateTime, formatWatts, INTENSITY_UNIT } from '../agent/protocol/format';
@@ -18,6 +18,7 @@ import { MAX_GPU_SAMPLES, restoreState, upsertRun, type DashboardState } from '.
 import { GpuSeries, type GpuLine, type XY } from './model/gpuSeries';
 import { addReading, controlledLimits, followRun, isEnded, runTimeline, trackPhase, type PhaseBand, type RunPhase } from './model/runSeries';
 import { formatElapsed, timeAxis, type TimeAxis } from './model/timeAxis';
+import { jobRows } from './model/jobRows';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip);
 
@@ -243,6 +244,7 @@ function drawRun(): void {
   }
   const limitCanvas = document.getElementById('run-limit-chart');
   if (limitCanvas) limitCanvas.dataset.controlledLimits = controlledLimits(run, state.phases).join(',');
+  renderJob(last?.distributed, last?.budgetPct ?? 0);
   renderRunTimeline();
   document.body.dataset.runRendered = 'true';
 }
@@ -262,6 +264,19 @@ function renderRunTimeline(): void {
   if (rows.length > 0) timelineShownToMs = rows[rows.length - 1].atMs;
 }
 document.getElementById('run-table-view')?.addEventListener('toggle', () => renderRunTimeline());
+
+/** The followed run's distributed job, when it is one: its ranks and nodes, each node's energy, the decision sequence. */
+function renderJob(d: RunSummary['distributed'], budgetPct: number): void {
+  const section = document.getElementById('job');
+  if (!section) return;
+  section.hidden = d === undefined;
+  if (!d) return;
+  const rows = jobRows(d, budgetPct);
+  setText('job-headline', rows.lines.join(' — '));
+  document.querySelector('#job-nodes tbody')?.replaceChildren(...rows.nodes.map(tableRow));
+  (document.getElementById('job-nodes') as HTMLElement | null)?.toggleAttribute('hidden', rows.nodes.length === 0);
+  document.querySelector('#job-decisions tbody')?.replaceChildren(...rows.decisions.map(tableRow));
+}
 
 function renderRunsTable(): void {
   document.querySelector('#runs-table tbody')?.replaceChildren(

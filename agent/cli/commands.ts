@@ -7,5 +7,6 @@ import { gpusCommand } from './gpus';
 import { forecastBenchCommand } from './forecastBench';
 import { runsCommand } from './runs';
 import { runCommand } from './run';
+import { restoreCommand } from './restore';
 
-export const commands: CliCommand[] = [serveCommand, runCommand, carbonCommand, gpusCommand, simulateCommand, forecastBenchCommand, runsCommand];
+export const commands: CliCommand[] = [serveCommand, runCommand, carbonCommand, gpusCommand, simulateCommand, forecastBenchCommand, runsCommand, restoreCommand];

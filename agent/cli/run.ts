@@ -12,11 +12,12 @@ import { createLogger } from '../log';
 import type { Run, RunPolicyName, RunSummary } from '../runs/run';
 import { RunManager, type StartedRun } from '../runs/manager';
 import { openRunHistory } from '../runs/record';
-import { CARBON_SOURCE_KINDS, DEFAULT_BUDGET_PCT, MAX_BUDGET_PCT, MAX_PROFILE_STEP_S, RUN_POLICY_NAMES, type CarbonSourceKind } from '../protocol/messages';
+import { CARBON_SOURCE_KINDS, DEFAULT_BUDGET_PCT, type DistributedRunSummary, MAX_BUDGET_PCT, MAX_PROFILE_STEP_S, RUN_POLICY_NAMES, type CarbonSourceKind } from '../protocol/messages';
 import { replayStartMs, SETTINGS } from '../protocol/settings';
 import { DEFAULT_PUE } from '../protocol/accounting';
 import { profileReuseText, projectionOutcomeText, runOutcomeText } from '../protocol/runOutcome';
 import { projectionErrorPct } from '../runs/projection';
+import { decisionText, jobLines, SHOWN_DECISIONS } from '../protocol/jobOutcome';
 import type { HistoryStore } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 import { processAlive } from '../process';
@@ -45,6 +46,8 @@ Options:
                      CHASE_AGENT_SOCKET; \`chase-agent serve --socket P\`, docs/gpu.md)
   --provider P       carbon source: replay (default), static, electricitymaps, watttime, uk-neso
   --zone Z           grid zone (default GB); --trace FILE replays your own CSV
+  --base-url URL     the carbon API's address (e.g. a proxy); set here, it counts as set by you, so
+                     the API key goes there
   --speed N          replay the trace N× faster than real time (${REPLAY_SPEED.minimum} to ${REPLAY_SPEED.maximum}; default ${REPLAY_SPEED.default})
   --replay-start T   start the replay at this UTC hour of the trace, e.g. 2023-09-21T15:00Z
                      (default: today's date and hour in the trace's year)
@@ -68,6 +71,7 @@ const OPTIONS = {
   simulate: { type: 'boolean', default: false },
   provider: { type: 'string', default: 'replay' },
   zone: { type: 'string', default: 'GB' },
+  'base-url': { type: 'string' },
   trace: { type: 'string' },
   speed: { type: 'string' },
   'replay-start': { type: 'string' },
@@ -95,6 +99,8 @@ export interface RunCliOptions {
   simulate: boolean;
   provider: CarbonSourceKind;
   zone: string;
+  /** The carbon API's base URL, set by the user on the command line. */
+  baseUrl?: string;
   trace?: string;
   speed: number;
   /** Where the replay starts in the trace, epoch ms. */
@@ -143,6 +149,7 @@ export function parseRunArgs(argv: string[]): RunCliOptions {
     simulate: values.simulate,
     provider,
     zone: textArg('zone', values.zone, 100),
+    baseUrl: optional(values['base-url'], (raw) => textArg('base-url', raw, 2000)),
     trace: optional(values.trace, (raw) => textArg('trace', raw)),
     speed: numberArg('speed', values.speed, REPLAY_SPEED.default, { min: REPLAY_SPEED.minimum, max: REPLAY_SPEED.maximum }),
     replayStartMs: optional(values['replay-start'], replayStartArg),
@@ -174,7 +181,17 @@ export const runCommand: CliCommand = {
     // the carbon source before GPU control: a bad trace or zone is refused with nothing to restore
     const provider = o.trace
       ? ReplayProvider.create({ zone: o.zone, traceFile: o.trace, speed: o.speed, ...(o.replayStartMs !== undefined ? { startMs: o.replayStartMs } : {}) })
-      : createProvider({ provider: o.provider, zone: o.zone, replaySpeed: o.speed, ...(o.replayStartMs !== undefined ? { replayStart: new Date(o.replayStartMs).toISOString() } : {}) }, Date.now(), secretsFromEnv(process.env));
+      : createProvider(
+          {
+            provider: o.provider,
+            zone: o.zone,
+            replaySpeed: o.speed,
+            ...(o.replayStartMs !== undefined ? { replayStart: new Date(o.replayStartMs).toISOString() } : {}),
+            ...(o.baseUrl !== undefined ? { baseUrl: o.baseUrl, baseUrlSetBy: 'user' as const } : {}),
+          },
+          Date.now(),
+          secretsFromEnv(process.env),
+        );
     const log = createLogger('run');
 
     // Restores whatever a killed agent left behind before anything else, and installs the exit guards.
@@ -277,7 +294,18 @@ function jsonSummary(s: RunSummary, run: Run) {
     energyCounters: run.energyCounters,
     ...(s.advise ? { advise: s.advise } : {}),
     ...(s.error ? { error: s.error } : {}),
+    ...(s.distributed ? distributedJson(s.distributed) : {}),
   };
+}
+
+/**
+ * A distributed job's part of the JSON summary (issue 15's contract): `decisions`, the limits this
+ * node applied in the order rank 0's agent made them (the same on every node), and `distributed`,
+ * the job and this node's place in it (on rank 0's node also the whole job and each node).
+ */
+function distributedJson(d: DistributedRunSummary) {
+  const { decisions, ...job } = d;
+  return { decisions, distributed: job };
 }
 
 export function humanSummary(s: RunSummary, simulated: boolean): string {
@@ -290,5 +318,6 @@ export function humanSummary(s: RunSummary, simulated: boolean): string {
     ...(s.progressSource === 'gpu-proxy' ? ['chase: progress: GPU activity as a proxy (gpu-proxy; the job reports no steps) — slowdown and savings are estimates'] : []),
     ...(s.advise ? [`chase: advise mode — limits were computed but not applied: ${s.advise}`] : []),
     ...(s.error ? [`chase: ${s.error}`] : []),
+    ...(s.distributed ? [...jobLines(s.distributed, s.budgetPct), ...s.distributed.decisions.slice(-SHOWN_DECISIONS).map(decisionText)].map((l) => `chase: ${l}`) : []),
   ].join('\n');
 }

@@ -19,6 +19,7 @@ import * as v from 'valibot';
 import { absolutePath, integerIn, noParams, numberIn, text, type ParamsSchema } from './paramSchema';
 import { CARBON_SOURCE_KINDS, DEFAULT_EMISSION_FACTOR_TYPE, SETTING_ORIGINS, validateSettings, type CarbonSourceKind, type EmissionFactorType, type SettingOrigin } from './settings';
 import { DAY_MS } from './units';
+import type { JobPlace } from './reporter';
 
 export { CARBON_SOURCE_KINDS, DEFAULT_EMISSION_FACTOR_TYPE, SETTING_ORIGINS, type CarbonSourceKind, type EmissionFactorType, type SettingOrigin };
 
@@ -413,6 +414,8 @@ export interface RunSummary {
   projection?: RunProjection;
   /** The first projection made after profiling, kept to compare with the outcome at the end. */
   firstProjection?: RunProjection;
+  /** Set when the run's job is one part of a distributed job (docs/distributed.md). */
+  distributed?: DistributedRunSummary;
 }
 
 /** A run's projected totals (agent/runs/projection.ts). Energy in J, carbon in g, times epoch ms (wall clock). */
@@ -439,6 +442,53 @@ export interface RunProjection {
   slowdownPct: number;
   /** When the work is projected to be done (only with a known total). */
   finishAtMs?: number;
+}
+
+/** One decision of a distributed job, as a node applied it: every node lists the same ones, in the same order. */
+export interface JobDecisionSummary {
+  /** 1, 2, 3… in the order the job's deciding agent (global rank 0's) made them. */
+  decisionId: number;
+  /** The optimizer step at which every rank received it. */
+  step: number;
+  powerLimitMw: number;
+  /** `profile`: a limit measured while profiling the job; `control`: the policy's choice for a carbon period. */
+  kind: 'profile' | 'control';
+  /** Applied to this node's GPUs, or only advised (no permission here). */
+  applied: boolean;
+  /** When this node applied it, epoch ms. */
+  atMs: number;
+}
+
+/** A node of a distributed job, as the deciding node sees it. */
+export interface JobNodeSummary {
+  nodeRank: number;
+  /** The job's ranks on that node. */
+  ranks: number;
+  energyJ: number;
+  carbonG: number;
+  /** Whether that node's agent applies the decisions, only advises, or stopped answering. */
+  status: 'permitted' | 'advise' | 'unreachable';
+  advise?: string;
+}
+
+/** A node's part in a distributed job: its place (job id, world size, node rank and count, ranks here, whether it decides), its state and decisions. */
+export interface DistributedRunSummary extends JobPlace {
+  /** `coordinated` while decisions come; `refused` (e.g. mixed GPU models), `failed` (a rank timed out) or `lapsed` (no decision or heartbeat in time): the node's GPUs are back at their maximum. */
+  state: 'coordinated' | 'refused' | 'failed' | 'lapsed';
+  /** Why, when not coordinated. */
+  reason?: string;
+  /** The decisions this node applied (the most recent 500). */
+  decisions: JobDecisionSummary[];
+  /** On the deciding node: the whole job — its energy, carbon, baseline and slowdown — and each node. */
+  job?: {
+    energyJ: number;
+    carbonG: number;
+    baselineCarbonG?: number;
+    savedCarbonG?: number;
+    slowdownPct?: number;
+    unitsDone: number;
+    nodes: JobNodeSummary[];
+  };
 }
 
 export interface RunOutput {

@@ -14,7 +14,10 @@
  *                             over several nodes — the same window aggregated across them);
  *   `decide(progress)`        the decision for the current period (policy, forecast, expectation);
  *   `applyDecision(decision)` applies a decision (this run's, or one made for the whole job).
- * `step(progress)`, called on every tick, drives them for a run that decides for itself.
+ * `step(progress)`, called on every tick, drives them for a run that decides for itself; on a
+ * distributed job's deciding node it is called once per sync round with the whole job's aggregates
+ * (energy SUM over nodes, time MAX over ranks: distributed.ts), and returns the move to broadcast.
+ * `applyLimit(limitMw)` applies a limit the job's deciding node broadcast (the other nodes).
  *
  * When limits may not be set (no permission, or a write fails) the controller goes on in advise
  * mode: every limit is computed and reported, none applied.
@@ -48,6 +51,12 @@ export interface Decision {
   /** Expected carbon saved in this period against doing the same work at the maximum limit, g (from the profile and the forecast). */
   expectedSavingG?: number;
   policy: string;
+}
+
+/** A limit a step moved the GPUs to: a profiling candidate, or a period's decision (or the maximum, held). */
+export interface StepMove {
+  kind: 'profile' | 'control';
+  powerLimitMw: number;
 }
 
 /** A decision as this run applied it. */
@@ -175,21 +184,42 @@ export class RunController {
     else this.current = { kind: 'profiling', profiler: this.newProfiler(), previous: undefined };
   }
 
-  /** One tick of a run that decides for itself: profiling windows, then a decision each period. */
-  async step(p: RunProgress): Promise<void> {
+  /**
+   * One tick of a run that decides for itself (or, on a distributed job's deciding node, one sync
+   * round of the whole job): profiling windows, then a decision each period. Returns the limit the
+   * GPUs moved to in this tick, if they moved (a distributed job broadcasts it to every node).
+   */
+  async step(p: RunProgress): Promise<StepMove | undefined> {
     const s = this.current;
     if (s.kind === 'profiling') {
       const e = s.profiler.tick({ atMs: p.atMs, energyJ: p.energyJ, units: p.unitsDone, unitsAtMs: p.unitsAtMs });
-      if (e?.kind === 'limit') await this.apply(e.limitMw);
-      else if (e?.kind === 'window') return this.windowMeasured(e.window, p);
-      if (s.profiler.done) await this.profiled(s, p.unit);
-      return;
+      if (e?.kind === 'limit') {
+        await this.apply(e.limitMw);
+        return { kind: 'profile', powerLimitMw: e.limitMw };
+      }
+      if (e?.kind === 'window') await this.windowMeasured(e.window, p);
+      else if (s.profiler.done) await this.profiled(s, p.unit);
+      const now = this.current;
+      if (now === s && e?.kind === 'window' && s.profiler.currentLimitMw !== undefined) return { kind: 'profile', powerLimitMw: s.profiler.currentLimitMw };
+      // profiling saw no progress: the maximum limit is held
+      if (now.kind === 'holding' && this.limit !== undefined) return { kind: 'control', powerLimitMw: this.limit };
+      return undefined;
     }
-    if (s.kind !== 'controlling' || p.atMs < s.nextDecisionWallMs) return;
-    if (this.drifted(s, p)) return;
+    if (s.kind !== 'controlling' || p.atMs < s.nextDecisionWallMs) return undefined;
+    if (this.drifted(s, p)) return undefined;
     const d = await this.decide(p);
     s.nextDecisionWallMs = this.deps.carbon.nextPeriodWallMs(p.atMs);
-    if (d) await this.applyDecision(d);
+    if (!d) return undefined;
+    await this.applyDecision(d);
+    return { kind: 'control', powerLimitMw: d.powerLimitMw };
+  }
+
+  /**
+   * Applies a limit decided elsewhere (a distributed job's deciding node) to the run's GPUs; in
+   * advise mode only records it. True when it was applied.
+   */
+  applyLimit(limitMw: number): Promise<boolean> {
+    return this.apply(limitMw);
   }
 
   /**

@@ -40,6 +40,7 @@ import { RunRecorder } from './record';
 import { ReporterServer } from './reporterServer';
 import { Run } from './run';
 import { RunCarbon } from './runCarbon';
+import { expectedNodeRank, FollowedProvider, lateHandler, syncTimeoutMs } from './distributed';
 
 /** What a face asks for: `chase/startRun`'s parameters (checked against its schema), and what only the CLI sets. */
 export interface RunRequest extends StartRunParams {
@@ -214,13 +215,22 @@ export class RunManager {
     const launching = r.pid === undefined;
     const reporter = launching ? await this.reporterServer() : undefined;
     const feed = launching ? backend.simulatedJob?.(gpuIndices) : undefined;
+    // one node's part of a distributed job (its rendezvous variables): it waits for its ranks to join,
+    // and a node other than rank 0's takes its intensity from rank 0's decisions (distributed.ts)
+    const asked = { ...process.env, ...r.env };
+    const nodeRank = launching ? expectedNodeRank(asked) : undefined;
+    const joinGraceMs = syncTimeoutMs(asked);
+    const followed = nodeRank !== undefined && nodeRank > 0 ? new FollowedProvider(provider, joinGraceMs) : undefined;
     const forget = (): void => {
       reporter?.unregister(id);
       feed?.close();
     };
     let run: Run;
+    // the job's requests reach the run once it exists (the job is launched only after that)
+    const built: { run?: Run } = {};
     try {
-      const added = { ...reporter?.register(id), ...feed?.env, ...(backend.simulated ? {} : { CUDA_VISIBLE_DEVICES: gpuIndices.map((i) => uuidOf(gpu, i)).join(',') }) };
+      const handler = lateHandler(() => built.run?.coordination.handler());
+      const added = { ...reporter?.register(id, { pythonPath: asked.PYTHONPATH, handler }), ...feed?.env, ...(backend.simulated ? {} : { CUDA_VISIBLE_DEVICES: gpuIndices.map((i) => uuidOf(gpu, i)).join(',') }) };
       const store = r.profileStore === false ? undefined : this.deps.history?.();
       run = new Run(
         {
@@ -233,11 +243,13 @@ export class RunManager {
           ...(r.totalUnits !== undefined ? { totalUnits: r.totalUnits } : {}),
           ...(r.workload !== undefined ? { workloadKey: r.workload } : {}),
           ...profilerOf(r),
+          ...(nodeRank !== undefined ? { distributed: { joinGraceMs } } : {}),
         },
         {
           backend,
           lease,
-          carbon: new RunCarbon(provider, this.deps.pue?.()),
+          carbon: new RunCarbon(followed ?? provider, this.deps.pue?.()),
+          ...(followed ? { followed } : {}),
           log: this.deps.log,
           ...(store ? { profiles: historyProfileStore(store) } : {}),
           onOutput: (stream, text) => this.deps.onOutput?.({ runId: id, stream, text }),
@@ -251,6 +263,7 @@ export class RunManager {
       forget();
       throw e;
     }
+    built.run = run;
     // A run whose start throws must not take the agent down (an unhandled rejection ends Node): its
     // GPUs are restored and it ends as failed.
     const outcome = run.start().catch(async (e: unknown): Promise<RunSummary> => {

@@ -14,14 +14,19 @@
  *   failed       the job could not be started (or attached to).
  * Whatever ends the run — the job exiting, being killed, stop() — its lease is released: its own
  * GPUs are restored, and nothing else (other runs of the same agent keep their limits).
+ *
+ * A run whose job is one node's part of a distributed job (distributed.ts) has a NodeCoordination:
+ * once the job's ranks join, its controller no longer steps on its own ticks — on global rank 0's
+ * node it steps once per sync round with the whole job's aggregates (the JobDecider below), on the
+ * others it only applies the limits rank 0 broadcast. Its meter still measures this node.
  */
-import type { GpuBackend, GpuInfo } from '../gpu/backend';
+import type { GpuBackend, GpuControl, GpuInfo } from '../gpu/backend';
 import type { GpuLease } from '../gpu/limits';
 import type { PowerProfile } from '../profile/profile';
 import type { Logger } from '../log';
 import type { RunPolicyName, RunState, RunSummary } from '../protocol/messages';
 import { parseProgressLine, ProgressTracker } from './progress';
-import type { DEFAULT_PROFILER } from './profiler';
+import { DEFAULT_PROFILER } from './profiler';
 import { RunController, type RunDecision } from './controller';
 import { RunMeter, slowdownPct, type CounterSpan } from './meter';
 import { JobProcess, describeJob, type JobSpec } from './job';
@@ -30,6 +35,9 @@ import { runJobEnv } from './jobEnv';
 import type { RunCarbon } from './runCarbon';
 import { projectRun } from './projection';
 import type { RunProjection } from '../protocol/messages';
+import { NodeCoordination, type CoordinatedRun, type FollowedProvider, type JobDecider } from './distributed';
+import { carbonOfEnergyG, joulesToMillijoules, milliwattsToWatts } from '../protocol/accounting';
+import { DEFAULT_SYNC_EVERY_STEPS, type JobNode } from '../protocol/reporter';
 
 export type { RunPolicyName, RunState, RunSummary } from '../protocol/messages';
 export type { Decision, RunDecision } from './controller';
@@ -60,6 +68,12 @@ export interface RunOptions {
   profiler?: Partial<typeof DEFAULT_PROFILER>;
   /** Accounting and progress tick, wall ms (default: the carbon clock's, RunCarbon.sampleMs). */
   sampleMs?: number;
+  /**
+   * The job's environment says it is one node's part of a distributed job (distributed.ts
+   * expectedNodeRank): the run waits up to `joinGraceMs` for its ranks to join before it decides
+   * alone, so that no node profiles or decides on its own while the job starts.
+   */
+  distributed?: { joinGraceMs: number };
 }
 
 /** Without a known total amount of work, the projection covers this many hours of the carbon clock (the policy's rolling horizon). */
@@ -80,6 +94,10 @@ export interface RunDeps {
   onDecision?: (d: RunDecision) => void;
   /** Profiles of earlier runs, per (GPU model, workload key): loaded to skip profiling, saved after it. */
   profiles?: ProfileStore;
+  /** A follower node's carbon source: the intensity comes with rank 0's decisions (distributed.ts). */
+  followed?: FollowedProvider;
+  /** Sync rounds of a distributed job, in steps (rank 0's node tells the job; default DEFAULT_SYNC_EVERY_STEPS). */
+  syncEverySteps?: number;
 }
 
 /** How the run ended; `atMs` once its last sample is in and its GPUs are restored. */
@@ -114,6 +132,13 @@ export class Run {
   private nextProjectionWallMs = 0;
   private resolveFinished: (s: RunSummary) => void = () => undefined;
   private resolveStarted: () => void = () => undefined;
+  private control: GpuControl | undefined;
+  /** A distributed job's coordination of this node (its reporter requests). */
+  readonly coordination: NodeCoordination;
+  /** The job's ranks joined: the controller steps only for the job (rank 0's node) or not at all. */
+  private following = false;
+  /** Until then a run expecting a distributed job does not decide alone. */
+  private joinDeadlineMs = 0;
 
   constructor(
     readonly options: RunOptions,
@@ -144,6 +169,16 @@ export class Run {
       ...(deps.profiles && key !== undefined ? { profiles: { store: deps.profiles, gpuModel: this.gpuModel, workloadKey: key } } : {}),
       log: deps.log,
       ...(deps.onDecision ? { onDecision: deps.onDecision } : {}),
+    });
+    this.coordination = new NodeCoordination({
+      run: this.coordinatedRun(),
+      log: deps.log,
+      decider: (nodes) => this.jobDecider(nodes),
+      ...(deps.followed ? { followed: deps.followed } : {}),
+      syncEverySteps: deps.syncEverySteps ?? DEFAULT_SYNC_EVERY_STEPS,
+      now: this.now,
+      // a lease period: a carbon period in wall time, or a profiling step (warm-up + window), whichever is longer
+      periodWallMs: Math.max(deps.carbon.periodMs / deps.carbon.speed, (options.profiler?.warmupMs ?? DEFAULT_PROFILER.warmupMs) + (options.profiler?.windowMs ?? DEFAULT_PROFILER.windowMs)),
     });
   }
 
@@ -211,6 +246,7 @@ export class Run {
       ...(this.workloadKey !== undefined ? { workloadKey: this.workloadKey } : {}),
       ...(this.projection && !this.ended ? { projection: this.projection } : {}),
       ...(this.firstProjection ? { firstProjection: this.firstProjection } : {}),
+      ...(this.coordination.summary ? { distributed: this.coordination.summary } : {}),
     };
   }
 
@@ -218,6 +254,8 @@ export class Run {
   async start(): Promise<RunSummary> {
     this.startedAtMs = this.now();
     const control = await this.deps.lease.control();
+    this.control = control;
+    if (this.options.distributed) this.joinDeadlineMs = this.startedAtMs + this.options.distributed.joinGraceMs;
     const job = JobProcess.start(this.jobSpec, {
       output: (stream, text) => this.deps.onOutput?.(stream, text),
       line: (line) => this.observeLine(line),
@@ -241,6 +279,7 @@ export class Run {
   /** Credits work reported by the Python reporter. */
   reportSteps(steps: number, samples: number | undefined): void {
     this.tracker.add(samples ?? steps, this.now());
+    this.coordination.heartbeat();
   }
 
   /** Stops the job (SIGTERM, then SIGKILL after graceMs) — the run then ends as the process exits. An attached process is let go. */
@@ -267,6 +306,8 @@ export class Run {
       await this.account();
       if (!this.job?.poll()) return; // an attached process that went away ends the run (ended)
       const atMs = this.now();
+      // a distributed job's limits come from its sync rounds (see the class comment)
+      if (this.following || atMs < this.joinDeadlineMs) return;
       await this.controller.step({
         atMs,
         elapsedMs: atMs - this.startedAtMs,
@@ -331,6 +372,63 @@ export class Run {
     await this.meter.account(deltaMj, this.now(), this.tracker.cumulative);
   }
 
+  /** This node, as the distributed job's coordination sees it. */
+  private coordinatedRun(): CoordinatedRun {
+    const maxLimitMw = () => this.limitRange.maxLimitMw;
+    return {
+      runId: this.options.id,
+      nodeInfo: async () => {
+        const advise = this.controller.advise ?? (this.control?.state === 'advise' ? this.control.reason : undefined);
+        return { gpuModel: this.gpuModel, gpuCount: this.gpus.length, ...this.limitRange, control: advise !== undefined ? 'advise' : 'permitted', ...(advise !== undefined ? { reason: advise } : {}) };
+      },
+      energyMj: () => joulesToMillijoules(this.meter.energyJ),
+      follow: () => void (this.following = true),
+      applyLimit: async (limitMw) => {
+        const applied = await this.controller.applyLimit(limitMw);
+        const limit = this.controller.limitMw;
+        return applied ? { applied, ...(limit !== undefined ? { appliedMw: limit } : {}) } : { applied, ...(this.controller.advise ? { reason: this.controller.advise } : {}) };
+      },
+      holdMaximum: async () => void (await this.controller.applyLimit(maxLimitMw())),
+    };
+  }
+
+  /**
+   * Global rank 0's node: this run's controller decides for the whole job, one step per sync round
+   * with the job's aggregates — energy summed over the nodes and work over the ranks, time the
+   * slowest rank's. The profile it measures is the whole job's (J and units of all its GPUs per
+   * second of the job), so the policy weighs the job's time against all its GPUs' energy: time is
+   * not under-weighted by the world size (as Zeus's default ZeusCost(world_size=…) does under DDP).
+   */
+  private jobDecider(_nodes: JobNode[]): JobDecider {
+    let last = { energyJ: 0, units: 0, elapsedMs: 0 };
+    let carbonG = 0;
+    /** Work done per intensity, for the max-power baseline (as the meter's buckets). */
+    const work: Array<{ units: number; intensityGPerKwh: number }> = [];
+    return {
+      round: async (r) => {
+        const intensity = await this.deps.carbon.intensityAt(r.atMs); // read once per period (RunCarbon)
+        carbonG += carbonOfEnergyG(Math.max(0, r.energyJ - last.energyJ), intensity);
+        work.push({ units: Math.max(0, r.unitsDone - last.units), intensityGPerKwh: intensity });
+        last = { energyJ: r.energyJ, units: r.unitsDone, elapsedMs: r.elapsedMs };
+        return this.controller.step({ atMs: r.atMs, elapsedMs: r.elapsedMs, energyJ: r.energyJ, unitsDone: r.unitsDone, unitsAtMs: r.atMs, unit: 'samples' });
+      },
+      intensityAt: (atMs) => this.deps.carbon.intensityAt(atMs),
+      totals: () => {
+        const profile = this.controller.profile;
+        const max = profile?.maxPoint;
+        const baselineCarbonG = max ? work.reduce((a, w) => a + carbonOfEnergyG((w.units / max.unitsPerS) * milliwattsToWatts(max.avgPowerMw), w.intensityGPerKwh), 0) : undefined;
+        const slowdown = profile ? slowdownPct(profile, last.elapsedMs, last.units) : undefined;
+        return {
+          energyJ: last.energyJ,
+          carbonG,
+          unitsDone: last.units,
+          ...(baselineCarbonG !== undefined ? { baselineCarbonG, savedCarbonG: baselineCarbonG - carbonG } : {}),
+          ...(slowdown !== undefined ? { slowdownPct: slowdown } : {}),
+        };
+      },
+    };
+  }
+
   private async end(exitCode: number | null, failure?: string): Promise<void> {
     if (this.ended) return;
     // set at once: a job that cannot start ends the run before start() goes on
@@ -338,6 +436,7 @@ export class Run {
     this.ended = ended;
     this.resolveStarted();
     if (this.timer) clearInterval(this.timer);
+    this.coordination.close();
     try {
       await this.account();
     } catch (e) {

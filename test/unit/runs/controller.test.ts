@@ -173,3 +173,23 @@ function seeded(): ControllerDeps['profiles'] {
   store.save('NVIDIA A40', 'k', measurements(1));
   return { store, gpuModel: 'NVIDIA A40', workloadKey: 'k' };
 }
+
+test('on a distributed job\'s deciding node, step returns every move to broadcast: each profiling candidate, then each period\'s decision — exactly what it applied', async () => {
+  const h = harness();
+  h.controller.begin({ state: 'permitted' });
+  const moves: Array<{ kind: string; powerLimitMw: number }> = [];
+  for (let t = 0; t < 30_000 + 3 * HOUR_MS; t += 250) {
+    const mw = h.lease.set.at(-1) ?? 300_000;
+    h.job.atMs += 250;
+    h.job.units += nearest(RATE, mw) * 0.25;
+    h.job.energyJ += nearest(WATTS, mw) * 0.25;
+    const move = await h.controller.step(h.progress());
+    if (move) moves.push(move);
+  }
+  assert.deepEqual(moves.map((m) => m.powerLimitMw), h.lease.set, 'one move per limit set, in order');
+  assert.deepEqual(moves.slice(0, 5).map((m) => m.kind), ['profile', 'profile', 'profile', 'profile', 'profile']);
+  const control = moves.filter((m) => m.kind === 'control');
+  assert.equal(control.length, h.decisions.length, 'one control move per decision');
+  assert.ok(control.length >= 3, 'a decision each carbon period');
+  assert.deepEqual(control.map((m) => m.powerLimitMw), h.decisions.map((d) => d.powerLimitMw));
+});
