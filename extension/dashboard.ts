@@ -38,6 +38,14 @@ export class DashboardPanel implements vscode.Disposable {
     DashboardPanel.current = new DashboardPanel(panel, extensionUri, agent, log);
   }
 
+  /** The last start-time advice a task gave: shown now if the dashboard is open, else when it opens. */
+  private static lastAdvice: Extract<ExtensionToWebview, { type: 'advice' }> | undefined;
+
+  static showAdvice(advice: { command: string; text: string }): void {
+    DashboardPanel.lastAdvice = { type: 'advice', atMs: Date.now(), ...advice };
+    DashboardPanel.current?.post(DashboardPanel.lastAdvice);
+  }
+
   static get isOpen(): boolean {
     return DashboardPanel.current !== undefined;
   }
@@ -64,6 +72,7 @@ export class DashboardPanel implements vscode.Disposable {
         this.ready = true;
         const state = this.agent.currentState;
         if (state.kind === 'running') this.post({ type: 'status', atMs: Date.now(), status: state.carbon });
+        if (DashboardPanel.lastAdvice) this.post(DashboardPanel.lastAdvice);
         void this.sendSeries();
         void this.sendLive();
         this.updateSampling();
@@ -186,6 +195,7 @@ function dashboardHtml(webview: vscode.Webview, extensionUri: vscode.Uri): strin
   <h2 id="run-heading">Runs</h2>
   <p id="run-status" class="note">No run yet: start a task of type "chase" (Tasks: Run Task).</p>
   <p id="run-projection" class="note" hidden></p>
+  <p id="start-advice" class="note" hidden></p>
   <h3>Grid intensity and the run's power limit</h3>
   <div class="chart-box small"><canvas id="run-limit-chart" role="img" aria-label="Grid carbon intensity, grams per kilowatt-hour, and the run's power limit, watts, since the run started; shaded: its phases, profiling and controlling"></canvas></div>
   <h3>Carbon so far: the run against the same work at max power</h3>

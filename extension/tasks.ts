@@ -17,8 +17,8 @@ import { checkParams } from '../agent/protocol/paramSchema';
 import { profileReuseText, projectionOutcomeText, projectionText, runOutcomeText } from '../agent/protocol/runOutcome';
 import type { AgentClient } from './agentClient';
 import { readAdviceSettings } from './config';
-import { startAdviceText } from '../agent/protocol/runOutcome';
-import { formatUtcClock } from '../agent/protocol/format';
+import { adviceToShow } from './adviceModel';
+import { DashboardPanel } from './dashboard';
 import { launchCommand, launcherProblem, type LauncherFields } from './launcherModel';
 import { decisionText, jobHeadline, jobLines } from '../agent/protocol/jobOutcome';
 import type { DistributedRunSummary } from '../agent/protocol/messages';
@@ -144,18 +144,18 @@ class ChaseRunTerminal implements vscode.Pseudoterminal {
       const r = await this.agent
         .request(Methods.startAdvice, { command: p.command, args: p.args, budgetPct: p.budgetPct, windowHours, ...(p.gpus ? { gpus: p.gpus } : {}), ...(p.totalUnits !== undefined ? { totalUnits: p.totalUnits } : {}), ...(p.workload ? { workload: p.workload } : {}) })
         .catch(() => undefined);
-      const a = r?.advice;
       if (r?.unavailable) this.write(`Chase: no start-time advice: ${r.unavailable}.\n`);
-      if (a && a.cutPct > thresholdPct && a.startAtMs > Date.now()) {
-        const text = startAdviceText(a);
-        this.write(`Chase: ${text} (from ${r.basis ?? 'the stored profile'}).\n`);
-        const later = `Start at ${formatUtcClock(a.startAtCarbonMs)} UTC`;
-        const choice = await vscode.window.showInformationMessage(`Chase: ${text}.`, 'Start now', later);
+      const advice = adviceToShow(r, thresholdPct, Date.now());
+      if (advice) {
+        this.write(`Chase: ${advice.text} (from ${advice.basis}).\n`);
+        DashboardPanel.showAdvice({ command: [p.command, ...p.args].join(' '), text: advice.text });
+        const later = `Start at ${advice.startAtText}`;
+        const choice = await vscode.window.showInformationMessage(`Chase: ${advice.text}.`, 'Start now', later);
         if (this.done) return;
         if (choice === later) {
-          this.write(`Chase: starting at ${formatUtcClock(a.startAtCarbonMs)} UTC, as you chose (close this terminal to cancel).\n`);
+          this.write(`Chase: starting at ${advice.startAtText}, as you chose (close this terminal to cancel).\n`);
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, Math.max(0, a.startAtMs - Date.now()));
+            const timer = setTimeout(resolve, Math.max(0, advice.startAtMs - Date.now()));
             this.subs.push({ dispose: () => clearTimeout(timer) });
           });
           if (this.done) return;

@@ -415,6 +415,15 @@ window.addEventListener('message', (event: MessageEvent<ExtensionToWebview>) => 
       state.reading = { atMs: message.atMs, intensityGPerKwh: message.status.intensityGPerKwh };
       if (state.run && addReading(state.run, message.atMs, message.status.intensityGPerKwh)) drawRun();
       break;
+    case 'advice': {
+      // Said, never acted on: the task asked the user, who chose when it starts.
+      const p = document.getElementById('start-advice');
+      if (p) {
+        p.hidden = false;
+        p.textContent = `Start-time advice for ${message.command}: ${message.text}.`;
+      }
+      break;
+    }
     case 'error':
       setText('status', `Error: ${message.message}`);
       break;

@@ -24,4 +24,6 @@ export type ExtensionToWebview =
   | { type: 'gpus'; atMs: number; gpus: GpusResult }
   /** A run's accounting (live every few seconds, and at its end). */
   | { type: 'run'; atMs: number; run: RunSummary }
+  /** Start-time advice a `chase` task gave before starting (extension/adviceModel.ts): the task's command and the advice's words. */
+  | { type: 'advice'; atMs: number; command: string; text: string }
   | { type: 'error'; message: string };
