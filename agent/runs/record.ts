@@ -18,12 +18,16 @@ import { DEFAULT_PUE } from '../protocol/accounting';
 
 /**
  * The run's `meta` in the history: the PUE its figures include (exports state it), the first
- * projection made after profiling, and (at the end) how far off it was.
+ * projection made after profiling, (at the end) how far off it was, and — for one node of a
+ * distributed job — its place in the job; on rank 0's node also the whole job, its totals and each
+ * node, so the job is recorded once with its nodes (its decisions are the run's decision rows).
  */
-function runMeta(s: RunSummary, final: boolean): { meta: Record<string, unknown> } {
+export function runMeta(s: RunSummary, final: boolean): { meta: Record<string, unknown> } {
   const p = s.firstProjection;
   const errorPct = final && p ? projectionErrorPct(p.carbonG, s.carbonG) : undefined;
-  return { meta: { pue: s.pue ?? DEFAULT_PUE, ...(p ? { projection: p } : {}), ...(errorPct !== undefined ? { projectionErrorPct: errorPct } : {}) } };
+  const d = s.distributed;
+  const distributed = d && { jobId: d.jobId, worldSize: d.worldSize, nodeRank: d.nodeRank, nodeCount: d.nodeCount, coordinator: d.coordinator, state: d.state, decisions: d.decisions.length, ...(d.reason ? { reason: d.reason } : {}), ...(d.job ? { job: d.job } : {}) };
+  return { meta: { pue: s.pue ?? DEFAULT_PUE, ...(p ? { projection: p } : {}), ...(errorPct !== undefined ? { projectionErrorPct: errorPct } : {}), ...(distributed ? { distributed } : {}) } };
 }
 
 /**

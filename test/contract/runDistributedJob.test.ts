@@ -19,6 +19,8 @@ import { fakeEnv, readFakeLimits, tempDir, writeFakeState, type FakeError, type 
 const CONTRACT_ARGS = ['run', '--simulate', '--speed', '3600', '--warmup-s', '1', '--window-s', '2', '--budget-pct', '10', '--json'];
 
 interface NodeRun extends CliResult {
+  /** The node agent's CHASE_STATE_DIR (its history). */
+  stateDir: string;
   json: {
     exitCode: number | null;
     energyJ: number;
@@ -45,12 +47,13 @@ interface JobOptions {
 /** Runs one agent per node, one rank per node, all at once; each node's agent args, env and job args may differ. */
 async function runJob(nodes: number, o: JobOptions): Promise<NodeRun[]> {
   const port = await freePort();
+  const stateDirs = placeRanks(nodes, 1).map((p) => mkdtempSync(join(tmpdir(), `chase-job-state${p.nodeRank}-`)));
   const results = await Promise.all(
     placeRanks(nodes, 1).map((p) =>
       runAgentCli(
         [...CONTRACT_ARGS.filter((a) => a !== '--simulate' || (o.simulated?.(p.nodeRank) ?? true)), ...(o.agentArgs?.(p.nodeRank) ?? []), '--', SYSTEM_PYTHON, trainDistributed, ...o.trainArgs],
         {
-          CHASE_STATE_DIR: mkdtempSync(join(tmpdir(), `chase-job-state${p.nodeRank}-`)),
+          CHASE_STATE_DIR: stateDirs[p.nodeRank],
           CHASE_CLAIMS_DIR: mkdtempSync(join(tmpdir(), `chase-job-claims${p.nodeRank}-`)),
           CHASE_SYNC_TIMEOUT_S: '20',
           ...rankEnv(p, port),
@@ -61,7 +64,8 @@ async function runJob(nodes: number, o: JobOptions): Promise<NodeRun[]> {
     ),
   );
   return results.map((r, node) => {
-    if (o.signal?.(node)?.name === 'SIGKILL') return { ...r, json: undefined as unknown as NodeRun['json'] };
+    const stateDir = stateDirs[node];
+    if (o.signal?.(node)?.name === 'SIGKILL') return { ...r, stateDir, json: undefined as unknown as NodeRun['json'] };
     const last = r.stdout.trim().split('\n').pop() ?? '';
     let json: NodeRun['json'];
     try {
@@ -69,7 +73,7 @@ async function runJob(nodes: number, o: JobOptions): Promise<NodeRun[]> {
     } catch {
       assert.fail(`node ${node}: no JSON summary (exit ${r.code}); stderr:\n${r.stderr.slice(-3000)}`);
     }
-    return { ...r, json };
+    return { ...r, stateDir, json };
   });
 }
 
@@ -117,6 +121,28 @@ describe('a distributed job on two nodes (the Contract)', () => {
     // the job's energy is the nodes' (as reported at the last round), not one node's
     assert.ok(Math.abs(job.energyJ - job.nodes.reduce((a, n) => a + n.energyJ, 0)) < 1e-6 * job.energyJ);
     assert.equal(runs[1].json.distributed!.job, undefined);
+  });
+
+  it('the history records the job once with its nodes: rank 0\'s node holds the job and each node, every node its own part', async () => {
+    const recorded = await Promise.all(
+      runs.map(async (r) => {
+        const list = await runAgentCli(['runs', 'list', '--json'], { CHASE_STATE_DIR: r.stateDir });
+        assert.equal(list.code, 0, list.stderr);
+        return JSON.parse(list.stdout) as Array<{ status: string; meta?: { distributed?: { jobId: string; nodeRank: number; coordinator: boolean; decisions: number; job?: { energyJ: number; nodes: Array<{ nodeRank: number; energyJ: number }> } } } }>;
+      }),
+    );
+    recorded.forEach((list, node) => {
+      assert.equal(list.length, 1, `node ${node} records its part once`);
+      const d = list[0].meta?.distributed;
+      assert.ok(d, `node ${node}: no distributed part in ${JSON.stringify(list[0].meta)}`);
+      assert.equal(d.jobId, runs[0].json.distributed!.jobId);
+      assert.equal(d.nodeRank, node);
+      assert.equal(d.decisions, runs[node].json.decisions!.length);
+    });
+    const job = recorded[0][0].meta!.distributed!.job!;
+    assert.deepEqual(job, runs[0].json.distributed!.job, 'rank 0\'s record holds the job as its summary ended it');
+    assert.deepEqual(job.nodes.map((n) => n.nodeRank), [0, 1]);
+    assert.equal(recorded[1][0].meta!.distributed!.job, undefined, 'a follower does not record the job again');
   });
 });
 
