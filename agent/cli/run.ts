@@ -18,6 +18,7 @@ import { DEFAULT_PUE } from '../protocol/accounting';
 import { profileReuseText, projectionOutcomeText, runOutcomeText } from '../protocol/runOutcome';
 import { projectionErrorPct } from '../runs/projection';
 import { decisionText, jobLines, SHOWN_DECISIONS } from '../protocol/jobOutcome';
+import { formatWatts } from '../protocol/format';
 import type { HistoryStore } from '../store/history';
 import { defaultHistoryPath } from '../store/paths';
 import { processAlive } from '../process';
@@ -222,7 +223,7 @@ export const runCommand: CliCommand = {
       onOutput: ({ stream, text }) => (o.json || stream === 'stderr' ? process.stderr : process.stdout).write(text),
       onDecision: (_runId, d) =>
         log.info(
-          `period ${new Date(d.periodStartMs).toISOString()}: ${d.intensityGPerKwh.toFixed(0)} g/kWh → ${(d.powerLimitMw / 1000).toFixed(0)} W${d.applied ? '' : ' (advised, not applied)'}` +
+          `period ${new Date(d.periodStartMs).toISOString()}: ${d.intensityGPerKwh.toFixed(0)} g/kWh → ${formatWatts(d.powerLimitMw)}${d.applied ? '' : ' (advised, not applied)'}` +
             (d.forecastGPerKwh !== undefined ? ` (forecast ${d.forecastGPerKwh.toFixed(0)} g/kWh${d.expectedSavingG !== undefined ? `, expected saving ${d.expectedSavingG.toFixed(3)} g` : ''})` : ''),
         ),
     });

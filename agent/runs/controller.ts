@@ -31,7 +31,8 @@ import type { Forecaster } from '../forecast/types';
 import type { Logger } from '../log';
 import type { RunPolicyName } from '../protocol/messages';
 import { DAY_MS } from '../protocol/units';
-import { carbonOfEnergyG } from '../protocol/accounting';
+import { carbonOfEnergyG, milliwattsToWatts } from '../protocol/accounting';
+import { formatWatts } from '../protocol/format';
 import { DEFAULT_PROFILER, OnlineProfiler } from './profiler';
 import { DRIFT_PERIODS, DRIFT_THRESHOLD_PCT, DriftDetector, type ProfileStore } from './profileStore';
 import type { RunCarbon } from './runCarbon';
@@ -319,7 +320,7 @@ export class RunController {
     const measured = (p.unitsDone - last.units) / ((p.atMs - last.wallMs) / 1000);
     if (!s.drift.observe(expected, measured)) return false;
     this.deps.log.info(
-      `run ${this.deps.runId}: throughput ${measured.toFixed(2)}/s at ${(limitMw / 1000).toFixed(0)} W is more than ${DRIFT_THRESHOLD_PCT} % off the profile's ${expected.toFixed(2)}/s for ${DRIFT_PERIODS} periods in a row (a new phase?): discarding the profile and profiling again`,
+      `run ${this.deps.runId}: throughput ${measured.toFixed(2)}/s at ${formatWatts(limitMw)} is more than ${DRIFT_THRESHOLD_PCT} % off the profile's ${expected.toFixed(2)}/s for ${DRIFT_PERIODS} periods in a row (a new phase?): discarding the profile and profiling again`,
     );
     this.current = { kind: 'profiling', profiler: this.newProfiler(), previous: s.profile };
     return true;
@@ -339,8 +340,8 @@ export class RunController {
     const at = pointForLimit(profile, limitMw);
     const periodS = this.deps.carbon.periodMs / this.deps.carbon.speed / 1000;
     const units = at.unitsPerS * periodS;
-    const energyAtLimitJ = (at.avgPowerMw / 1000) * periodS;
-    const energyAtMaxJ = (profile.maxPoint.avgPowerMw / 1000) * (units / profile.maxPoint.unitsPerS);
+    const energyAtLimitJ = milliwattsToWatts(at.avgPowerMw) * periodS;
+    const energyAtMaxJ = milliwattsToWatts(profile.maxPoint.avgPowerMw) * (units / profile.maxPoint.unitsPerS);
     return carbonOfEnergyG(energyAtMaxJ - energyAtLimitJ, intensityGPerKwh);
   }
 

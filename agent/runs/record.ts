@@ -22,7 +22,7 @@ import { DEFAULT_PUE } from '../protocol/accounting';
  * distributed job — its place in the job; on rank 0's node also the whole job, its totals and each
  * node, so the job is recorded once with its nodes (its decisions are the run's decision rows).
  */
-export function runMeta(s: RunSummary, final: boolean): { meta: Record<string, unknown> } {
+function runMeta(s: RunSummary, final: boolean): { meta: Record<string, unknown> } {
   const p = s.firstProjection;
   const errorPct = final && p ? projectionErrorPct(p.carbonG, s.carbonG) : undefined;
   const d = s.distributed;
